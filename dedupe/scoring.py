@@ -1,0 +1,231 @@
+"""Pair signals -> feature vector -> calibrated duplicate probability (pure, no Django).
+
+The model is a standardised logistic regression, because its logit splits exactly into one
+contribution per feature (what a moderator sees) and it ships as small readable JSON, so
+production scoring needs no pickle. Calibration: the regression is fitted with log-loss, then
+a Platt step (a * logit + b) fitted on held-out pairs is folded into the coefficients, so
+`score` is the calibrated probability and contributions still sum to its logit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dedupe.signals import PairSignals
+
+DEFAULT_MODEL_PATH = Path(__file__).with_name("default_model.json")
+
+_NUMERIC = (
+    "token_set",
+    "token_sort",
+    "partial",
+    "ratio",
+    "char3_jaccard",
+    "token_jaccard",
+    "numeric_jaccard",
+    "desc_cross",
+    "title_embedding_cos",
+    "id_overlap",
+    "price_rel_diff",
+    "image_best_cos",
+    "image_phash_min",
+)
+_STATES = {
+    "id_state": ("share", "conflict"),
+    "price_state": ("known", "unknown"),
+    "brand": ("equal", "different"),
+    "category": ("equal", "different"),
+    "modelno": ("equal", "different"),
+    "same_seller": ("equal", "different"),
+}
+
+
+def feature_names() -> list[str]:
+    names = []
+    for n in _NUMERIC:
+        names += [n, f"{n}__missing"]
+    for k, states in _STATES.items():
+        names += [f"{k}={s}" for s in states]
+    names += ["image_sha256_match", "image_sha256__missing"]
+    names += ["emb_x_id_share", "emb_x_id_conflict", "token_set_x_id_share", "emb_sq"]
+    return names
+
+
+def features(signals: PairSignals) -> np.ndarray:
+    """Fixed-order feature vector; every None gets value 0 plus an explicit missing indicator."""
+    s = signals
+    out: list[float] = []
+    for n in _NUMERIC:
+        v = getattr(s, n)
+        if n == "image_phash_min" and v is not None:
+            v = v / 64.0
+        out += [0.0 if v is None else float(v), 1.0 if v is None else 0.0]
+    for k, states in _STATES.items():
+        out += [1.0 if getattr(s, k) == st else 0.0 for st in states]
+    sha = s.image_sha256_match
+    out += [1.0 if sha else 0.0, 1.0 if sha is None else 0.0]
+    emb = s.title_embedding_cos or 0.0
+    share = 1.0 if s.id_state == "share" else 0.0
+    conflict = 1.0 if s.id_state == "conflict" else 0.0
+    out += [emb * share, emb * conflict, (s.token_set or 0.0) * share, emb * emb]
+    return np.asarray(out, dtype=np.float64)
+
+
+def feature_matrix(signals: list[PairSignals]) -> np.ndarray:
+    return np.vstack([features(s) for s in signals]) if signals else np.zeros((0, 0))
+
+
+@dataclass
+class LinearModel:
+    """Standardised logistic regression: logit = intercept + sum(coef * (x - mean) / scale)."""
+
+    feature_names: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    threshold: float = 0.5
+    meta: dict = field(default_factory=dict)
+
+    def logit(self, x: np.ndarray) -> np.ndarray:
+        z = (np.atleast_2d(x) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.coef) + self.intercept
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.logit(x), -50, 50)))
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": "standardised_logistic_regression",
+            "feature_names": self.feature_names,
+            "mean": self.mean,
+            "scale": self.scale,
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "threshold": self.threshold,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LinearModel:
+        if d["feature_names"] != feature_names():
+            raise ValueError("model feature names do not match this code's feature set")
+        return cls(
+            feature_names=d["feature_names"],
+            mean=d["mean"],
+            scale=d["scale"],
+            coef=d["coef"],
+            intercept=d["intercept"],
+            threshold=d.get("threshold", 0.5),
+            meta=d.get("meta", {}),
+        )
+
+
+def fit(
+    *, pairs_signals: list[PairSignals], labels: list[int], c: float = 1.0, seed: int = 0
+) -> LinearModel:
+    """Fit the standardised logistic regression on labelled pairs (1 = duplicate)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = feature_matrix(pairs_signals)
+    y = np.asarray(labels, dtype=int)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    clf = LogisticRegression(C=c, max_iter=5000, random_state=seed)
+    clf.fit((x - mean) / scale, y)
+    return LinearModel(
+        feature_names=feature_names(),
+        mean=mean.tolist(),
+        scale=scale.tolist(),
+        coef=clf.coef_[0].tolist(),
+        intercept=float(clf.intercept_[0]),
+    )
+
+
+def fit_from_signals(rows: list[dict | PairSignals], labels: list[int]) -> LinearModel:
+    """Entry point for training from stored moderator decisions (PairSignals dicts + 0/1)."""
+    sigs = [r if isinstance(r, PairSignals) else PairSignals.from_dict(r) for r in rows]
+    return fit(pairs_signals=sigs, labels=labels)
+
+
+def calibrate(
+    *, model: LinearModel, pairs_signals: list[PairSignals], labels: list[int]
+) -> LinearModel:
+    """Platt-scale on held-out pairs and fold a*logit+b into the coefficients."""
+    from sklearn.linear_model import LogisticRegression
+
+    z = model.logit(feature_matrix(pairs_signals)).reshape(-1, 1)
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(z, np.asarray(labels, dtype=int))
+    a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    return LinearModel(
+        feature_names=model.feature_names,
+        mean=model.mean,
+        scale=model.scale,
+        coef=[a * c for c in model.coef],
+        intercept=a * model.intercept + b,
+        threshold=model.threshold,
+        meta={**model.meta, "platt_a": a, "platt_b": b},
+    )
+
+
+def best_threshold(*, probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Threshold maximising F1 on the given (validation) pairs; returns (threshold, f1)."""
+    best_t, best_f = 0.5, -1.0
+    for t in np.unique(np.round(probs, 4)):
+        pred = probs >= t
+        tp = float((pred & (labels == 1)).sum())
+        f = 2 * tp / max(pred.sum() + (labels == 1).sum(), 1)
+        if f > best_f:
+            best_t, best_f = float(t), f
+    return best_t, best_f
+
+
+def model_save(*, model: LinearModel, path: Path | str) -> None:
+    Path(path).write_text(json.dumps(model.to_dict(), indent=1) + "\n")
+
+
+def model_load(path: Path | str | None = None) -> LinearModel:
+    return LinearModel.from_dict(json.loads(Path(path or DEFAULT_MODEL_PATH).read_text()))
+
+
+_default: LinearModel | None = None
+
+
+def _model(model: LinearModel | None) -> LinearModel:
+    global _default
+    if model is not None:
+        return model
+    if _default is None:
+        _default = model_load()
+    return _default
+
+
+def score(signals: PairSignals, model: LinearModel | None = None) -> float:
+    """Calibrated probability in [0, 1] that the pair is a duplicate."""
+    return float(_model(model).proba(features(signals))[0])
+
+
+def contributions(
+    signals: PairSignals, model: LinearModel | None = None
+) -> list[tuple[str, float, float]]:
+    """(feature, raw value, contribution to the logit); plus ("intercept", 1, b).
+
+    The contributions sum to the model logit, so log-odds = sum(c for _, _, c in result).
+    """
+    m = _model(model)
+    x = features(signals)
+    z = (x - np.asarray(m.mean)) / np.asarray(m.scale)
+    contrib = z * np.asarray(m.coef)
+    out = [(n, float(v), float(c)) for n, v, c in zip(m.feature_names, x, contrib, strict=True)]
+    out.append(("intercept", 1.0, float(m.intercept)))
+    return out
+
+
+def logit_to_prob(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
