@@ -25,7 +25,9 @@ import numpy as np
 
 from visualsearch.fusion import FusionWeights, fuse
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion_product_images_small"
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion_product_images_small"
+)
 
 
 @dataclass
@@ -44,8 +46,13 @@ def load_products(data_dir: Path) -> list[Product]:
             path = data_dir / r["image"]
             if path.is_file():
                 rows.append(
-                    Product(int(r["id"]), r["productDisplayName"], r["baseColour"],
-                            r["articleType"], path)
+                    Product(
+                        int(r["id"]),
+                        r["productDisplayName"],
+                        r["baseColour"],
+                        r["articleType"],
+                        path,
+                    )
                 )
     return sorted(rows, key=lambda p: p.id)
 
@@ -140,8 +147,7 @@ def evaluate_text(
     out = {}
     for name, mat in signals.items():
         rows = [
-            ranking_metrics(top_k(mat[q]), by_key[(c, t)])
-            for q, (_, c, t) in enumerate(queries)
+            ranking_metrics(top_k(mat[q]), by_key[(c, t)]) for q, (_, c, t) in enumerate(queries)
         ]
         out[name] = mean_metrics(rows)
     return out
@@ -185,8 +191,14 @@ def image_p10(vectors: np.ndarray, *, query_idx: np.ndarray, labels: list[str]) 
 
 
 def run_eval(
-    *, data_dir: Path = DEFAULT_DATA, out_dir: Path, seed: int = 0, max_train_seconds: float = 600,
-    limit: int | None = None, progress: bool = True, cache_dir: Path | None = None,
+    *,
+    data_dir: Path = DEFAULT_DATA,
+    out_dir: Path,
+    seed: int = 0,
+    max_train_seconds: float = 600,
+    limit: int | None = None,
+    progress: bool = True,
+    cache_dir: Path | None = None,
 ) -> dict:
     """Train on 80%, evaluate on 20% and print the summary; returns all numbers as a dict."""
     import torch
@@ -219,8 +231,12 @@ def run_eval(
         img_feats, txt_feats = data["img"], data["txt"]
     else:
         img_feats, txt_feats = om.tower_features(
-            model=model, preprocess=preprocess, tokenizer=tokenizer,
-            images=[p.path for p in products], texts=texts, progress=progress,
+            model=model,
+            preprocess=preprocess,
+            tokenizer=tokenizer,
+            images=[p.path for p in products],
+            texts=texts,
+            progress=progress,
         )
         if cache:
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -233,9 +249,14 @@ def run_eval(
 
     t_train = time.monotonic()
     history, train_metrics = om.train_projections(
-        model=model, img_feats=img_feats[fit], txt_feats=txt_feats[fit],
-        val_img=img_feats[val], val_txt=txt_feats[val], max_seconds=max_train_seconds,
-        seed=seed, progress=progress,
+        model=model,
+        img_feats=img_feats[fit],
+        txt_feats=txt_feats[fit],
+        val_img=img_feats[val],
+        val_txt=txt_feats[val],
+        max_seconds=max_train_seconds,
+        seed=seed,
+        progress=progress,
     )
     train_seconds = time.monotonic() - t_train
     ckpt, _ = om.save_space(model=model, out_dir=Path(out_dir))
@@ -271,16 +292,23 @@ def run_eval(
     val_gallery = [products[i] for i in train]
     vs = text_signals(val_queries, train)
     weights, val_ndcg = choose_fusion_weights(
-        queries=val_queries, gallery=val_gallery, image_sim=vs["text_image"],
-        title_sim=vs["minilm_title"], keyword=vs["bm25"],
+        queries=val_queries,
+        gallery=val_gallery,
+        image_sim=vs["text_image"],
+        title_sim=vs["minilm_title"],
+        keyword=vs["bm25"],
     )
 
     # Test: queries from held-out items, gallery = all products.
     test_queries = colour_type_queries([products[i] for i in test])
     all_idx = np.arange(len(products))
     ts = text_signals(test_queries, all_idx)
-    ts["hybrid"] = fuse(image_sim=ts["text_image"], title_sim=ts["minilm_title"],
-                        keyword=ts["bm25"], weights=weights)
+    ts["hybrid"] = fuse(
+        image_sim=ts["text_image"],
+        title_sim=ts["minilm_title"],
+        keyword=ts["bm25"],
+        weights=weights,
+    )
     text_results = evaluate_text(queries=test_queries, gallery=products, signals=ts)
 
     type_labels = [p.type for p in products]
@@ -290,55 +318,85 @@ def run_eval(
     colours = sorted({p.colour for p in products if p.colour})
     types = sorted({p.type for p in products})
     taxonomy = {
-        "colour": {"labels": [c.lower() for c in colours],
-                   "templates": ("a photo of a {} product.", "{}")},
-        "type": {"labels": [t.lower() for t in types],
-                 "templates": ("a photo of {}.", "{}")},
+        "colour": {
+            "labels": [c.lower() for c in colours],
+            "templates": ("a photo of a {} product.", "{}"),
+        },
+        "type": {"labels": [t.lower() for t in types], "templates": ("a photo of {}.", "{}")},
     }
     scored = attributes_score(gallery_vecs[test], embedder, taxonomy, top_k=1)
-    colour_acc = float(np.mean([
-        s["colour"][0][0] == products[i].colour.lower() for s, i in zip(scored, test, strict=True)
-    ]))
-    type_acc = float(np.mean([
-        s["type"][0][0] == products[i].type.lower() for s, i in zip(scored, test, strict=True)
-    ]))
+    colour_acc = float(
+        np.mean(
+            [
+                s["colour"][0][0] == products[i].colour.lower()
+                for s, i in zip(scored, test, strict=True)
+            ]
+        )
+    )
+    type_acc = float(
+        np.mean(
+            [s["type"][0][0] == products[i].type.lower() for s, i in zip(scored, test, strict=True)]
+        )
+    )
 
     result = {
-        "n_products": len(products), "n_train": len(train), "n_fit": len(fit),
-        "n_val": len(val), "n_test": len(test), "n_test_queries": len(test_queries),
-        "feature_seconds": feat_seconds, "train_seconds": train_seconds,
-        "train_metrics": train_metrics, "epochs": len(history), "roundtrip_cos": roundtrip,
-        "fusion_weights": weights, "val_hybrid_ndcg10": val_ndcg, "text": text_results,
-        "img_p10_raw_efficientnet": img_raw, "img_p10_space": img_space,
-        "colour_acc": colour_acc, "type_acc": type_acc,
-        "total_seconds": time.monotonic() - t0, "checkpoint": str(ckpt),
+        "n_products": len(products),
+        "n_train": len(train),
+        "n_fit": len(fit),
+        "n_val": len(val),
+        "n_test": len(test),
+        "n_test_queries": len(test_queries),
+        "feature_seconds": feat_seconds,
+        "train_seconds": train_seconds,
+        "train_metrics": train_metrics,
+        "epochs": len(history),
+        "roundtrip_cos": roundtrip,
+        "fusion_weights": weights,
+        "val_hybrid_ndcg10": val_ndcg,
+        "text": text_results,
+        "img_p10_raw_efficientnet": img_raw,
+        "img_p10_space": img_space,
+        "colour_acc": colour_acc,
+        "type_acc": type_acc,
+        "total_seconds": time.monotonic() - t0,
+        "checkpoint": str(ckpt),
     }
     print_summary(result)
     return result
 
 
 def print_summary(r: dict) -> None:
-    print(f"products={r['n_products']} train={r['n_train']} (fit {r['n_fit']}, val {r['n_val']})"
-          f" test={r['n_test']} test_queries={r['n_test_queries']}")
-    print(f"features {r['feature_seconds']:.0f}s, training {r['train_seconds']:.0f}s "
-          f"({r['epochs']} epochs, {r['train_metrics']['stopped']} stop, best epoch "
-          f"{r['train_metrics']['best_epoch']}), checkpoint round-trip cos "
-          f"{r['roundtrip_cos']:.4f}")
+    print(
+        f"products={r['n_products']} train={r['n_train']} (fit {r['n_fit']}, val {r['n_val']})"
+        f" test={r['n_test']} test_queries={r['n_test_queries']}"
+    )
+    print(
+        f"features {r['feature_seconds']:.0f}s, training {r['train_seconds']:.0f}s "
+        f"({r['epochs']} epochs, {r['train_metrics']['stopped']} stop, best epoch "
+        f"{r['train_metrics']['best_epoch']}), checkpoint round-trip cos "
+        f"{r['roundtrip_cos']:.4f}"
+    )
     w = r["fusion_weights"]
-    print(f"fusion weights (chosen on validation, nDCG@10 {r['val_hybrid_ndcg10']:.3f}): "
-          f"image={w.image} title={w.title} keyword={w.keyword} k={w.keyword_k}")
+    print(
+        f"fusion weights (chosen on validation, nDCG@10 {r['val_hybrid_ndcg10']:.3f}): "
+        f"image={w.image} title={w.title} keyword={w.keyword} k={w.keyword_k}"
+    )
     print("text queries '<baseColour> <articleType>' on held-out, gallery = all products")
     print("(BM25 is a Python Okapi BM25 over titles, standing in for ts_rank_cd)")
     for name, m in r["text"].items():
         print(f"  {name:13s} nDCG@10={m['ndcg10']:.3f} P@10={m['p10']:.3f} R@10={m['r10']:.3f}")
-    print(f"image queries P@10 (same articleType): raw EfficientNet "
-          f"{r['img_p10_raw_efficientnet']:.3f}, our space {r['img_p10_space']:.3f}")
+    print(
+        f"image queries P@10 (same articleType): raw EfficientNet "
+        f"{r['img_p10_raw_efficientnet']:.3f}, our space {r['img_p10_space']:.3f}"
+    )
     print(f"zero-shot on held-out: colour {r['colour_acc']:.3f}, type {r['type_acc']:.3f}")
     print(f"total {r['total_seconds']:.0f}s")
     t = r["text"]
-    print(f"text_ndcg10={t['text_image']['ndcg10']:.3f} hybrid_ndcg10={t['hybrid']['ndcg10']:.3f}"
-          f" bm25_ndcg10={t['bm25']['ndcg10']:.3f} img_p10={r['img_p10_space']:.3f}"
-          f" colour_acc={r['colour_acc']:.3f} type_acc={r['type_acc']:.3f}")
+    print(
+        f"text_ndcg10={t['text_image']['ndcg10']:.3f} hybrid_ndcg10={t['hybrid']['ndcg10']:.3f}"
+        f" bm25_ndcg10={t['bm25']['ndcg10']:.3f} img_p10={r['img_p10_space']:.3f}"
+        f" colour_acc={r['colour_acc']:.3f} type_acc={r['type_acc']:.3f}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover - convenience for running without Django
@@ -352,5 +410,11 @@ if __name__ == "__main__":  # pragma: no cover - convenience for running without
     parser.add_argument("--max-train-seconds", type=float, default=600)
     parser.add_argument("--limit", type=int, default=None)
     a = parser.parse_args()
-    run_eval(data_dir=a.data, out_dir=a.out, seed=a.seed, max_train_seconds=a.max_train_seconds,
-             limit=a.limit, cache_dir=a.cache)
+    run_eval(
+        data_dir=a.data,
+        out_dir=a.out,
+        seed=a.seed,
+        max_train_seconds=a.max_train_seconds,
+        limit=a.limit,
+        cache_dir=a.cache,
+    )

@@ -51,7 +51,7 @@ CONFIG: dict = {
         "hf_tokenizer_name": MINILM_MARKER,
         "hf_pooler_type": "mean_pooler",
         "hf_proj_type": "linear",
-        "context_length": 64,
+        "context_length": 32,
     },
 }
 
