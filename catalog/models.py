@@ -157,8 +157,8 @@ def product_image_path(instance: ProductImage, filename: str) -> str:
 
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
-    file = models.ImageField(upload_to=product_image_path, width_field="width",
-                             height_field="height", max_length=300)  # fmt: skip
+    # Width and height come from the validated upload (catalog.images), not from re-reading it.
+    file = models.ImageField(upload_to=product_image_path, max_length=300)
     position = models.PositiveSmallIntegerField(default=0)
     kind = models.CharField(max_length=10, choices=ImageKind.choices, default=ImageKind.CATALOG)
     width = models.PositiveIntegerField()

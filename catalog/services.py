@@ -161,7 +161,8 @@ def images_attach(
             continue
         existing.add(checked.sha256)
         kind = (kinds[i] if kinds and i < len(kinds) else None) or ImageKind.CATALOG
-        image = ProductImage(product=product, position=position, kind=kind, sha256=checked.sha256)
+        image = ProductImage(product=product, position=position, kind=kind, sha256=checked.sha256,
+                             width=checked.width, height=checked.height)  # fmt: skip
         image.file.save(f"upload.{checked.extension}", ContentFile(checked.content), save=False)
         image.save()
         added.append(image)
@@ -197,7 +198,8 @@ def product_images_replace(*, product: Product, images: Sequence[CheckedImage]) 
     for position, checked in enumerate(images):
         img = keep.get(checked.sha256)
         if img is None:
-            img = ProductImage(product=product, position=position, sha256=checked.sha256)
+            img = ProductImage(product=product, position=position, sha256=checked.sha256,
+                               width=checked.width, height=checked.height)  # fmt: skip
             img.file.save(f"upload.{checked.extension}", ContentFile(checked.content), save=False)
             img.save()
             added.append(img)

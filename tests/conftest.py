@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Every test writes media into its own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def make_image_bytes(
+    colour=(200, 30, 30), size=(64, 64), fmt="JPEG", shape="rect", seed: int = 0
+) -> bytes:
+    """A small real image: a coloured shape on white."""
+    from PIL import ImageDraw
+
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, (250, 250, 250))
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    box = [w * 0.2 + rng.random() * 3, h * 0.2, w * 0.8, h * 0.8 + rng.random() * 3]
+    (draw.ellipse if shape == "circle" else draw.rectangle)(box, fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def image_bytes():
+    return make_image_bytes

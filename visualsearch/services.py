@@ -1,0 +1,138 @@
+"""Embedding writes: compute vectors for product images and titles in a space.
+
+Model inference and image decoding happen outside database transactions; the write that
+follows re-reads the row and skips work already done, so a job may run twice safely.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import transaction
+
+from catalog.images import decode_rgb
+from catalog.models import Product, ProductImage
+from visualsearch.models import EmbeddingFailure, EmbeddingSpace, ImageEmbedding, TitleEmbedding
+from visualsearch.spaces import space_active
+
+log = logging.getLogger(__name__)
+
+
+class PermanentEmbedError(Exception):
+    """The input itself is bad; retrying cannot help."""
+
+
+def embedder_for(space: EmbeddingSpace):
+    from visualsearch.embedders import get_embedder
+
+    return get_embedder(
+        architecture=space.architecture,
+        pretrained=space.pretrained,
+        threads=settings.EMBED_THREADS or None,
+    )
+
+
+def title_text(product: Product) -> str:
+    parts = [product.title]
+    if product.brand and product.brand.lower() not in product.title.lower():
+        parts.append(product.brand)
+    return ". ".join(parts)
+
+
+def embeddings_enqueue(*, image_ids: Sequence[int] = (), product_ids: Sequence[int] = ()) -> None:
+    """Send embedding jobs for the active space. Called on commit by catalog services."""
+    from visualsearch.tasks import images_embed_task, titles_embed_task
+
+    space = space_active()
+    if space is None:
+        return
+    for start in range(0, len(image_ids), 32):
+        images_embed_task.send(list(image_ids[start : start + 32]), space.pk)
+    for start in range(0, len(product_ids), 64):
+        titles_embed_task.send(list(product_ids[start : start + 64]), space.pk)
+
+
+def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
+    """Embed the images that still lack a vector in ``space``. Returns how many were written.
+
+    An image that cannot be decoded is recorded as a permanent failure with its reason; it is
+    not retried. Any other error propagates so the job is retried (within limits)."""
+    done = set(
+        ImageEmbedding.objects.filter(space=space, image_id__in=image_ids).values_list(
+            "image_id", flat=True
+        )
+    )
+    todo = list(ProductImage.objects.filter(pk__in=image_ids).exclude(pk__in=done))
+    decoded, rows = [], []
+    for image in todo:
+        try:
+            with image.file.open("rb") as handle:
+                content = handle.read()
+            decoded.append(decode_rgb(content))
+            rows.append(image)
+        except Exception as exc:  # noqa: BLE001 - any decode failure is the input's fault
+            image_failure_record(image=image, space=space, reason=f"cannot decode: {exc}",
+                                 permanent=True)  # fmt: skip
+    if not rows:
+        return 0
+    vectors = embedder_for(space).encode_images(decoded)
+    with transaction.atomic():
+        existing = set(
+            ProductImage.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True)
+        )
+        objs = [
+            ImageEmbedding(image=img, product_id=img.product_id, space=space, vector=vec.tolist(),
+                           image_sha256=img.sha256)  # fmt: skip
+            for img, vec in zip(rows, vectors, strict=True)
+            if img.pk in existing
+        ]
+        ImageEmbedding.objects.bulk_create(objs, ignore_conflicts=True)
+        EmbeddingFailure.objects.filter(space=space, image_id__in=[o.image_id for o in objs]).delete()
+    return len(objs)
+
+
+def image_failure_record(*, image: ProductImage, space: EmbeddingSpace, reason: str,
+                         permanent: bool) -> None:  # fmt: skip
+    failure, created = EmbeddingFailure.objects.get_or_create(
+        image=image, space=space, defaults={"reason": reason[:2000], "permanent": permanent}
+    )
+    if not created:
+        failure.reason = reason[:2000]
+        failure.permanent = permanent
+        failure.attempts += 1
+        failure.save()
+
+
+def titles_embed(*, product_ids: Sequence[int], space: EmbeddingSpace) -> int:
+    """(Re-)embed product titles whose stored text differs from the current one."""
+    products = list(Product.objects.filter(pk__in=product_ids))
+    stored = dict(
+        TitleEmbedding.objects.filter(space=space, product_id__in=product_ids).values_list(
+            "product_id", "text"
+        )
+    )
+    todo = [p for p in products if stored.get(p.pk) != title_text(p)]
+    if not todo:
+        return 0
+    texts = [title_text(p) for p in todo]
+    vectors = embedder_for(space).encode_texts(texts)
+    with transaction.atomic():
+        for product, text, vec in zip(todo, texts, vectors, strict=True):
+            TitleEmbedding.objects.update_or_create(
+                product_id=product.pk, space=space, defaults={"vector": vec.tolist(), "text": text}
+            )
+    return len(todo)
+
+
+def image_embedding_status(*, image: ProductImage, space: EmbeddingSpace | None) -> tuple[str, str]:
+    """('done' | 'pending' | 'failed', reason) for the seller dashboard."""
+    if space is None:
+        return "pending", "no active embedding space"
+    if ImageEmbedding.objects.filter(image=image, space=space).exists():
+        return "done", ""
+    failure = EmbeddingFailure.objects.filter(image=image, space=space).first()
+    if failure is not None:
+        return "failed", failure.reason
+    return "pending", ""
