@@ -1,0 +1,27 @@
+"""`manage.py dedupe_eval --dataset DIR [--blocking DIR] [--k 10]`: thin wrapper over evaluation."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from dedupe.evaluation import run
+
+
+class Command(BaseCommand):
+    help = "Train on train.csv, pick the threshold on valid.csv, report test; optional blocking."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", type=Path, help="Magellan folder with train/valid/test")
+        parser.add_argument("--blocking", type=Path, help="folder with tableA/tableB/matches.csv")
+        parser.add_argument("--k", type=int, default=10)
+        parser.add_argument("--save-model", type=Path)
+
+    def handle(self, *args, **opts):
+        run(
+            dataset=opts["dataset"],
+            blocking=opts["blocking"],
+            k=opts["k"],
+            save_model=opts["save_model"],
+            progress=True,
+            log=self.stdout.write,
+        )

@@ -1,0 +1,45 @@
+"""Evaluation on a small real sample of the Magellan product benchmarks (skips without data)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "er_magellan_products"
+
+pytestmark = pytest.mark.skipif(
+    not (DATA / "walmart_amazon").exists(), reason=f"benchmark data absent at {DATA}"
+)
+
+
+def _sample(tmp_path: Path, ds: str, n: int) -> Path:
+    out = tmp_path / ds
+    out.mkdir()
+    for split in ("train", "valid", "test"):
+        lines = (DATA / ds / f"{split}.csv").read_text(encoding="utf-8").splitlines()
+        head, rows = lines[0], lines[1:]
+        pos = [r for r in rows if r.endswith(",1")][: n // 4]
+        neg = [r for r in rows if r.endswith(",0")][: n - len(pos)]
+        (out / f"{split}.csv").write_text("\n".join([head, *pos, *neg]) + "\n", encoding="utf-8")
+    return out
+
+
+def test_a_small_sample_trains_and_reports_the_last_line(tmp_path):
+    from dedupe.evaluation import run
+
+    lines = []
+    res = run(dataset=_sample(tmp_path, "walmart_amazon", 120), progress=False, log=lines.append)
+    assert lines[-1].startswith("test precision=") and " f1=" in lines[-1]
+    assert res["f1"] > 0.6
+
+
+def test_blocking_recall_finds_most_matches_on_a_slice(tmp_path):
+    from dedupe.evaluation import blocking_recall
+
+    src = DATA / "full_tables" / "abt_buy"
+    dst = tmp_path / "abt_buy"
+    dst.mkdir()
+    for name in ("tableA.csv", "tableB.csv", "matches.csv"):
+        shutil.copy(src / name, dst / name)
+    rec = blocking_recall(blocking=dst, k=10, log=lambda _: None)
+    assert rec["fused"] > 0.8
