@@ -157,6 +157,7 @@ class SeedSummary:
     categories: int = 0
     sellers: int = 0
     images: int = 0
+    # (original, duplicate) external ids of the near-duplicates planted by this run.
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     accounts: list[tuple[str, str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -613,10 +614,11 @@ def seed(
             )  # fmt: skip
             summary.products += 1
             summary.images += len(checked)
+            if item.duplicate_of:
+                summary.duplicates.append((item.duplicate_of, item.external_id))
         if on_progress:
             on_progress(1)
     summary.categories = len({item.category.path for item in plan})
     summary.sellers = len(sellers)
-    summary.duplicates = planted_pairs(plan)
     summary.seconds = time.monotonic() - started
     return summary

@@ -72,6 +72,7 @@ def test_seed_creates_catalog_accounts_and_planted_duplicates():
     assert ProductImage.objects.filter(kind=ImageKind.LIFESTYLE).exists()
 
     pairs = demo.planted_pairs(plan)
+    assert f"{len(pairs)} duplicates planted" in output
     assert len(pairs) >= 5
     for original_id, duplicate_id in pairs:
         assert duplicate_id.startswith(demo.DUPLICATE_PREFIX)
@@ -92,7 +93,7 @@ def test_rerun_creates_nothing_and_keeps_passwords():
     assert "catalog not empty; nothing to do" in _seed()
     forced = _seed("--force")
 
-    assert "0 products created" in forced
+    assert "0 products created" in forced and "0 duplicates planted" in forced
     assert "password" not in forced
     after = (Product.objects.count(), ProductImage.objects.count(), Category.objects.count())
     assert after == counts
