@@ -123,7 +123,10 @@ def product_create(
 ) -> Product:
     product = Product(seller=seller, external_id=external_id or "")
     _apply(product, data)
-    product.full_clean(exclude=["external_id", "search_document"])
+    # Field validation here; uniqueness and check constraints are enforced by the database
+    # (an IntegrityError rolls the whole write back), which saves a query per constraint.
+    product.full_clean(exclude=["external_id", "search_document"], validate_unique=False,
+                       validate_constraints=False)  # fmt: skip
     if not product.external_id:
         product.external_id = f"web-{Product.objects.filter(seller=seller).count() + 1}"
         while Product.objects.filter(seller=seller, external_id=product.external_id).exists():
@@ -141,7 +144,8 @@ def product_update(*, product: Product, data: ProductData) -> bool:
     old_title = product.title
     if not _apply(product, data):
         return False
-    product.full_clean(exclude=["search_document"])
+    product.full_clean(exclude=["search_document"], validate_unique=False,
+                       validate_constraints=False)  # fmt: skip
     product.save()
     if product.title != old_title:
         _enqueue_embedding([], [product.pk])

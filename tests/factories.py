@@ -52,6 +52,8 @@ class ProductImageFactory(factory.django.DjangoModelFactory):
 
     product = factory.SubFactory(ProductFactory)
     position = 0
+    width = 64
+    height = 64
     sha256 = factory.Sequence(lambda n: f"{n:064x}")
     file = factory.LazyAttribute(
         lambda o: ContentFile(make_image_bytes(seed=int(o.sha256, 16)), name="p.jpg")

@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -44,6 +45,7 @@ class Command(BaseCommand):
         if limit:
             rows = rows[:limit]
         owner = services.seller_get_or_create(slug=seller)
+        started = time.monotonic()
         with tqdm(total=len(rows), unit="row", desc="import", disable=None) as bar:
             result = importing.catalog_import(
                 rows=rows, seller=owner, images_dir=images_dir, first_row_number=first,
@@ -55,4 +57,7 @@ class Command(BaseCommand):
             self.stderr.write(f"... and {len(result.errors) - 50} more (use --report FILE)")
         if report:
             importing.errors_write_csv(result, Path(report))
-        self.stdout.write(self.style.SUCCESS(result.summary()))
+        seconds = time.monotonic() - started
+        self.stdout.write(self.style.SUCCESS(
+            f"{result.summary()} in {seconds:.1f} s ({result.total / max(seconds, 1e-9):.0f} rows/s)"
+        ))  # fmt: skip

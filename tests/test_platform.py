@@ -1,0 +1,77 @@
+"""The services the project starts by itself, and the settings that describe them."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from catalog.models import Product
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.django_db
+def test_the_database_is_postgresql_with_pgvector_at_least_0_8():
+    assert connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        (version,) = cursor.fetchone()
+    assert tuple(int(p) for p in version.split(".")[:2]) >= (0, 8)
+
+
+def test_a_bad_setting_stops_start_up_with_a_message_naming_it():
+    env = os.environ | {"EMBED_BATCH_SIZE": "lots"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode != 0
+    assert "EMBED_BATCH_SIZE='lots' is not an integer" in result.stderr
+
+
+def test_an_unreachable_database_url_is_reported_plainly():
+    env = os.environ | {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode != 0
+    assert "Cannot connect to PostgreSQL" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_goes_through_redis_to_a_real_worker_and_lands_in_the_database(tmp_path):
+    from tests.conftest import make_image_bytes
+
+    (tmp_path / "a.jpg").write_bytes(make_image_bytes())
+    (tmp_path / "jobs.csv").write_text(
+        "external_id,title,price,currency,images\nJOB-1,Worker made this,9.50,EUR,a.jpg\n"
+    )
+    assert settings.DRAMATIQ_BROKER_URL
+    env = os.environ | {
+        "DATABASE_NAME": connection.settings_dict["NAME"],
+        "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_NAMESPACE,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1",
+         "--queues", "imports"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        from catalog.tasks import catalog_import_task
+
+        catalog_import_task.send(str(tmp_path / "jobs.csv"), "worker-test", str(tmp_path))
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not Product.objects.filter(
+            external_id="JOB-1"
+        ).exists():
+            assert worker.poll() is None, worker.stdout.read()
+            time.sleep(0.3)
+        product = Product.objects.get(external_id="JOB-1")
+        assert product.seller.slug == "worker-test"
+        assert product.images.count() == 1
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
