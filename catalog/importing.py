@@ -216,9 +216,7 @@ def _write_row(seller: Seller, checked: _CheckedRow, category_cache: dict) -> st
                 images=checked.images,
             )
             return "created"
-        data = services.ProductData(
-            category=category, status=product.status, **checked.data_fields
-        )
+        data = services.ProductData(category=category, status=product.status, **checked.data_fields)
         changed = services.product_update(product=product, data=data)
         changed = services.product_images_replace(product=product, images=checked.images) or changed
         return "updated" if changed else "unchanged"

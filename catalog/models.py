@@ -171,10 +171,12 @@ class ProductImage(models.Model):
         ordering = ["product_id", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["product", "sha256"], name="image_unique_per_product"),
-            models.CheckConstraint(condition=Q(width__gt=0) & Q(height__gt=0),
-                                   name="image_positive_size"),  # fmt: skip
-            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"),
-                                   name="image_sha256_hex"),  # fmt: skip
+            models.CheckConstraint(
+                condition=Q(width__gt=0) & Q(height__gt=0), name="image_positive_size"
+            ),  # fmt: skip
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="image_sha256_hex"
+            ),  # fmt: skip
         ]
 
     def __str__(self) -> str:

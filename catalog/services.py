@@ -44,8 +44,11 @@ def seller_get_or_create(*, slug: str, display_name: str | None = None, user=Non
     if not slug:
         raise ValidationError({"seller": ["A seller slug needs letters or digits."]})
     seller, created = Seller.objects.get_or_create(
-        slug=slug, defaults={"display_name": display_name or slug.replace("-", " ").title(),
-                             "user": user}  # fmt: skip
+        slug=slug,
+        defaults={
+            "display_name": display_name or slug.replace("-", " ").title(),
+            "user": user,
+        },  # fmt: skip
     )
     return seller
 

@@ -64,9 +64,9 @@ def test_a_job_goes_through_redis_to_a_real_worker_and_lands_in_the_database(tmp
 
         catalog_import_task.send(str(tmp_path / "jobs.csv"), "worker-test", str(tmp_path))
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not Product.objects.filter(
-            external_id="JOB-1"
-        ).exists():
+        while (
+            time.monotonic() < deadline and not Product.objects.filter(external_id="JOB-1").exists()
+        ):
             assert worker.poll() is None, worker.stdout.read()
             time.sleep(0.3)
         product = Product.objects.get(external_id="JOB-1")

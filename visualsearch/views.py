@@ -4,4 +4,6 @@ from catalog import selectors
 
 
 def home(request):
-    return render(request, "visualsearch/home.html", {"products": selectors.products_latest(limit=24)})
+    return render(
+        request, "visualsearch/home.html", {"products": selectors.products_latest(limit=24)}
+    )

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 def _indexes() -> dict[str, str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'visualsearch_%'")
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'visualsearch_%'"
+        )
         return dict(cursor.fetchall())
 
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 from django.db import connections
@@ -40,11 +39,27 @@ class Command(BaseCommand):
 
         python = sys.executable
         children = [
-            subprocess.Popen([python, "manage.py", "rundramatiq", "--processes", "1",
-                              "--threads", "2"]),  # fmt: skip
-            subprocess.Popen([python, "-m", "gunicorn", "visualsearch.wsgi", "--bind", bind,
-                              "--workers", str(web_workers), "--threads", "4",
-                              "--timeout", "120", "--access-logfile", "-"]),  # fmt: skip
+            subprocess.Popen(
+                [python, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"]
+            ),  # fmt: skip
+            subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "visualsearch.wsgi",
+                    "--bind",
+                    bind,
+                    "--workers",
+                    str(web_workers),
+                    "--threads",
+                    "4",
+                    "--timeout",
+                    "120",
+                    "--access-logfile",
+                    "-",
+                ]
+            ),  # fmt: skip
         ]
         self.stdout.write(self.style.SUCCESS(f"Serving http://{bind}/ (Ctrl-C stops everything)"))
         stopping = False

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         db = settings.DATABASES["default"]
         if action == "status":
-            self.stdout.write(f"database: {db['HOST']} / {db['NAME']} (pgvector {getattr(settings, 'PGVECTOR_VERSION', '?')})")
+            self.stdout.write(
+                f"database: {db['HOST']} / {db['NAME']} (pgvector {getattr(settings, 'PGVECTOR_VERSION', '?')})"
+            )
             self.stdout.write(f"broker:   {settings.DRAMATIQ_BROKER_URL}")
             return
         from django.db import connections
