@@ -1,34 +1,57 @@
 import csv
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from visualsearch.offline_model import product_text, train_space
+from visualsearch import training
 
 
 class Command(BaseCommand):
     help = (
         "Train the offline EfficientNet-Lite0 + MiniLM open_clip space on (image, text) pairs "
-        "from a CSV with columns image,title[,category][,colour]; prints architecture + checkpoint."
+        "from the catalog or a CSV, save it under MODELS_DIR/<space>/ and register the space."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("csv", type=Path)
-        parser.add_argument("--out", type=Path, required=True)
-        parser.add_argument("--max-seconds", type=float, default=300)
-        parser.add_argument("--seed", type=int, default=0)
-
-    def handle(self, *args, **o):
-        base = o["csv"].parent
-        with open(o["csv"], newline="") as fh:
-            items = [
-                (
-                    base / row["image"],
-                    product_text(row["title"], row.get("category"), row.get("colour")),
-                )
-                for row in csv.DictReader(fh)
-            ]
-        result = train_space(
-            items=items, out_dir=o["out"], max_seconds=o["max_seconds"], seed=o["seed"]
+        parser.add_argument("--space", required=True, help="name of the space to register")
+        parser.add_argument("--source", choices=["catalog", "csv"], default="catalog")
+        parser.add_argument(
+            "--csv", type=Path, help="CSV with columns image,title[,category][,colour]"
         )
-        self.stdout.write(f"architecture={result.architecture} checkpoint={result.checkpoint_path}")
+        parser.add_argument(
+            "--images", type=Path, help="folder the CSV's image paths are relative to"
+        )
+        parser.add_argument("--max-seconds", type=float, default=240)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--activate", action="store_true", help="make it the search space")
+
+    def handle(self, *args, space, source, csv, images, max_seconds, seed, activate, **options):
+        if csv is not None:
+            source = "csv"
+        if source == "csv":
+            if csv is None or not csv.is_file():
+                raise CommandError("--csv FILE is required with --source csv (and must exist)")
+            items = self._csv_items(csv, images or csv.parent)
+        else:
+            items = training.catalog_training_items()
+        try:
+            result = training.space_train(name=space, items=items, max_seconds=max_seconds,
+                                          seed=seed, activate=activate)  # fmt: skip
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(self.style.SUCCESS(
+            f"space {result.name}: {result.architecture}, {result.dimension}-d, "
+            f"checkpoint {result.pretrained}{' (active)' if result.is_active else ''}; "
+            f"metrics {result.notes.get('metrics')}"
+        ))  # fmt: skip
+
+    @staticmethod
+    def _csv_items(path: Path, base: Path) -> list[tuple]:
+        from visualsearch.offline_model import product_text
+
+        with open(path, newline="") as handle:
+            return [
+                (base / row["image"],
+                 product_text(row["title"], row.get("category"), row.get("colour")))
+                for row in csv.DictReader(handle)
+            ]  # fmt: skip
