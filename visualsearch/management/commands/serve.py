@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
@@ -13,6 +14,13 @@ from django.db import connections
 
 from catalog.models import Product
 from visualsearch.spaces import space_active
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 class Command(BaseCommand):
@@ -38,11 +46,14 @@ class Command(BaseCommand):
         connections.close_all()
 
         python = sys.executable
+        # Each child leads its own process group, so stopping it reaches its workers too, and a
+        # terminal's Ctrl-C reaches only this supervisor, which stops everything in order.
+        spawn = partial(subprocess.Popen, start_new_session=True)
         children = [
-            subprocess.Popen(
+            spawn(
                 [python, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"]
             ),  # fmt: skip
-            subprocess.Popen(
+            spawn(
                 [
                     python,
                     "-m",
@@ -75,13 +86,13 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         finally:
             for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
+                _signal_group(child, signal.SIGTERM)
             for child in children:
                 try:
                     child.wait(timeout=20)
                 except subprocess.TimeoutExpired:
-                    child.kill()
+                    pass
+                _signal_group(child, signal.SIGKILL)
             if not keep_services:
                 call_command("services", "stop")
         if not stopping:
