@@ -1,0 +1,179 @@
+"""Search over hand-made 8-d vectors in a registered space.
+
+The API tests replace ``visualsearch.services.embedder_for`` with a fake embedder that maps
+images and texts to fixed vectors, so they run offline and in milliseconds.
+"""
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
+from visualsearch.models import ImageEmbedding
+from visualsearch.search import EmptyQuery, products_search, products_similar, query_vector_build
+from visualsearch.spaces import space_activate, space_register
+
+pytestmark = pytest.mark.django_db
+
+
+def unit(*values):
+    vector = np.zeros(8, dtype=np.float32)
+    vector[: len(values)] = values
+    return vector / np.linalg.norm(vector)
+
+
+@pytest.fixture
+def space():
+    return space_register(name="tiny", architecture="x", pretrained="y", dimension=8)
+
+
+def add(space, vector, **product_fields):
+    product = product_fields.pop("product", None) or ProductFactory(**product_fields)
+    image = ProductImageFactory(product=product)
+    ImageEmbedding.objects.create(
+        image=image, product=product, space=space, vector=list(map(float, vector)),
+        image_sha256=image.sha256,
+    )  # fmt: skip
+    return product
+
+
+def ids(result):
+    return [product.pk for product, _ in result.results]
+
+
+def test_the_nearest_product_comes_first(space):
+    far = add(space, unit(0, 1))
+    near = add(space, unit(1, 0.1))
+    middle = add(space, unit(1, 1))
+    result = products_search(space=space, query_vector=unit(1))
+    assert ids(result) == [near.pk, middle.pk, far.pk]
+    assert result.results[0][1] == pytest.approx(float(unit(1, 0.1)[0]), abs=1e-3)
+    assert result.space == "tiny"
+
+
+def test_a_product_with_several_images_appears_once_with_its_best_score(space):
+    product = add(space, unit(0, 1))
+    add(space, unit(1, 0.05), product=product)
+    other = add(space, unit(1, 0.5))
+    result = products_search(space=space, query_vector=unit(1))
+    assert ids(result) == [product.pk, other.pk]
+
+
+def test_inactive_products_are_not_found(space):
+    add(space, unit(1), status="hidden")
+    shown = add(space, unit(1, 1))
+    assert ids(products_search(space=space, query_vector=unit(1))) == [shown.pk]
+
+
+def test_the_category_filter_includes_descendants(space):
+    apparel = CategoryFactory(slug="apparel")
+    shirts = CategoryFactory(slug="shirts", parent=apparel)
+    in_root = add(space, unit(1, 0.2), category=apparel)
+    in_child = add(space, unit(1, 0.1), category=shirts)
+    add(space, unit(1), category=CategoryFactory(slug="shoes"))
+    result = products_search(space=space, query_vector=unit(1), category="apparel")
+    assert ids(result) == [in_child.pk, in_root.pk]
+
+
+def test_price_and_brand_filters(space):
+    cheap = add(space, unit(1), price=Decimal("5.00"), brand="Acme")
+    mid = add(space, unit(1, 0.1), price=Decimal("50.00"), brand="ACME")
+    add(space, unit(1, 0.2), price=Decimal("500.00"), brand="Other")
+    assert ids(products_search(space=space, query_vector=unit(1), min_price=10, max_price=100)) == [
+        mid.pk
+    ]
+    assert ids(products_search(space=space, query_vector=unit(1), brand="acme")) == [
+        cheap.pk,
+        mid.pk,
+    ]
+
+
+def test_a_selective_filter_still_returns_k_results(space, settings):
+    settings.SEARCH_CANDIDATES = 10
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        add(space, unit(1) + rng.normal(scale=0.05, size=8), brand="Common")
+    wanted = [
+        add(space, unit(0, 1) + rng.normal(scale=0.05, size=8), brand="Rare") for _ in range(5)
+    ]
+    result = products_search(space=space, query_vector=unit(1), brand="rare", k=5)
+    assert sorted(ids(result)) == sorted(p.pk for p in wanted)
+
+
+def test_min_score_drops_weak_matches(space):
+    near = add(space, unit(1, 0.1))
+    add(space, unit(0, 1))
+    assert ids(products_search(space=space, query_vector=unit(1), min_score=0.5)) == [near.pk]
+
+
+def test_pages_do_not_overlap(space):
+    products = [add(space, unit(1, i / 10)) for i in range(5)]
+    first = products_search(space=space, query_vector=unit(1), k=2, page=1)
+    second = products_search(space=space, query_vector=unit(1), k=2, page=2)
+    assert ids(first) == [p.pk for p in products[:2]]
+    assert ids(second) == [p.pk for p in products[2:4]]
+
+
+def test_diversity_changes_the_order_but_keeps_candidates(space):
+    a = add(space, unit(1, 0.05))
+    twin = add(space, unit(1, 0.06))
+    different = add(space, unit(1, 0, 0.9))
+    plain = products_search(space=space, query_vector=unit(1), k=2)
+    diverse = products_search(space=space, query_vector=unit(1), k=2, diversity=0.8)
+    assert ids(plain) == [a.pk, twin.pk]
+    assert ids(diverse) == [a.pk, different.pk]
+    everything = products_search(space=space, query_vector=unit(1), k=3, diversity=0.8)
+    assert set(ids(everything)) == {a.pk, twin.pk, different.pk}
+
+
+def test_similar_products_exclude_the_product_itself(space):
+    space_activate(name="tiny")
+    product = add(space, unit(1))
+    close = add(space, unit(1, 0.1))
+    add(space, unit(0, 1))
+    result = products_similar(product=product, k=1)
+    assert ids(result) == [close.pk]
+
+
+class FakeEmbedder:
+    """Red images → axis 0, any other image → axis 1; texts map by their first word."""
+
+    words = {"red": 0, "blue": 1, "green": 2, "striped": 3}
+
+    def encode_images(self, images):
+        rows = []
+        for image in images:
+            r, g, b = image.convert("RGB").resize((1, 1)).getpixel((0, 0))
+            rows.append(unit(1) if r > b else unit(0, 1))
+        return np.stack(rows)
+
+    def encode_texts(self, texts):
+        rows = []
+        for text in texts:
+            vector = np.zeros(8, dtype=np.float32)
+            vector[self.words.get(text.split()[0], 7)] = 1
+            rows.append(vector)
+        return np.stack(rows)
+
+
+@pytest.fixture
+def fake_embedder(monkeypatch):
+    monkeypatch.setattr("visualsearch.services.embedder_for", lambda space: FakeEmbedder())
+
+
+def test_the_query_vector_mixes_image_and_text_by_weight(space, fake_embedder, image_bytes):
+    import io
+
+    from PIL import Image
+
+    red = Image.open(io.BytesIO(image_bytes(colour=(250, 0, 0))))
+    only_text = query_vector_build(space=space, text="blue")
+    assert np.argmax(only_text) == 1
+    mixed = query_vector_build(space=space, images=[red], text="green", image_weight=0.75)
+    assert mixed[0] > mixed[2] > 0
+    assert np.linalg.norm(mixed) == pytest.approx(1, abs=1e-5)
+    negative = query_vector_build(space=space, text="red", negative_text="blue")
+    assert negative[1] < 0
+    with pytest.raises(EmptyQuery):
+        query_vector_build(space=space)
