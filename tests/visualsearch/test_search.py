@@ -177,3 +177,87 @@ def test_the_query_vector_mixes_image_and_text_by_weight(space, fake_embedder, i
     assert negative[1] < 0
     with pytest.raises(EmptyQuery):
         query_vector_build(space=space)
+
+
+@pytest.fixture
+def api(space, fake_embedder):
+    from rest_framework.test import APIClient
+
+    space_activate(name="tiny")
+    return APIClient()
+
+
+def test_the_api_finds_products_by_photo(api, space, image_bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    red = add(space, unit(1, 0.1), brand="Acme")
+    add(space, unit(0, 1))
+    photo = SimpleUploadedFile("q.jpg", image_bytes(colour=(250, 0, 0)), "image/jpeg")
+    response = api.post("/api/search/", {"image": photo, "k": 1}, format="multipart")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert set(body) == {"results", "took_ms", "space", "page"}
+    assert body["space"] == "tiny" and body["page"] == 1
+    (hit,) = body["results"]
+    assert hit["product"]["id"] == red.pk
+    assert set(hit["product"]) == {
+        "id",
+        "title",
+        "price",
+        "currency",
+        "category",
+        "brand",
+        "url",
+        "image_url",
+    }
+    assert hit["product"]["image_url"].startswith("http")
+    assert 0.9 < hit["score"] <= 1
+
+
+def test_the_api_accepts_json_text_queries(api, space):
+    blue = add(space, unit(0, 1))
+    add(space, unit(1))
+    response = api.post("/api/search/", {"text": "blue shirt", "k": 1}, format="json")
+    assert response.status_code == 200
+    assert [hit["product"]["id"] for hit in response.json()["results"]] == [blue.pk]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [({"text": "red", "k": 0}, "k"), ({"text": "red", "k": 101}, "k"),
+     ({"text": "red", "category": "nope"}, "category"), ({"text": "red", "seller": "nope"}, "seller"),
+     ({"text": "red", "diversity": 2}, "diversity"), ({}, "non_field_errors")],
+)  # fmt: skip
+def test_the_api_rejects_bad_input_per_field(api, payload, field):
+    response = api.post("/api/search/", payload, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
+    assert response.json()[field][0]
+
+
+def test_the_api_rejects_a_file_that_is_not_an_image(api):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("notes.jpg", b"definitely not a picture", "image/jpeg")
+    response = api.post("/api/search/", {"image": upload}, format="multipart")
+    assert response.status_code == 400
+    assert list(response.json()) == ["image"]
+    assert response.json()["image"][0]
+
+
+def test_the_api_says_search_is_unavailable_without_an_active_space(space, fake_embedder):
+    from rest_framework.test import APIClient
+
+    response = APIClient().post("/api/search/", {"text": "red"}, format="json")
+    assert response.status_code == 503
+    assert "no embedding space is active" in response.json()["detail"]
+
+
+def test_the_similar_products_endpoint(api, space):
+    product = add(space, unit(1))
+    close = add(space, unit(1, 0.1))
+    add(space, unit(0, 1))
+    response = api.get(f"/api/products/{product.pk}/similar/?k=1")
+    assert response.status_code == 200
+    assert [hit["product"]["id"] for hit in response.json()["results"]] == [close.pk]
+    assert api.get(f"/api/products/{product.pk}/similar/?k=0").status_code == 400
