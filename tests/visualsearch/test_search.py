@@ -261,3 +261,27 @@ def test_the_similar_products_endpoint(api, space):
     assert response.status_code == 200
     assert [hit["product"]["id"] for hit in response.json()["results"]] == [close.pk]
     assert api.get(f"/api/products/{product.pk}/similar/?k=0").status_code == 400
+
+
+def test_the_home_page_lists_latest_products_without_a_query(client, space):
+    product = add(space, unit(1))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert product.title in response.content.decode()
+    assert 'capture="environment"' in response.content.decode()
+
+
+def test_the_home_page_searches_by_text_and_shows_scores(api, client, space):
+    blue = add(space, unit(0, 1))
+    response = client.post("/", {"text": "blue", "k": "", "min_price": "", "diversity": "0"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert blue.title in page and "score" in page
+
+
+def test_the_home_page_shows_errors_and_the_empty_state(api, client, space):
+    response = client.post("/", {"text": "red", "category": "nope"})
+    assert response.status_code == 400
+    assert "Unknown category" in response.content.decode()
+    response = client.post("/", {"text": "red"})
+    assert "No products match" in response.content.decode()
