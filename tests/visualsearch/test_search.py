@@ -8,8 +8,14 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.db import connection
 
-from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
+from tests.factories import (
+    CategoryFactory,
+    ProductFactory,
+    ProductImageFactory,
+    SellerFactory,
+)
 from visualsearch.models import ImageEmbedding
 from visualsearch.search import EmptyQuery, products_search, products_similar, query_vector_build
 from visualsearch.spaces import space_activate, space_register
@@ -90,12 +96,19 @@ def test_price_and_brand_filters(space):
 
 
 def test_a_selective_filter_still_returns_k_results(space, settings):
+    """The HNSW index is forced and ef_search kept small: only the iterative scan finds them."""
     settings.SEARCH_CANDIDATES = 10
+    settings.HNSW_EF_SEARCH = 10
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
     rng = np.random.default_rng(1)
+    shared = {"seller": SellerFactory(), "category": CategoryFactory()}
     for _ in range(60):
-        add(space, unit(1) + rng.normal(scale=0.05, size=8), brand="Common")
+        add(space, unit(1) + rng.normal(scale=0.05, size=8), brand="Common", **shared)
     wanted = [
-        add(space, unit(0, 1) + rng.normal(scale=0.05, size=8), brand="Rare") for _ in range(5)
+        add(space, unit(0, 1) + rng.normal(scale=0.05, size=8), brand="Rare", **shared)
+        for _ in range(5)
     ]
     result = products_search(space=space, query_vector=unit(1), brand="rare", k=5)
     assert sorted(ids(result)) == sorted(p.pk for p in wanted)
