@@ -115,6 +115,11 @@ def _apply(product: Product, data: ProductData) -> bool:
     return changed
 
 
+# Foreign keys, uniqueness and check constraints are enforced by the database (an IntegrityError
+# rolls the whole write back); checking them in Python too would cost a query each.
+NOT_CLEANED = ["search_document", "seller", "category", "merged_into"]
+
+
 @transaction.atomic
 def product_create(
     *,
@@ -126,16 +131,14 @@ def product_create(
 ) -> Product:
     product = Product(seller=seller, external_id=external_id or "")
     _apply(product, data)
-    # Field validation here; uniqueness and check constraints are enforced by the database
-    # (an IntegrityError rolls the whole write back), which saves a query per constraint.
-    product.full_clean(exclude=["external_id", "search_document"], validate_unique=False,
+    product.full_clean(exclude=NOT_CLEANED + ["external_id"], validate_unique=False,
                        validate_constraints=False)  # fmt: skip
     if not product.external_id:
         product.external_id = f"web-{Product.objects.filter(seller=seller).count() + 1}"
         while Product.objects.filter(seller=seller, external_id=product.external_id).exists():
             product.external_id += "x"
     product.save()
-    added = images_attach(product=product, images=images, kinds=kinds)
+    added = images_attach(product=product, images=images, kinds=kinds, new=True)
     _enqueue_embedding([img.pk for img in added], [product.pk])
     return product
 
@@ -147,8 +150,7 @@ def product_update(*, product: Product, data: ProductData) -> bool:
     old_title = product.title
     if not _apply(product, data):
         return False
-    product.full_clean(exclude=["search_document"], validate_unique=False,
-                       validate_constraints=False)  # fmt: skip
+    product.full_clean(exclude=NOT_CLEANED, validate_unique=False, validate_constraints=False)
     product.save()
     if product.title != old_title:
         _enqueue_embedding([], [product.pk])
@@ -156,12 +158,24 @@ def product_update(*, product: Product, data: ProductData) -> bool:
 
 
 def images_attach(
-    *, product: Product, images: Sequence[CheckedImage], kinds: Sequence[str] | None = None
+    *,
+    product: Product,
+    images: Sequence[CheckedImage],
+    kinds: Sequence[str] | None = None,
+    new: bool = False,
 ) -> list[ProductImage]:
-    """Add images at the end of the product's gallery, skipping exact duplicates (same bytes)."""
+    """Add images at the end of the product's gallery, skipping exact duplicates (same bytes).
+    ``new``: the product was just created, so it has no images to look up."""
+    if new:
+        return _images_attach_from(product, images, kinds, existing=set(), position=0)
     existing = set(product.images.values_list("sha256", flat=True))
-    position = (product.images.order_by("-position").values_list("position", flat=True).first()
-                or -1) + 1  # fmt: skip
+    last = product.images.order_by("-position").values_list("position", flat=True).first()
+    return _images_attach_from(
+        product, images, kinds, existing=existing, position=0 if last is None else last + 1
+    )
+
+
+def _images_attach_from(product, images, kinds, *, existing: set, position: int):
     added = []
     for i, checked in enumerate(images):
         if checked.sha256 in existing:

@@ -7,6 +7,7 @@ follows re-reads the row and skips work already done, so a job may run twice saf
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -45,13 +46,28 @@ def embeddings_enqueue(*, image_ids: Sequence[int] = (), product_ids: Sequence[i
     """Send embedding jobs for the active space. Called on commit by catalog services."""
     from visualsearch.tasks import images_embed_task, titles_embed_task
 
-    space = space_active()
+    space = _active_space_cached()
     if space is None:
         return
     for start in range(0, len(image_ids), 32):
         images_embed_task.send(list(image_ids[start : start + 32]), space.pk)
     for start in range(0, len(product_ids), 64):
         titles_embed_task.send(list(product_ids[start : start + 64]), space.pk)
+
+
+_active_cache: tuple[float, EmbeddingSpace | None] = (0.0, None)
+ACTIVE_SPACE_TTL = 2.0
+
+
+def _active_space_cached() -> EmbeddingSpace | None:
+    """The active space, looked up at most every 2 s per process: a bulk import commits many
+    rows a second. A job sent to the old space just after a switch is harmless, and `reconcile`
+    (run after activation) covers the new one."""
+    global _active_cache
+    now = time.monotonic()
+    if now - _active_cache[0] > ACTIVE_SPACE_TTL:
+        _active_cache = (now, space_active())
+    return _active_cache[1]
 
 
 def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
