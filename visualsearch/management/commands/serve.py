@@ -38,10 +38,13 @@ class Command(BaseCommand):
         commands = get_commands()
         if not Product.objects.exists() and "seed_demo" in commands:
             call_command("seed_demo")
-        if space_active() is None and "train_embedder" in commands:
-            self.stdout.write("No active search space: training the offline space on the catalog…")
-            call_command("train_embedder", "--space", "offline-catalog", "--source", "catalog",
-                         "--activate")  # fmt: skip
+        if space_active() is None:
+            from visualsearch.tasks import space_train_task
+
+            # Trained by the worker, so the site is up at once; search starts working when the
+            # space is active (a few minutes on 2 cores; see docs/benchmarks.md).
+            self.stdout.write("No active search space: the worker trains the offline space now.")
+            space_train_task.send("offline-catalog")
         call_command("reconcile")
         connections.close_all()
 
