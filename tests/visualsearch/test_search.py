@@ -16,6 +16,7 @@ from tests.factories import (
     ProductImageFactory,
     SellerFactory,
 )
+from tests.visualsearch.test_embedders import TINY, tiny_checkpoint  # noqa: F401 (fixture)
 from visualsearch.models import ImageEmbedding
 from visualsearch.search import EmptyQuery, products_search, products_similar, query_vector_build
 from visualsearch.spaces import space_activate, space_register
@@ -298,3 +299,32 @@ def test_the_home_page_shows_errors_and_the_empty_state(api, client, space):
     assert "Unknown category" in response.content.decode()
     response = client.post("/", {"text": "red"})
     assert "No products match" in response.content.decode()
+
+
+def test_the_api_searches_with_a_real_tiny_open_clip_model(client, tiny_checkpoint, image_bytes):  # noqa: F811
+    """End to end with the tiny offline open_clip checkpoint of test_embedders (no monkeypatch):
+    the product whose stored vector is the photo's own embedding comes first."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from visualsearch.services import embedder_for
+
+    _, _, checkpoint = tiny_checkpoint
+    real = space_register(
+        name="tiny-clip", architecture=TINY, pretrained=str(checkpoint), dimension=32
+    )
+    space_activate(name="tiny-clip")
+    photos = [image_bytes(colour=(250, 0, 0)), image_bytes(colour=(0, 0, 250), shape="circle")]
+    vectors = embedder_for(real).encode_images(
+        [Image.open(io.BytesIO(b)).convert("RGB") for b in photos]
+    )
+    red, blue = add(real, vectors[0]), add(real, vectors[1])
+    upload = SimpleUploadedFile("q.jpg", photos[1], "image/jpeg")
+    response = client.post("/api/search/", {"image": upload, "text": ""})
+    assert response.status_code == 200, response.json()
+    hits = response.json()["results"]
+    assert hits[0]["product"]["id"] == blue.pk
+    assert hits[0]["score"] == pytest.approx(1, abs=1e-2)
+    assert {hit["product"]["id"] for hit in hits} == {red.pk, blue.pk}
