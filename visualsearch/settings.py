@@ -170,6 +170,7 @@ JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0)
 # ----------------------------------------------------------------------------- media & static
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it before collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = env_str("MEDIA_URL", "/media/")
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
