@@ -14,7 +14,21 @@ def product_detail(request, pk: int):
     owner = request.user.is_authenticated and product.seller.user_id == request.user.pk
     if product.status != ProductStatus.ACTIVE and not (owner or request.user.is_staff):
         raise Http404("No such product")
-    return render(request, "catalog/product_detail.html", {"product": product})
+    return render(
+        request,
+        "catalog/product_detail.html",
+        {"product": product, "similar": _similar(product) if product.is_active else []},
+    )
+
+
+def _similar(product, k: int = 8) -> list:
+    """(product, score) pairs that look like ``product``; empty until it has vectors."""
+    from visualsearch.search import EmptyQuery, NoActiveSpace, products_similar
+
+    try:
+        return products_similar(product=product, k=k, diversity=0.3).results
+    except (EmptyQuery, NoActiveSpace):
+        return []
 
 
 def page_not_found(request, exception=None):
