@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -171,8 +172,7 @@ def _check_row(row: dict, images_dir: Path | None) -> _CheckedRow:
             raise ValueError(f"image {raw!r} does not exist")
         try:
             size = path.stat().st_size
-            from django.conf import settings
-
+            # Checked before reading, so an oversized file is never loaded into memory.
             if size > settings.MAX_UPLOAD_BYTES:
                 raise ValueError(
                     f"image {raw!r} is {size:,} bytes; the limit is {settings.MAX_UPLOAD_BYTES:,}"

@@ -24,18 +24,19 @@ def test_the_database_is_postgresql_with_pgvector_at_least_0_8():
     assert tuple(int(p) for p in version.split(".")[:2]) >= (0, 8)
 
 
+def _manage_check(**env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT,
+                          env=os.environ | env, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
 def test_a_bad_setting_stops_start_up_with_a_message_naming_it():
-    env = os.environ | {"EMBED_BATCH_SIZE": "lots"}
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = _manage_check(EMBED_BATCH_SIZE="lots")
     assert result.returncode != 0
     assert "EMBED_BATCH_SIZE='lots' is not an integer" in result.stderr
 
 
 def test_an_unreachable_database_url_is_reported_plainly():
-    env = os.environ | {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = _manage_check(DATABASE_URL="postgres://nobody@127.0.0.1:1/none")
     assert result.returncode != 0
     assert "Cannot connect to PostgreSQL" in result.stderr
 

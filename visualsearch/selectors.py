@@ -27,3 +27,15 @@ def embeddings_missing(*, space: EmbeddingSpace) -> tuple[list[int], list[int]]:
         .values_list("pk", flat=True)
     )
     return image_ids, product_ids
+
+
+def image_embedding_status(*, image: ProductImage, space: EmbeddingSpace | None) -> tuple[str, str]:
+    """('done' | 'pending' | 'failed', reason) for the seller dashboard."""
+    if space is None:
+        return "pending", "no active embedding space"
+    if ImageEmbedding.objects.filter(image=image, space=space).exists():
+        return "done", ""
+    failure = EmbeddingFailure.objects.filter(image=image, space=space).first()
+    if failure is not None:
+        return "failed", failure.reason
+    return "pending", ""

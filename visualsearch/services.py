@@ -147,15 +147,3 @@ def titles_embed(*, product_ids: Sequence[int], space: EmbeddingSpace) -> int:
                 product_id=product.pk, space=space, defaults={"vector": vec.tolist(), "text": text}
             )
     return len(todo)
-
-
-def image_embedding_status(*, image: ProductImage, space: EmbeddingSpace | None) -> tuple[str, str]:
-    """('done' | 'pending' | 'failed', reason) for the seller dashboard."""
-    if space is None:
-        return "pending", "no active embedding space"
-    if ImageEmbedding.objects.filter(image=image, space=space).exists():
-        return "done", ""
-    failure = EmbeddingFailure.objects.filter(image=image, space=space).first()
-    if failure is not None:
-        return "failed", failure.reason
-    return "pending", ""
