@@ -14,6 +14,8 @@ import weakref
 
 import numpy as np
 
+from visualsearch.vectors import rows_normalise
+
 TEMPLATES: tuple[str, ...] = ("a photo of a {} product.", "{}", "a {} item of clothing.")
 
 TAXONOMY: dict[str, dict] = {
@@ -88,9 +90,8 @@ def label_embeddings(*, labels: list[str], templates: tuple[str, ...], embedder)
             return per_model[key]
     prompts = [t.format(label) for label in labels for t in templates]
     vecs = embedder.encode_texts(prompts).reshape(len(labels), len(templates), -1).mean(axis=1)
-    vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     with _lock:
-        per_model[key] = vecs.astype(np.float32)
+        per_model[key] = rows_normalise(vecs)
     return per_model[key]
 
 

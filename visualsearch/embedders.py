@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from visualsearch.compat import ensure_torchvision
+from visualsearch.vectors import rows_normalise as _normalise  # the one copy; see vectors.py
 
 
 @runtime_checkable
@@ -29,12 +30,6 @@ class Embedder(Protocol):
     def encode_images(self, images: list[Image.Image]) -> np.ndarray: ...
 
     def encode_texts(self, texts: list[str]) -> np.ndarray: ...
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
 
 
 def register_sibling_config(*, architecture: str, pretrained: str) -> Path | None:

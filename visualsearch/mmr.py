@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from visualsearch.vectors import rows_normalise
+
 
 def mmr(*, query_sims: np.ndarray, item_vectors: np.ndarray, k: int, diversity: float) -> list[int]:
     """Pick ``min(k, n)`` candidate indices greedily by Maximal Marginal Relevance.
@@ -23,9 +25,7 @@ def mmr(*, query_sims: np.ndarray, item_vectors: np.ndarray, k: int, diversity: 
         return []
     if diversity <= 0:
         return [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
-    vectors = np.asarray(item_vectors, dtype=np.float64).reshape(n, -1)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors = vectors / np.where(norms == 0, 1.0, norms)
+    vectors = rows_normalise(np.asarray(item_vectors).reshape(n, -1)).astype(np.float64)
     redundancy = np.full(n, -np.inf)
     chosen = np.zeros(n, dtype=bool)
     picked: list[int] = []

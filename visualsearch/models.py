@@ -109,3 +109,36 @@ class EmbeddingFailure(models.Model):
 
     def __str__(self) -> str:
         return f"image {self.image_id} failed in space {self.space_id}: {self.reason[:60]}"
+
+
+class ImageAttribute(models.Model):
+    """A zero-shot attribute of one image in one space: the taxonomy facet ``name`` (colour,
+    pattern, ...), its most likely label ``value`` and that label's softmax ``confidence``.
+
+    A product's attributes are those of its primary image: the first catalog photo by
+    (position, id) that has attributes in the space, else its first photo of any kind (see
+    ``visualsearch.selectors.product_attributes``)."""
+
+    image = models.ForeignKey(ProductImage, on_delete=models.CASCADE, related_name="attributes")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=40)
+    value = models.CharField(max_length=80)
+    confidence = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "space", "name"], name="image_attribute_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1),
+                name="image_attribute_confidence_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["product", "space", "name"], name="imgattr_product_space_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"image {self.image_id}: {self.name}={self.value} ({self.confidence:.2f})"
