@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.db import connection
+
 from catalog.models import Product, ProductImage
-from visualsearch.models import EmbeddingFailure, EmbeddingSpace, ImageEmbedding, TitleEmbedding
+from visualsearch.models import (
+    EmbeddingFailure,
+    EmbeddingSpace,
+    ImageAttribute,
+    ImageEmbedding,
+    TitleEmbedding,
+)
 
 
 def embeddings_missing(*, space: EmbeddingSpace) -> tuple[list[int], list[int]]:
@@ -39,3 +48,50 @@ def image_embedding_status(*, image: ProductImage, space: EmbeddingSpace | None)
     if failure is not None:
         return "failed", failure.reason
     return "pending", ""
+
+
+def attributes_missing(*, space: EmbeddingSpace) -> list[int]:
+    """Image ids that have a vector in ``space`` but no zero-shot attributes yet."""
+    return list(
+        ImageEmbedding.objects.filter(space=space)
+        .exclude(image_id__in=ImageAttribute.objects.filter(space=space).values("image_id"))
+        .order_by("image_id")
+        .values_list("image_id", flat=True)
+    )
+
+
+# The primary image of product p among those with attributes in space s: catalog photos first,
+# then by (position, id). Shared by product_attributes and the search filters so the page, the
+# facets and the filters agree on one rule.
+PRIMARY_ATTRIBUTES_SQL = (
+    "SELECT a.name, a.value, a.confidence FROM visualsearch_imageattribute a "
+    "JOIN catalog_productimage i ON i.id = a.image_id "
+    "WHERE a.product_id = {product} AND a.space_id = {space} AND a.image_id = ("
+    " SELECT a2.image_id FROM visualsearch_imageattribute a2"
+    " JOIN catalog_productimage i2 ON i2.id = a2.image_id"
+    " WHERE a2.product_id = {product} AND a2.space_id = {space}"
+    " ORDER BY (i2.kind <> 'catalog'), i2.position, i2.id LIMIT 1)"
+)
+
+
+def product_attributes(
+    *, product_ids: list[int], space: EmbeddingSpace | None, min_confidence: float | None = None
+) -> dict[int, dict[str, tuple[str, float]]]:
+    """{product id: {facet: (value, confidence)}} from each product's primary image (catalog
+    photos first, then by position). Facets under ``min_confidence`` (default
+    ``settings.ATTRIBUTE_MIN_CONFIDENCE``) are left out, as if unknown."""
+    if space is None or not product_ids:
+        return {}
+    floor = settings.ATTRIBUTE_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    inner = PRIMARY_ATTRIBUTES_SQL.format(product="p.id", space="%s")
+    sql = (
+        f"SELECT p.id, t.name, t.value, t.confidence FROM catalog_product p "
+        f"CROSS JOIN LATERAL ({inner}) t WHERE p.id = ANY(%s) AND t.confidence >= %s "
+        f"ORDER BY p.id, t.name"
+    )
+    out: dict[int, dict[str, tuple[str, float]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [space.pk, space.pk, [int(i) for i in product_ids], float(floor)])
+        for product_id, name, value, confidence in cursor.fetchall():
+            out.setdefault(product_id, {})[name] = (value, round(float(confidence), 4))
+    return out

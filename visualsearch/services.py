@@ -15,7 +15,13 @@ from django.db import transaction
 
 from catalog.images import decode_rgb
 from catalog.models import Product, ProductImage
-from visualsearch.models import EmbeddingFailure, EmbeddingSpace, ImageEmbedding, TitleEmbedding
+from visualsearch.models import (
+    EmbeddingFailure,
+    EmbeddingSpace,
+    ImageAttribute,
+    ImageEmbedding,
+    TitleEmbedding,
+)
 from visualsearch.spaces import space_active
 
 log = logging.getLogger(__name__)
@@ -93,7 +99,9 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
                                  permanent=True)  # fmt: skip
     if not rows:
         return 0
-    vectors = embedder_for(space).encode_images(decoded)
+    embedder = embedder_for(space)
+    vectors = embedder.encode_images(decoded)
+    attributes = _attributes_score(vectors=vectors, embedder=embedder)
     with transaction.atomic():
         existing = set(
             ProductImage.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True)
@@ -110,10 +118,90 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
             if img.pk in existing
         ]
         ImageEmbedding.objects.bulk_create(objs, ignore_conflicts=True)
+        by_image = {img.pk: scored for img, scored in zip(rows, attributes, strict=True)}
+        _attributes_write(space=space, scored={o.image_id: by_image[o.image_id] for o in objs},
+                          products={o.image_id: o.product_id for o in objs})  # fmt: skip
         EmbeddingFailure.objects.filter(
             space=space, image_id__in=[o.image_id for o in objs]
         ).delete()
     return len(objs)
+
+
+def _attributes_score(*, vectors, embedder) -> list[dict[str, tuple[str, float]]]:
+    """Per image vector, per taxonomy facet: its most likely label and that label's confidence.
+
+    The label prompts are embedded once per embedder (i.e. per space) per process
+    (``attributes.label_embeddings`` caches them)."""
+    from visualsearch.attributes import attributes_score
+
+    if len(vectors) == 0:
+        return []
+    scored = attributes_score(vectors, embedder, top_k=1)
+    return [{facet: labels[0] for facet, labels in row.items()} for row in scored]
+
+
+def _attributes_write(
+    *, space: EmbeddingSpace, scored: dict[int, dict], products: dict[int, int]
+) -> int:
+    """Replace the stored attributes of these images in ``space``. Call inside a transaction."""
+    ImageAttribute.objects.filter(space=space, image_id__in=list(scored)).delete()
+    rows = [
+        ImageAttribute(
+            image_id=image_id,
+            product_id=products[image_id],
+            space=space,
+            name=facet,
+            value=value,
+            confidence=min(1.0, max(0.0, float(confidence))),
+        )
+        for image_id, facets in scored.items()
+        for facet, (value, confidence) in facets.items()
+    ]
+    ImageAttribute.objects.bulk_create(rows)
+    return len(scored)
+
+
+def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
+    """Backfill zero-shot attributes from the stored vectors of images that have none yet in
+    ``space`` (vectors written before attributes existed). Idempotent. Returns images written."""
+    import numpy as np
+
+    done = set(
+        ImageAttribute.objects.filter(space=space, image_id__in=image_ids).values_list(
+            "image_id", flat=True
+        )
+    )
+    stored = list(
+        ImageEmbedding.objects.filter(space=space, image_id__in=image_ids)
+        .exclude(image_id__in=done)
+        .values_list("image_id", "product_id", "vector")
+    )
+    if not stored:
+        return 0
+    vectors = np.stack(
+        [np.asarray(getattr(v, "to_list", lambda v=v: v)(), dtype=np.float32) for *_, v in stored]
+    )
+    scored = _attributes_score(vectors=vectors, embedder=embedder_for(space))
+    with transaction.atomic():
+        alive = set(
+            ImageEmbedding.objects.filter(
+                space=space, image_id__in=[row[0] for row in stored]
+            ).values_list("image_id", flat=True)
+        )
+        keep = [(row, s) for row, s in zip(stored, scored, strict=True) if row[0] in alive]
+        return _attributes_write(
+            space=space,
+            scored={row[0]: s for row, s in keep},
+            products={row[0]: row[1] for row, _ in keep},
+        )
+
+
+def attributes_enqueue(*, image_ids: Sequence[int], space: EmbeddingSpace) -> None:
+    """Send attribute backfill jobs (``reconcile`` calls this)."""
+    from visualsearch.tasks import image_attributes_task
+
+    for start in range(0, len(image_ids), 256):
+        image_attributes_task.send(list(image_ids[start : start + 256]), space.pk)
 
 
 def image_failure_record(*, image: ProductImage, space: EmbeddingSpace, reason: str,

@@ -207,6 +207,13 @@ HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 64, minimum=4)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 100, minimum=1)
 SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
 MODELS_DIR = env_path("MODELS_DIR", VAR_DIR / "models")
+# Zero-shot attributes under this confidence count as unknown (not shown, faceted or matched).
+ATTRIBUTE_MIN_CONFIDENCE = env_float("ATTRIBUTE_MIN_CONFIDENCE", 0.0, low=0.0, high=1.0)
+# Hybrid text search weights (visualsearch.fusion); defaults are fusion.DEFAULT_WEIGHTS.
+FUSION_IMAGE_WEIGHT = env_float("FUSION_IMAGE_WEIGHT", 0.5, low=0.0)
+FUSION_TITLE_WEIGHT = env_float("FUSION_TITLE_WEIGHT", 0.3, low=0.0)
+FUSION_KEYWORD_WEIGHT = env_float("FUSION_KEYWORD_WEIGHT", 0.2, low=0.0)
+FUSION_KEYWORD_K = env_float("FUSION_KEYWORD_K", 1.0, low=1e-6)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

@@ -30,6 +30,15 @@ def titles_embed_task(product_ids: list[int], space_id: int) -> None:
 
 
 @dramatiq.actor(
+    actor_name="image_attributes_task", queue_name="embedding", time_limit=600_000, **RETRY
+)
+def image_attributes_task(image_ids: list[int], space_id: int) -> None:
+    space = _space(space_id)
+    if space is not None:
+        services.image_attributes_compute(image_ids=image_ids, space=space)
+
+
+@dramatiq.actor(
     actor_name="space_train_task", queue_name="embedding", time_limit=3_600_000, max_retries=1
 )
 def space_train_task(name: str, max_seconds: float = 240.0) -> None:
