@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from catalog.images import ImageRejected
 from catalog.models import Category, Product, ProductStatus, Seller
 from catalog.services import image_validate
+from visualsearch.attributes import ATTRIBUTE_PARAMS, TAXONOMY
 from visualsearch.search import (
     EmptyQuery,
     NoActiveSpace,
     SearchResult,
     products_search,
+    products_search_hybrid,
     products_similar,
     query_vector_build,
+    query_vectors_build,
 )
 from visualsearch.spaces import space_active
 
@@ -47,10 +52,37 @@ class SearchInputSerializer(serializers.Serializer):
     min_score = serializers.FloatField(
         required=False, allow_null=True, default=None, min_value=-1, max_value=1
     )
+    crops = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Photo queries: also search a centre crop and the four corner crops (60% of "
+        "each side); each product keeps its best similarity over the whole photo and the crops.",
+    )
+
+    def get_fields(self):
+        """One optional filter per zero-shot attribute facet (see ATTRIBUTE_PARAMS), restricted to
+        the taxonomy's labels: colour, pattern, style, season, fit, item_type."""
+        fields = super().get_fields()
+        for facet, param in ATTRIBUTE_PARAMS.items():
+            fields[param] = serializers.ChoiceField(
+                choices=list(TAXONOMY[facet]["labels"]),
+                required=False,
+                allow_blank=True,
+                default="",
+                help_text=f"Only products whose zero-shot {facet} (from their primary photo) is "
+                "this label.",
+            )
+        return fields
 
     def validate_image(self, files):
         checked = []
+        limit = int(settings.MAX_UPLOAD_BYTES)
         for upload in files:
+            # Refuse an oversized upload before reading it into memory.
+            if upload.size is not None and upload.size > limit:
+                raise serializers.ValidationError(
+                    f"“{upload.name}” is {upload.size} bytes; the limit is {limit} bytes."
+                )
             try:
                 checked.append(image_validate(upload.read()))
             except ImageRejected as error:
@@ -94,46 +126,96 @@ class ProductOutSerializer(serializers.Serializer):
     image_url = serializers.CharField(allow_null=True)
 
 
+class AttributeOutSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    confidence = serializers.FloatField()
+
+
+class ScorePartsOutSerializer(serializers.Serializer):
+    image = serializers.FloatField(help_text="cosine of the text and the best product image")
+    title = serializers.FloatField(help_text="cosine of the text and the title vector")
+    keyword = serializers.FloatField(help_text="s/(s+k) of the full-text rank s")
+    keyword_rank = serializers.FloatField(help_text="ts_rank_cd of the text on the product")
+
+
 class HitOutSerializer(serializers.Serializer):
     product = ProductOutSerializer()
-    score = serializers.FloatField()
+    score = serializers.FloatField(help_text="cosine similarity, or the fused score in hybrid mode")
+    attributes = serializers.DictField(
+        child=AttributeOutSerializer(),
+        help_text="zero-shot attributes of the product's primary photo, keyed by filter name",
+    )
+    score_parts = ScorePartsOutSerializer(
+        allow_null=True, help_text="hybrid mode: the signals fused into the score"
+    )
 
 
 class SearchOutSerializer(serializers.Serializer):
     results = HitOutSerializer(many=True)
     took_ms = serializers.FloatField()
     space = serializers.CharField()
+    mode = serializers.ChoiceField(
+        choices=["vector", "hybrid"],
+        help_text="hybrid: text-only query, fused image, title and full-text scores; "
+        "vector: photo (± text) or similar-products query, image similarity only",
+    )
     page = serializers.IntegerField()
+    k = serializers.IntegerField(help_text="results per page")
+    has_next = serializers.BooleanField()
+    facets = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()),
+        help_text="{filter name: {value: number of matching candidate products}}",
+    )
 
 
 def search_execute(data: dict) -> SearchResult:
     """Run a validated SearchInputSerializer's data through visualsearch.search.
 
-    Raises NoActiveSpace or EmptyQuery. Shared by the API and the search page.
+    Photo queries (± text) search the image vectors, with ``crops`` over the crops too; a
+    text-only query runs the hybrid search. Raises NoActiveSpace or EmptyQuery. Shared by the
+    API and the search page.
     """
     space = space_active()
     if space is None:
         raise NoActiveSpace("Search is unavailable: no embedding space is active.")
-    query = query_vector_build(
-        space=space,
-        images=[checked.rgb() for checked in data["image"]],
-        text=data["text"],
-        negative_text=data["negative_text"],
-        image_weight=data["image_weight"],
-    )
-    return products_search(
-        space=space,
-        query_vector=query,
-        category=data["category"] or None,
-        min_price=data["min_price"],
-        max_price=data["max_price"],
-        brand=data["brand"] or None,
-        seller=data["seller"] or None,
-        k=data["k"],
-        page=data["page"],
-        diversity=data["diversity"],
-        min_score=data["min_score"],
-    )
+    images = [checked.rgb() for checked in data["image"]]
+    common = {
+        "category": data["category"] or None,
+        "min_price": data["min_price"],
+        "max_price": data["max_price"],
+        "brand": data["brand"] or None,
+        "seller": data["seller"] or None,
+        "attributes": {
+            facet: data[param] for facet, param in ATTRIBUTE_PARAMS.items() if data.get(param)
+        },
+        "k": data["k"],
+        "page": data["page"],
+        "diversity": data["diversity"],
+        "min_score": data["min_score"],
+    }
+    if images:
+        vectors = query_vectors_build(
+            space=space,
+            images=images,
+            text=data["text"],
+            negative_text=data["negative_text"],
+            image_weight=data["image_weight"],
+            crops=data.get("crops", False),
+        )
+        return products_search(
+            space=space, query_vector=vectors[0], query_vectors=vectors[1:], **common
+        )
+    query = query_vector_build(space=space, text=data["text"], negative_text=data["negative_text"])
+    return products_search_hybrid(space=space, text=data["text"], query_vector=query, **common)
+
+
+def attributes_render(found: dict[str, tuple[str, float]]) -> dict:
+    """{filter name: {"value", "confidence"}} in taxonomy order."""
+    return {
+        param: {"value": found[facet][0], "confidence": found[facet][1]}
+        for facet, param in ATTRIBUTE_PARAMS.items()
+        if facet in found
+    }
 
 
 def _render(result: SearchResult, request) -> dict:
@@ -153,13 +235,23 @@ def _render(result: SearchResult, request) -> dict:
                     "image_url": request.build_absolute_uri(images[0].file.url) if images else None,
                 },
                 "score": score,
+                "attributes": attributes_render(result.attributes.get(product.pk, {})),
+                "score_parts": result.parts.get(product.pk),
             }
         )
     payload = {
         "results": hits,
         "took_ms": result.took_ms,
         "space": result.space,
+        "mode": result.mode,
         "page": result.page,
+        "k": result.k,
+        "has_next": result.has_next,
+        "facets": {
+            ATTRIBUTE_PARAMS[facet]: counts
+            for facet, counts in result.facets.items()
+            if facet in ATTRIBUTE_PARAMS
+        },
     }
     return SearchOutSerializer(payload).data
 
@@ -170,6 +262,8 @@ def _unavailable(error: Exception) -> Response:
 
 class SearchApi(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "search"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     @extend_schema(request=SearchInputSerializer, responses={200: SearchOutSerializer})
@@ -181,12 +275,14 @@ class SearchApi(APIView):
         except NoActiveSpace as error:
             return _unavailable(error)
         except EmptyQuery as error:
-            return Response({"non_field_errors": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+            raise serializers.ValidationError({"non_field_errors": [str(error)]}) from error
         return Response(_render(result, request))
 
 
 class SimilarProductsApi(APIView):
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "search"
 
     @extend_schema(
         parameters=[

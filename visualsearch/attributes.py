@@ -122,3 +122,10 @@ def attributes_score(
             order = np.argsort(-p)[: top_k or len(labels)]
             row[facet] = [(labels[i], float(p[i])) for i in order]
     return results
+
+
+# The search filter (API and page parameter) for each facet. The "category" facet is filtered as
+# ``item_type`` so it never clashes with the catalog category filter (a category slug).
+ATTRIBUTE_PARAMS: dict[str, str] = {
+    facet: ("item_type" if facet == "category" else facet) for facet in TAXONOMY
+}

@@ -19,9 +19,12 @@ from django.db import connection, transaction
 
 from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
+from visualsearch.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse, keyword_normalise
 from visualsearch.mmr import mmr
-from visualsearch.models import EmbeddingSpace, ImageEmbedding
+from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
+from visualsearch.selectors import PRIMARY_ATTRIBUTES_SQL, product_attributes
 from visualsearch.spaces import space_active
+from visualsearch.vectors import rows_normalise
 
 
 class EmptyQuery(ValueError):
@@ -34,11 +37,22 @@ class NoActiveSpace(RuntimeError):
 
 @dataclass
 class SearchResult:
+    """One page of results. ``results`` holds (product, score) pairs in rank order; the other
+    fields describe the page (``has_next``), the path that ran (``mode``: "vector" or
+    "hybrid"), each shown product's zero-shot ``attributes`` and, for hybrid, the ``parts`` of
+    its fused score, and ``facets``: counts of attribute values among all ranked candidates."""
+
     results: list[tuple[Product, float]] = field(default_factory=list)
     took_ms: float = 0.0
     space: str = ""
     page: int = 1
     scanned: int = 0
+    k: int = 24
+    has_next: bool = False
+    mode: str = "vector"
+    attributes: dict[int, dict[str, tuple[str, float]]] = field(default_factory=dict)
+    parts: dict[int, dict[str, float]] = field(default_factory=dict)
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _normalise(vector: np.ndarray) -> np.ndarray:
@@ -46,7 +60,7 @@ def _normalise(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     if not np.isfinite(norm) or norm == 0.0:
         raise EmptyQuery("The query has no direction to search in.")
-    return vector / norm
+    return rows_normalise(vector)
 
 
 def _vector_literal(vector: np.ndarray) -> str:
@@ -55,6 +69,77 @@ def _vector_literal(vector: np.ndarray) -> str:
 
 def _vector_parse(text: str) -> np.ndarray:
     return np.array(text.strip("[]").split(","), dtype=np.float32)
+
+
+# Multi-crop: the whole photo plus a centre crop and the four corners, each 60% of each side.
+CROP_FRACTION = 0.6
+CROP_BOXES: tuple[tuple[float, float], ...] = (
+    (0.2, 0.2),
+    (0.0, 0.0),
+    (0.4, 0.0),
+    (0.0, 0.4),
+    (0.4, 0.4),
+)
+
+
+def image_crops(image) -> list:
+    """The centre and the four corner crops of ``image``, each ``CROP_FRACTION`` of each side."""
+    width, height = image.size
+    cw, ch = max(1, round(width * CROP_FRACTION)), max(1, round(height * CROP_FRACTION))
+    crops = []
+    for fx, fy in CROP_BOXES:
+        left, top = round(width * fx), round(height * fy)
+        crops.append(image.crop((left, top, min(width, left + cw), min(height, top + ch))))
+    return crops
+
+
+def _compose(
+    e_img: np.ndarray | None, e_txt: np.ndarray | None, e_neg: np.ndarray | None, alpha: float
+) -> np.ndarray:
+    if e_img is not None and e_txt is not None:
+        query = alpha * e_img + (1.0 - alpha) * e_txt
+    else:
+        query = e_img if e_img is not None else e_txt
+    if e_neg is not None:
+        query = query - 0.5 * e_neg
+    return _normalise(query)
+
+
+def query_vectors_build(
+    *,
+    space: EmbeddingSpace,
+    images: Sequence = (),
+    text: str = "",
+    negative_text: str = "",
+    image_weight: float = 0.5,
+    crops: bool = False,
+) -> list[np.ndarray]:
+    """The query vectors: first the whole-photo query (see :func:`query_vector_build`), then with
+    ``crops`` one per crop position (centre + 4 corners), each the normalised mean of the photos'
+    crops at that position, mixed with the text exactly like the whole photo."""
+    from visualsearch.services import embedder_for
+
+    images = list(images)
+    text, negative_text = (text or "").strip(), (negative_text or "").strip()
+    if not images and not text:
+        raise EmptyQuery("Give a photo or a description to search with.")
+    embedder = embedder_for(space)
+    e_txt = _normalise(np.asarray(embedder.encode_texts([text]))[0]) if text else None
+    e_neg = (
+        _normalise(np.asarray(embedder.encode_texts([negative_text]))[0]) if negative_text else None
+    )
+    alpha = float(image_weight)
+    if not images:
+        return [_compose(None, e_txt, e_neg, alpha)]
+    groups = [images] + ([[image_crops(im)[j] for im in images] for j in range(5)] if crops else [])
+    flat = [im for group in groups for im in group]
+    encoded = np.asarray(embedder.encode_images(flat))
+    vectors, at = [], 0
+    for group in groups:
+        e_img = _normalise(encoded[at : at + len(group)].mean(axis=0))
+        at += len(group)
+        vectors.append(_compose(e_img, e_txt, e_neg, alpha))
+    return vectors
 
 
 def query_vector_build(
@@ -71,89 +156,234 @@ def query_vector_build(
     normalise(α·e_img + (1 − α)·e_txt) with α = ``image_weight``; a negative text subtracts
     0.5·e_neg before the final normalisation.
     """
-    from visualsearch.services import embedder_for
+    return query_vectors_build(
+        space=space,
+        images=images,
+        text=text,
+        negative_text=negative_text,
+        image_weight=image_weight,
+    )[0]
 
-    images = list(images)
-    text, negative_text = (text or "").strip(), (negative_text or "").strip()
-    if not images and not text:
-        raise EmptyQuery("Give a photo or a description to search with.")
-    embedder = embedder_for(space)
-    parts: list[np.ndarray] = []
-    if images:
-        e_img = _normalise(np.asarray(embedder.encode_images(images)).mean(axis=0))
-        parts.append(e_img)
-    if text:
-        e_txt = _normalise(np.asarray(embedder.encode_texts([text]))[0])
-        parts.append(e_txt)
-    if len(parts) == 2:
-        alpha = float(image_weight)
-        query = alpha * parts[0] + (1.0 - alpha) * parts[1]
-    else:
-        query = parts[0]
-    if negative_text:
-        query = query - 0.5 * _normalise(np.asarray(embedder.encode_texts([negative_text]))[0])
-    return _normalise(query)
+
+@dataclass(frozen=True)
+class Filters:
+    """What every candidate query (vector, title, keyword) restricts products to."""
+
+    category: str | None = None
+    min_price: object = None
+    max_price: object = None
+    brand: str | None = None
+    seller: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)  # taxonomy facet → label
+    exclude_product_ids: tuple[int, ...] = ()
+
+
+def _filter_sql(space: EmbeddingSpace, filters: Filters) -> tuple[list[str], list]:
+    """SQL conditions on the product alias ``p`` (active products only)."""
+    conditions = ["p.status = %s"]
+    params: list = [ProductStatus.ACTIVE]
+    if filters.category:
+        ids = list(category_with_descendants(slug=filters.category).values_list("pk", flat=True))
+        conditions.append("p.category_id = ANY(%s)")
+        params.append(ids)
+    if filters.min_price is not None:
+        conditions.append("p.price >= %s")
+        params.append(Decimal(str(filters.min_price)))
+    if filters.max_price is not None:
+        conditions.append("p.price <= %s")
+        params.append(Decimal(str(filters.max_price)))
+    if filters.brand:
+        conditions.append("lower(p.brand) = lower(%s)")
+        params.append(filters.brand.strip())
+    if filters.seller:
+        conditions.append("p.seller_id = (SELECT s.id FROM catalog_seller s WHERE s.slug = %s)")
+        params.append(filters.seller)
+    if filters.exclude_product_ids:
+        conditions.append("NOT (p.id = ANY(%s))")
+        params.append([int(i) for i in filters.exclude_product_ids])
+    primary = PRIMARY_ATTRIBUTES_SQL.format(product="p.id", space="%s")
+    for name, value in sorted(filters.attributes.items()):
+        # The product's primary-image attribute must be this value, confidently enough.
+        conditions.append(
+            f"EXISTS (SELECT 1 FROM ({primary}) t "
+            f"WHERE t.name = %s AND t.value = %s AND t.confidence >= %s)"
+        )
+        params += [space.pk, space.pk, name, value, float(settings.ATTRIBUTE_MIN_CONFIDENCE)]
+    return conditions, params
+
+
+def _search_settings(cursor) -> None:
+    cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(settings.HNSW_EF_SEARCH)])
+    cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
 
 
 def _candidates(
     *,
     space: EmbeddingSpace,
     query_vector: np.ndarray,
-    category: str | None,
-    min_price,
-    max_price,
-    brand: str | None,
-    seller: str | None,
-    exclude_product_ids: Sequence[int],
+    filters: Filters,
     with_vectors: bool,
+    limit: int | None = None,
 ) -> list[tuple]:
+    """(product id, cosine distance[, vector text]) of the nearest image vectors, through the
+    space's partial HNSW index with an iterative scan so filters still fill ``limit`` rows."""
     dim = int(space.dimension)
-    conditions = ["e.space_id = %s", "p.status = %s"]
-    params: list = [space.pk, ProductStatus.ACTIVE]
-    if category:
-        ids = list(category_with_descendants(slug=category).values_list("pk", flat=True))
-        conditions.append("p.category_id = ANY(%s)")
-        params.append(ids)
-    if min_price is not None:
-        conditions.append("p.price >= %s")
-        params.append(Decimal(str(min_price)))
-    if max_price is not None:
-        conditions.append("p.price <= %s")
-        params.append(Decimal(str(max_price)))
-    if brand:
-        conditions.append("lower(p.brand) = lower(%s)")
-        params.append(brand.strip())
-    if seller:
-        conditions.append("p.seller_id = (SELECT s.id FROM catalog_seller s WHERE s.slug = %s)")
-        params.append(seller)
-    if exclude_product_ids:
-        conditions.append("NOT (p.id = ANY(%s))")
-        params.append([int(i) for i in exclude_product_ids])
+    conditions, params = _filter_sql(space, filters)
     distance = f"e.vector::halfvec({dim}) <=> %s::halfvec({dim})"
     columns = f"e.product_id, {distance} AS distance" + (", e.vector::text" if with_vectors else "")
     sql = (
         f"SELECT {columns} FROM {ImageEmbedding._meta.db_table} e "
         f"JOIN {Product._meta.db_table} p ON p.id = e.product_id "
-        f"WHERE {' AND '.join(conditions)} "
+        f"WHERE e.space_id = %s AND {' AND '.join(conditions)} "
+        f"ORDER BY {distance} LIMIT %s"
+    )
+    literal = _vector_literal(query_vector)
+    limit = int(limit or settings.SEARCH_CANDIDATES)
+    with transaction.atomic(), connection.cursor() as cursor:
+        _search_settings(cursor)
+        cursor.execute(sql, [literal, space.pk, *params, literal, limit])
+        return cursor.fetchall()
+
+
+def _title_candidates(
+    *, space: EmbeddingSpace, query_vector: np.ndarray, filters: Filters, limit: int
+) -> list[tuple]:
+    """(product id, cosine distance) of the nearest title vectors, through the space's title
+    HNSW index (same expression and condition) with an iterative scan."""
+    dim = int(space.dimension)
+    conditions, params = _filter_sql(space, filters)
+    distance = f"t.vector::halfvec({dim}) <=> %s::halfvec({dim})"
+    sql = (
+        f"SELECT t.product_id, {distance} AS distance FROM {TitleEmbedding._meta.db_table} t "
+        f"JOIN {Product._meta.db_table} p ON p.id = t.product_id "
+        f"WHERE t.space_id = %s AND {' AND '.join(conditions)} "
         f"ORDER BY {distance} LIMIT %s"
     )
     literal = _vector_literal(query_vector)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(settings.HNSW_EF_SEARCH)])
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute(sql, [literal, *params, literal, int(settings.SEARCH_CANDIDATES)])
+        _search_settings(cursor)
+        cursor.execute(sql, [literal, space.pk, *params, literal, int(limit)])
         return cursor.fetchall()
+
+
+def _keyword_candidates(
+    *, space: EmbeddingSpace, text: str, filters: Filters, limit: int
+) -> list[tuple]:
+    """(product id, ts_rank_cd) of full-text matches on Product.search_document (GIN index)."""
+    conditions, params = _filter_sql(space, filters)
+    sql = (
+        f"SELECT p.id, ts_rank_cd(p.search_document, q) AS rank "
+        f"FROM {Product._meta.db_table} p, websearch_to_tsquery('english', %s) q "
+        f"WHERE p.search_document @@ q AND {' AND '.join(conditions)} "
+        f"ORDER BY rank DESC, p.id LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [text, *params, int(limit)])
+        return cursor.fetchall()
+
+
+def _signals_exact(
+    *, space: EmbeddingSpace, query_vector: np.ndarray, text: str, product_ids: list[int]
+) -> tuple[dict[int, tuple[float, str]], dict[int, float], dict[int, float]]:
+    """For the union of candidates, every signal computed exactly: the best image (cosine, vector
+    text), the title cosine and the full-text rank (0 where the document does not match)."""
+    dim = int(space.dimension)
+    literal = _vector_literal(query_vector)
+    ids = [int(i) for i in product_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT ON (e.product_id) e.product_id, "
+            f"e.vector::halfvec({dim}) <=> %s::halfvec({dim}) AS distance, e.vector::text "
+            f"FROM {ImageEmbedding._meta.db_table} e "
+            f"WHERE e.space_id = %s AND e.product_id = ANY(%s) ORDER BY e.product_id, distance",
+            [literal, space.pk, ids],
+        )
+        images = {pid: (1.0 - float(d), vec) for pid, d, vec in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT t.product_id, t.vector::halfvec({dim}) <=> %s::halfvec({dim}) "
+            f"FROM {TitleEmbedding._meta.db_table} t WHERE t.space_id = %s "
+            f"AND t.product_id = ANY(%s)",
+            [literal, space.pk, ids],
+        )
+        titles = {pid: 1.0 - float(d) for pid, d in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT p.id, ts_rank_cd(p.search_document, websearch_to_tsquery('english', %s)) "
+            f"FROM {Product._meta.db_table} p WHERE p.id = ANY(%s)",
+            [text, ids],
+        )
+        keywords = {pid: float(rank) for pid, rank in cursor.fetchall()}
+    return images, titles, keywords
+
+
+def fusion_weights() -> FusionWeights:
+    """The hybrid weights from settings (FUSION_*; defaults are ``fusion.DEFAULT_WEIGHTS``)."""
+    return FusionWeights(
+        image=float(getattr(settings, "FUSION_IMAGE_WEIGHT", DEFAULT_WEIGHTS.image)),
+        title=float(getattr(settings, "FUSION_TITLE_WEIGHT", DEFAULT_WEIGHTS.title)),
+        keyword=float(getattr(settings, "FUSION_KEYWORD_WEIGHT", DEFAULT_WEIGHTS.keyword)),
+        keyword_k=float(getattr(settings, "FUSION_KEYWORD_K", DEFAULT_WEIGHTS.keyword_k)),
+    )
+
+
+def _page(
+    *,
+    space: EmbeddingSpace,
+    ranked: list[tuple[int, float]],
+    vectors: dict[int, np.ndarray],
+    k: int,
+    page: int,
+    diversity: float,
+) -> tuple[list[tuple[int, float]], bool, dict]:
+    """Re-rank (MMR when ``diversity`` > 0), cut out page ``page`` of ``k``; also the facets of
+    all ranked candidates and the attributes of the page's products."""
+    k, page = max(1, int(k)), max(1, int(page))
+    start, stop = (page - 1) * k, page * k
+    attributes = product_attributes(product_ids=[pid for pid, _ in ranked], space=space)
+    facets: dict[str, dict[str, int]] = {}
+    for found in attributes.values():
+        for name, (value, _) in found.items():
+            facets.setdefault(name, {})
+            facets[name][value] = facets[name].get(value, 0) + 1
+    facets = {
+        name: dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+        for name, counts in sorted(facets.items())
+    }
+    if diversity > 0 and ranked:
+        sims = np.array([score for _, score in ranked])
+        dim = int(space.dimension)
+        matrix = np.stack([vectors.get(pid, np.zeros(dim, dtype=np.float32)) for pid, _ in ranked])
+        order = mmr(query_sims=sims, item_vectors=matrix, k=stop + 1, diversity=float(diversity))
+        ranked = [ranked[i] for i in order]
+    return ranked[start:stop], len(ranked) > stop, {"attributes": attributes, "facets": facets}
+
+
+def _result(
+    *, chosen: list[tuple[int, float]], space: EmbeddingSpace, started: float, **fields
+) -> SearchResult:
+    products = products_with_gallery(Product.objects.filter(pk__in=[pid for pid, _ in chosen]))
+    by_id = {product.pk: product for product in products}
+    attributes = fields.pop("attributes")
+    results = [(by_id[pid], round(float(score), 6)) for pid, score in chosen if pid in by_id]
+    return SearchResult(
+        results=results,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        space=space.name,
+        attributes={p.pk: attributes.get(p.pk, {}) for p, _ in results},
+        **fields,
+    )
 
 
 def products_search(
     *,
     space: EmbeddingSpace,
     query_vector: np.ndarray,
+    query_vectors: Sequence[np.ndarray] = (),
     category: str | None = None,
     min_price=None,
     max_price=None,
     brand: str | None = None,
     seller: str | None = None,
+    attributes: dict[str, str] | None = None,
     k: int = 24,
     page: int = 1,
     diversity: float = 0.0,
@@ -162,50 +392,157 @@ def products_search(
 ) -> SearchResult:
     """The active products nearest to ``query_vector``, one per product (its best image).
 
-    score = 1 − cosine distance. With ``diversity`` > 0 the candidates are re-ranked by MMR.
+    score = 1 − cosine distance. Extra ``query_vectors`` (multi-crop) are searched too and each
+    product keeps its best score over all of them. ``attributes`` filters on the products'
+    zero-shot attributes ({taxonomy facet: label}). With ``diversity`` > 0 the candidates are
+    re-ranked by MMR.
     """
     started = time.perf_counter()
-    query_vector = _normalise(query_vector)
-    if query_vector.shape[0] != space.dimension:
-        raise EmptyQuery(
-            f"The query has {query_vector.shape[0]} dimensions; the space has {space.dimension}."
-        )
-    rows = _candidates(
-        space=space,
-        query_vector=query_vector,
+    vectors_in = [_normalise(v) for v in [query_vector, *query_vectors]]
+    for vector in vectors_in:
+        if vector.shape[0] != space.dimension:
+            raise EmptyQuery(
+                f"The query has {vector.shape[0]} dimensions; the space has {space.dimension}."
+            )
+    filters = Filters(
         category=category,
         min_price=min_price,
         max_price=max_price,
         brand=brand,
         seller=seller,
-        exclude_product_ids=exclude_product_ids,
-        with_vectors=diversity > 0,
+        attributes=dict(attributes or {}),
+        exclude_product_ids=tuple(exclude_product_ids),
     )
+    # Enough rows for the page asked for, even when products have several images.
+    limit = max(int(settings.SEARCH_CANDIDATES), 3 * (max(1, int(page)) * max(1, int(k)) + 1))
+    rows: list[tuple] = []
+    for vector in vectors_in:
+        rows += _candidates(
+            space=space,
+            query_vector=vector,
+            filters=filters,
+            with_vectors=diversity > 0,
+            limit=limit,
+        )
     # relaxed_order may return rows slightly out of order: sort them, keep each product's best.
     rows.sort(key=lambda row: (row[1], row[0]))
     best: dict[int, tuple] = {}
     for row in rows:
         best.setdefault(row[0], row)
-    ranked = list(best.values())
+    ranked = [(pid, 1.0 - float(row[1])) for pid, row in best.items()]
     if min_score is not None:
-        ranked = [row for row in ranked if 1.0 - row[1] >= min_score]
-    k, page = max(1, int(k)), max(1, int(page))
-    start, stop = (page - 1) * k, page * k
-    if diversity > 0 and ranked:
-        sims = np.array([1.0 - row[1] for row in ranked])
-        vectors = np.stack([_vector_parse(row[2]) for row in ranked])
-        order = mmr(query_sims=sims, item_vectors=vectors, k=stop, diversity=float(diversity))
-        ranked = [ranked[i] for i in order]
-    chosen = ranked[start:stop]
-    products = products_with_gallery(Product.objects.filter(pk__in=[row[0] for row in chosen]))
-    by_id = {product.pk: product for product in products}
-    results = [(by_id[row[0]], round(1.0 - float(row[1]), 6)) for row in chosen if row[0] in by_id]
-    return SearchResult(
-        results=results,
-        took_ms=round((time.perf_counter() - started) * 1000, 2),
-        space=space.name,
-        page=page,
+        ranked = [(pid, score) for pid, score in ranked if score >= min_score]
+    vectors = {pid: _vector_parse(row[2]) for pid, row in best.items()} if diversity > 0 else {}
+    chosen, has_next, extra = _page(
+        space=space, ranked=ranked, vectors=vectors, k=k, page=page, diversity=diversity
+    )
+    return _result(
+        chosen=chosen,
+        space=space,
+        started=started,
+        page=max(1, int(page)),
+        k=max(1, int(k)),
         scanned=len(rows),
+        has_next=has_next,
+        mode="vector",
+        **extra,
+    )
+
+
+def products_search_hybrid(
+    *,
+    space: EmbeddingSpace,
+    text: str,
+    query_vector: np.ndarray,
+    category: str | None = None,
+    min_price=None,
+    max_price=None,
+    brand: str | None = None,
+    seller: str | None = None,
+    attributes: dict[str, str] | None = None,
+    k: int = 24,
+    page: int = 1,
+    diversity: float = 0.0,
+    min_score: float | None = None,
+    weights: FusionWeights | None = None,
+) -> SearchResult:
+    """Hybrid text search: the fused score of ``visualsearch.fusion`` over three candidate lists.
+
+    Candidates are the union of the nearest image vectors to the text vector (image HNSW index),
+    the nearest title vectors (title HNSW index) and the full-text matches of ``text`` on
+    ``Product.search_document`` (GIN index), all under the same filters. For every candidate the
+    three signals are then computed exactly and fused::
+
+        score = w_image · cos(q, best image) + w_title · cos(q, title) + w_keyword · s/(s + k)
+
+    with s = ts_rank_cd (0 when the text does not match) and a missing vector counting as 0.
+    Weights come from settings (FUSION_*), defaulting to ``fusion.DEFAULT_WEIGHTS``.
+    """
+    started = time.perf_counter()
+    weights = weights or fusion_weights()
+    query_vector = _normalise(query_vector)
+    if query_vector.shape[0] != space.dimension:
+        raise EmptyQuery(
+            f"The query has {query_vector.shape[0]} dimensions; the space has {space.dimension}."
+        )
+    filters = Filters(
+        category=category,
+        min_price=min_price,
+        max_price=max_price,
+        brand=brand,
+        seller=seller,
+        attributes=dict(attributes or {}),
+    )
+    limit = max(int(settings.SEARCH_CANDIDATES), 3 * (max(1, int(page)) * max(1, int(k)) + 1))
+    image_rows = _candidates(
+        space=space, query_vector=query_vector, filters=filters, with_vectors=False, limit=limit
+    )
+    title_rows = _title_candidates(
+        space=space, query_vector=query_vector, filters=filters, limit=limit
+    )
+    keyword_rows = _keyword_candidates(space=space, text=text, filters=filters, limit=limit)
+    union = sorted({row[0] for row in image_rows + title_rows + keyword_rows})
+    images, titles, keywords = _signals_exact(
+        space=space, query_vector=query_vector, text=text, product_ids=union
+    )
+    image_sim = np.array([images.get(pid, (0.0, ""))[0] for pid in union])
+    title_sim = np.array([titles.get(pid, 0.0) for pid in union])
+    keyword = np.array([keywords.get(pid, 0.0) for pid in union])
+    fused = fuse(image_sim=image_sim, title_sim=title_sim, keyword=keyword, weights=weights)
+    keyword_part = keyword_normalise(keyword, k=weights.keyword_k)
+    parts = {
+        pid: {
+            "image": round(float(image_sim[i]), 6),
+            "title": round(float(title_sim[i]), 6),
+            "keyword": round(float(keyword_part[i]), 6),
+            "keyword_rank": round(float(keyword[i]), 6),
+        }
+        for i, pid in enumerate(union)
+    }
+    ranked = sorted(
+        ((pid, float(fused[i])) for i, pid in enumerate(union)), key=lambda r: (-r[1], r[0])
+    )
+    if min_score is not None:
+        ranked = [(pid, score) for pid, score in ranked if score >= min_score]
+    vectors = (
+        {pid: _vector_parse(vec) for pid, (_, vec) in images.items() if vec}
+        if diversity > 0
+        else {}
+    )
+    chosen, has_next, extra = _page(
+        space=space, ranked=ranked, vectors=vectors, k=k, page=page, diversity=diversity
+    )
+    return _result(
+        chosen=chosen,
+        space=space,
+        started=started,
+        page=max(1, int(page)),
+        k=max(1, int(k)),
+        scanned=len(image_rows) + len(title_rows) + len(keyword_rows),
+        has_next=has_next,
+        mode="hybrid",
+        parts={pid: parts[pid] for pid, _ in chosen},
+        **extra,
     )
 
 
