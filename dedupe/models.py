@@ -154,3 +154,27 @@ class TitleVector(models.Model):
 
     def __str__(self) -> str:
         return f"title vector of {self.product_id}"
+
+
+class ScanRun(models.Model):
+    """Progress of one `dedupe_scan`: each finished batch job adds its counts here."""
+
+    batches = models.PositiveIntegerField()
+    products = models.PositiveIntegerField()
+    batches_done = models.PositiveIntegerField(default=0)
+    products_done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    kept_decided = models.PositiveIntegerField(default=0)
+    below_threshold = models.PositiveIntegerField(default=0)
+    hidden = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"scan {self.pk}: {self.batches_done}/{self.batches} batches"
+
+    @property
+    def finished(self) -> bool:
+        return self.batches_done >= self.batches
