@@ -220,6 +220,8 @@ DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)
 DEDUPE_REVIEW_THRESHOLD = env_float("DEDUPE_REVIEW_THRESHOLD", 0.5, low=0.0, high=1.0)
 DEDUPE_AUTOHIDE_THRESHOLD = env_float("DEDUPE_AUTOHIDE_THRESHOLD", 0.0, low=0.0, high=1.0)
 DEDUPE_MIN_PRICE_CHANGE = Decimal(env_str("DEDUPE_MIN_PRICE_CHANGE", "0.05"))
+DEDUPE_SCAN_ON_EMBED = env_bool("DEDUPE_SCAN_ON_EMBED", True)
+DEDUPE_SCAN_BATCH = env_int("DEDUPE_SCAN_BATCH", 50, minimum=1)
 
 # ----------------------------------------------------------------------------- auth & API
 AUTH_PASSWORD_VALIDATORS = [
