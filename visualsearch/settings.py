@@ -242,6 +242,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
+    # One error shape everywhere: {"errors": {field: [messages]}} (catalog.api_errors).
+    "EXCEPTION_HANDLER": "catalog.api_errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "search": env_str("THROTTLE_SEARCH", "120/min"),
         "upload": env_str("THROTTLE_UPLOAD", "60/min"),
@@ -258,6 +260,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "catalog.api_errors.openapi_errors_hook",
+    ],
 }
 
 LANGUAGE_CODE = "en-us"

@@ -245,8 +245,8 @@ def test_the_api_accepts_json_text_queries(api, space):
 def test_the_api_rejects_bad_input_per_field(api, payload, field):
     response = api.post("/api/search/", payload, format="json")
     assert response.status_code == 400
-    assert list(response.json()) == [field]
-    assert response.json()[field][0]
+    assert list(response.json()["errors"]) == [field]
+    assert response.json()["errors"][field][0]
 
 
 def test_the_api_rejects_a_file_that_is_not_an_image(api):
@@ -255,8 +255,8 @@ def test_the_api_rejects_a_file_that_is_not_an_image(api):
     upload = SimpleUploadedFile("notes.jpg", b"definitely not a picture", "image/jpeg")
     response = api.post("/api/search/", {"image": upload}, format="multipart")
     assert response.status_code == 400
-    assert list(response.json()) == ["image"]
-    assert response.json()["image"][0]
+    assert list(response.json()["errors"]) == ["image"]
+    assert response.json()["errors"]["image"][0]
 
 
 def test_the_api_says_search_is_unavailable_without_an_active_space(space, fake_embedder):
