@@ -181,3 +181,48 @@ class ProductImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id}#{self.position}"
+
+
+class ImportJobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    """A seller's CSV import, run by a worker; the dashboard polls its progress."""
+
+    seller = models.ForeignKey(Seller, on_delete=models.CASCADE, related_name="import_jobs")
+    csv_file = models.FileField(upload_to="imports/csv/", max_length=300)
+    images_zip = models.FileField(upload_to="imports/zip/", max_length=300, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ImportJobStatus.choices, default=ImportJobStatus.QUEUED
+    )
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    error_report = models.FileField(upload_to="imports/errors/", max_length=300, blank=True)
+    message = models.TextField(blank=True, help_text="Why the whole file failed, if it did.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed__lte=models.F("total")), name="importjob_processed_le_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.status == ImportJobStatus.DONE else (
+            int(100 * self.processed / self.total) if self.total else 0
+        )  # fmt: skip
