@@ -217,16 +217,16 @@ def _search_settings(cursor) -> None:
     cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
 
 
-def _candidates(
+def candidates_sql(
     *,
     space: EmbeddingSpace,
     query_vector: np.ndarray,
     filters: Filters,
-    with_vectors: bool,
+    with_vectors: bool = False,
     limit: int | None = None,
-) -> list[tuple]:
-    """(product id, cosine distance[, vector text]) of the nearest image vectors, through the
-    space's partial HNSW index with an iterative scan so filters still fill ``limit`` rows."""
+) -> tuple[str, list]:
+    """The nearest-image-vector query: the same expression and condition as the space's partial
+    HNSW index, the filters on the product, ORDER BY distance LIMIT ``limit``."""
     dim = int(space.dimension)
     conditions, params = _filter_sql(space, filters)
     distance = f"e.vector::halfvec({dim}) <=> %s::halfvec({dim})"
@@ -239,9 +239,29 @@ def _candidates(
     )
     literal = _vector_literal(query_vector)
     limit = int(limit or settings.SEARCH_CANDIDATES)
+    return sql, [literal, space.pk, *params, literal, limit]
+
+
+def _candidates(
+    *,
+    space: EmbeddingSpace,
+    query_vector: np.ndarray,
+    filters: Filters,
+    with_vectors: bool,
+    limit: int | None = None,
+) -> list[tuple]:
+    """(product id, cosine distance[, vector text]) of the nearest image vectors, through the
+    space's partial HNSW index with an iterative scan so filters still fill ``limit`` rows."""
+    sql, params = candidates_sql(
+        space=space,
+        query_vector=query_vector,
+        filters=filters,
+        with_vectors=with_vectors,
+        limit=limit,
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         _search_settings(cursor)
-        cursor.execute(sql, [literal, space.pk, *params, literal, limit])
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 

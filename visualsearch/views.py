@@ -1,21 +1,97 @@
+"""The search page `/`. Parsing and rendering only; the search itself is ``api.search_execute``.
+
+The form posts to itself. After a photo search the page carries a small JPEG copy of the photo
+in a hidden field (``photo_kept``), so the page buttons and facet filters can search again with
+the same photo without asking for it once more, and without any server-side state.
+"""
+
+import base64
+import binascii
+import io
+
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.shortcuts import render
 
 from catalog import selectors
 from catalog.models import Category
-from visualsearch.api import SearchInputSerializer, search_execute
+from visualsearch.api import SearchInputSerializer, attributes_render, search_execute
+from visualsearch.attributes import ATTRIBUTE_PARAMS, TAXONOMY
 from visualsearch.search import EmptyQuery, NoActiveSpace
 
 QUERY_FIELDS = ("text", "image")
+KEPT_PHOTO_SIDE = 512  # the kept copy is only re-embedded, at the model's input size or less
+
+
+def _kept_photos(data) -> list:
+    """The photos of the previous search, from their hidden copies (bad ones are dropped)."""
+    files = []
+    for number, encoded in enumerate(data.getlist("photo_kept")[:4]):
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        files.append(SimpleUploadedFile(f"photo-{number}.jpg", content, "image/jpeg"))
+    return files
+
+
+def _keep(checked_images) -> list[str]:
+    """Small base64 JPEG copies of the query photos for the hidden ``photo_kept`` fields."""
+    kept = []
+    for checked in checked_images:
+        image = checked.rgb().copy()
+        image.thumbnail((KEPT_PHOTO_SIDE, KEPT_PHOTO_SIDE))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=90)
+        kept.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return kept
 
 
 def _query_data(request):
     if request.method == "POST":
         data = request.POST.copy()
-        data.setlist("image", [f for f in request.FILES.getlist("image") if f.size])
-        return data
-    if any(request.GET.get(name) for name in QUERY_FIELDS):
-        return request.GET
-    return None
+        uploads = [f for f in request.FILES.getlist("image") if f.size]
+        if not uploads and not data.get("forget_photo"):
+            uploads = _kept_photos(data)
+        data.setlist("image", uploads)
+    elif any(request.GET.get(name) for name in QUERY_FIELDS):
+        data = request.GET.copy()
+    else:
+        return None
+    # A facet button picks one attribute value ("pick_colour=red"); a page button sets "page".
+    for param in ATTRIBUTE_PARAMS.values():
+        picked = data.get(f"pick_{param}")
+        if picked is not None:
+            data[param] = picked
+    return data
+
+
+def _attribute_fields(form: dict) -> list[dict]:
+    return [
+        {
+            "param": param,
+            "label": _label(param),
+            "choices": list(TAXONOMY[facet]["labels"]),
+            "value": form.get(param, ""),
+        }
+        for facet, param in ATTRIBUTE_PARAMS.items()
+    ]
+
+
+def _facets(result, form: dict) -> list[dict]:
+    facets = []
+    for facet, param in ATTRIBUTE_PARAMS.items():
+        counts = result.facets.get(facet)
+        if counts:
+            values = [
+                {"value": value, "count": count, "selected": form.get(param) == value}
+                for value, count in counts.items()
+            ]
+            facets.append({"param": param, "label": _label(param), "values": values})
+    return facets
+
+
+def _label(param: str) -> str:
+    return "Item type" if param == "item_type" else param.capitalize()
 
 
 def home(request):
@@ -25,12 +101,15 @@ def home(request):
         "form": {},
         "errors": {},
         "searched": False,
+        "attribute_fields": _attribute_fields({}),
     }
     data = _query_data(request)
     if data is None:
         context["products"] = selectors.products_latest(limit=24)
         return render(request, "visualsearch/home.html", context)
-    context["form"] = {key: data.get(key, "") for key in data if key != "image"}
+    form = {key: data.get(key, "") for key in data if key not in ("image", "photo_kept")}
+    context["form"] = form
+    context["attribute_fields"] = _attribute_fields(form)
     context["searched"] = True
     serializer = SearchInputSerializer(data=data)
     status = 200
@@ -38,6 +117,7 @@ def home(request):
         context["errors"] = serializer.errors
         status = 400
     else:
+        context["kept_photos"] = _keep(serializer.validated_data["image"])
         try:
             result = search_execute(serializer.validated_data)
         except NoActiveSpace as error:
@@ -48,4 +128,13 @@ def home(request):
             status = 400
         else:
             context["result"] = result
+            context["hits"] = [
+                {
+                    "product": product,
+                    "score": score,
+                    "attributes": attributes_render(result.attributes.get(product.pk, {})),
+                }
+                for product, score in result.results
+            ]
+            context["facets"] = _facets(result, form)
     return render(request, "visualsearch/home.html", context, status=status)

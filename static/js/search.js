@@ -34,7 +34,12 @@
       input.files = transfer.files;
       showFiles();
     });
-    input.addEventListener("change", showFiles);
+    input.addEventListener("change", function () {
+      showFiles();
+      // A new photo replaces the earlier one the page kept.
+      var kept = form.querySelector("[data-kept-photo]");
+      if (kept && input.files && input.files.length) kept.hidden = true;
+    });
   }
 
   form.addEventListener("submit", function () {
