@@ -279,6 +279,16 @@ class SignalRow:
     contribution: float
 
 
+def _display(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
 def candidate_explain(*, candidate: DuplicateCandidate) -> list[SignalRow]:
     """Every signal with its stored value and its contribution to the log-odds (current model),
     strongest first; the contributions plus the intercept sum to the score's log-odds."""
@@ -293,7 +303,9 @@ def candidate_explain(*, candidate: DuplicateCandidate) -> list[SignalRow]:
         value = data.get(name, data.get("image_sha256_match") if name == "image_sha256" else None)
         if name in ("emb_x_id_share", "emb_x_id_conflict", "token_set_x_id_share", "emb_sq"):
             value = "(combination)"
-        rows.append(SignalRow(name, SIGNAL_LABELS.get(name, name), value, round(contribution, 3)))
+        rows.append(
+            SignalRow(name, SIGNAL_LABELS.get(name, name), _display(value), round(contribution, 3))
+        )
     rows.sort(key=lambda r: -abs(r.contribution))
     return rows
 
