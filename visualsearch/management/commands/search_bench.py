@@ -1,0 +1,67 @@
+"""``manage.py search_bench``: synthetic-vector benchmark of pgvector HNSW vs faiss and numpy.
+
+Loads into a dedicated ``bench_vectors`` table (dropped afterwards); run it in its own database,
+e.g. ``DATABASE_NAME=mk_bench``. The logic lives in :mod:`visualsearch.bench`.
+"""
+
+import shlex
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from visualsearch import bench
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark vector search on N synthetic clustered vectors: HNSW build, recall@10 and "
+        "latency at several ef_search values against faiss HNSW and exact numpy, filtered "
+        "queries at 10%% and 1%% selectivity, and upload-to-findable freshness. Writes a section "
+        "into docs/benchmarks.md."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--n", type=int, default=100_000, help="vectors to load")
+        parser.add_argument("--dim", type=int, default=512)
+        parser.add_argument("--queries", type=int, default=200)
+        parser.add_argument("--clusters", type=int, default=1000)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--ef-search", default="40,80,160", help="comma-separated hnsw.ef_search values"
+        )
+        parser.add_argument(
+            "--filter-ef", type=int, default=None,
+            help="ef_search for the filtered queries (default HNSW_EF_SEARCH)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--freshness", type=int, default=20,
+            help="uploads to time for freshness (0 skips it; needs an active space)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--out", type=Path, default=Path(settings.BASE_DIR) / "docs" / "benchmarks.md"
+        )
+        parser.add_argument("--note", default="", help="a sentence added to the report")
+
+    def handle(self, *args, **o):
+        if o["n"] < 100 or o["dim"] < 2 or o["queries"] < 1:
+            raise CommandError("--n must be at least 100, --dim at least 2, --queries at least 1")
+        try:
+            ef_values = tuple(int(v) for v in o["ef_search"].split(",") if v.strip())
+        except ValueError:
+            raise CommandError("--ef-search takes integers separated by commas") from None
+        if not ef_values or min(ef_values) < 1:
+            raise CommandError("--ef-search needs at least one value ≥ 1")
+        report = bench.bench_run(
+            n=o["n"], dim=o["dim"], queries=o["queries"], clusters=o["clusters"], seed=o["seed"],
+            ef_values=ef_values, filter_ef=o["filter_ef"], freshness_uploads=o["freshness"],
+            log=self.stdout.write, progress=o["verbosity"] > 0,
+        )  # fmt: skip
+        command = "python manage.py search_bench " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+        section = bench.report_markdown(
+            report, command=command, machine=bench.machine_description(), note=o["note"]
+        )
+        bench.report_write(path=o["out"], n=o["n"], section=section)
+        self.stdout.write(section)
+        self.stdout.write(self.style.SUCCESS(f"wrote the n={o['n']} section to {o['out']}"))
