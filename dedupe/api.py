@@ -1,0 +1,118 @@
+"""The duplicates API for moderators: list the queue, read a pair, decide it.
+
+Errors come out in the project's shape ``{"errors": {field: [messages]}}`` through the global
+DRF exception handler: 400 bad input, 401/403 not a moderator, 404 no such pair, 409 already
+decided (another moderator got there first)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, permissions
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dedupe import selectors, services
+from dedupe.serializers import (
+    CandidateDetailSerializer,
+    CandidateFilterSerializer,
+    CandidateOutSerializer,
+    DecisionInSerializer,
+)
+
+
+class IsModerator(permissions.BasePermission):
+    message = "Only moderators can review duplicates."
+
+    def has_permission(self, request, view):
+        return selectors.user_is_moderator(request.user)
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = "This pair was already decided."
+    default_code = "conflict"
+
+
+class QueuePagination(CursorPagination):
+    """Keyset paging on (probability, id): every page costs the same at 100k pending pairs."""
+
+    ordering = ("-probability", "-id")
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def _detail(candidate) -> dict:
+    candidate.contributions = [
+        row.__dict__ for row in selectors.candidate_explain(candidate=candidate)
+    ]
+    return CandidateDetailSerializer(candidate).data
+
+
+class CandidateListApi(generics.GenericAPIView):
+    permission_classes = [IsModerator]
+    serializer_class = CandidateOutSerializer
+    pagination_class = QueuePagination
+
+    @extend_schema(
+        parameters=[CandidateFilterSerializer],
+        responses=CandidateOutSerializer(many=True),
+        summary="The duplicate queue, most probable first",
+    )
+    def get(self, request):
+        filters = CandidateFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        qs = selectors.candidates_filtered(
+            status=None if data["status"] == "all" else data["status"],
+            category=data.get("category"),
+            seller=data.get("seller"),
+            strongest=data.get("signal"),
+        ).select_related("product_a__seller", "product_b__seller", "decided_by")
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(CandidateOutSerializer(page, many=True).data)
+
+
+class CandidateDetailApi(APIView):
+    permission_classes = [IsModerator]
+
+    @extend_schema(responses=CandidateDetailSerializer, summary="One pair with its signals")
+    def get(self, request, pk: int):
+        candidate = selectors.candidate_get(pk=pk)
+        if candidate is None:
+            raise exceptions.NotFound("No such duplicate pair.")
+        return Response(_detail(candidate))
+
+
+class CandidateDecisionApi(APIView):
+    permission_classes = [IsModerator]
+
+    @extend_schema(
+        request=DecisionInSerializer,
+        responses={
+            200: CandidateDetailSerializer,
+            400: OpenApiResponse(description="Unknown action or canonical not in the pair"),
+            404: OpenApiResponse(description="No such pair"),
+            409: OpenApiResponse(description="Already decided"),
+        },
+        summary="Confirm (merge), dismiss or escalate a pair",
+    )
+    def post(self, request, pk: int):
+        serializer = DecisionInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            candidate = services.candidate_decide(
+                candidate_id=pk, moderator=request.user, action=data["action"],
+                canonical_id=data.get("canonical"), reason=data["reason"], note=data["note"],
+            )  # fmt: skip
+        except services.AlreadyDecided as exc:
+            raise Conflict(exc.message) from None
+        except services.CandidateMissing as exc:
+            raise exceptions.NotFound(exc.message) from None
+        except services.NotAModerator as exc:
+            raise exceptions.PermissionDenied(exc.message) from None
+        except services.DecisionError as exc:
+            raise exceptions.ValidationError({exc.field: [exc.message]}) from None
+        return Response(_detail(selectors.candidate_get(pk=candidate.pk)))
