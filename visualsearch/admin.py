@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from visualsearch.models import EmbeddingFailure, EmbeddingSpace
+from visualsearch.models import EmbeddingFailure, EmbeddingSpace, ImageAttribute
 
 
 @admin.register(EmbeddingSpace)
@@ -19,3 +19,13 @@ class EmbeddingFailureAdmin(admin.ModelAdmin):
     list_filter = ["permanent", "space"]
     search_fields = ["reason", "image__product__title"]
     raw_id_fields = ["image"]
+
+
+@admin.register(ImageAttribute)
+class ImageAttributeAdmin(admin.ModelAdmin):
+    """Zero-shot attributes per image and space (top label per facet, with its confidence)."""
+
+    list_display = ["image", "space", "name", "value", "confidence"]
+    list_filter = ["space", "name"]
+    search_fields = ["value", "product__title"]
+    raw_id_fields = ["image", "product"]

@@ -11,6 +11,12 @@ For a text query q and a product p::
 query, so a product's score does not change when the candidate set does (unlike max-normalising).
 Products the keyword search did not return have s = 0. Weights are chosen on a validation split
 (``evaluation.choose_fusion_weights``), never on test.
+
+Live search (``visualsearch.search.products_search_hybrid``, text-only queries) applies the same
+formula with the active space's text tower for both text_emb(q) and the stored title vectors
+(``TitleEmbedding``), s = PostgreSQL ``ts_rank_cd`` on ``Product.search_document``, and weights
+from settings ``FUSION_*`` (default: ``DEFAULT_WEIGHTS``). A product with no vector of a kind
+counts 0 for that part.
 """
 
 from __future__ import annotations
