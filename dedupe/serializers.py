@@ -9,12 +9,20 @@ from dedupe.services import ACTIONS
 
 
 class CandidateFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=[*CandidateStatus.values, "all"], default=CandidateStatus.PENDING
+    status = serializers.CharField(
+        default=CandidateStatus.PENDING,
+        help_text="pending (default), confirmed, dismissed, escalated or all",
     )
     category = serializers.IntegerField(required=False, min_value=1)
     seller = serializers.IntegerField(required=False, min_value=1)
     signal = serializers.ChoiceField(choices=SignalGroup.values, required=False)
+
+    def validate_status(self, value: str) -> str:
+        if value not in [*CandidateStatus.values, "all"]:
+            raise serializers.ValidationError(
+                f"Unknown status {value!r}; use {', '.join(CandidateStatus.values)} or all."
+            )
+        return value
 
 
 class ProductBriefSerializer(serializers.Serializer):
@@ -31,6 +39,7 @@ class CandidateOutSerializer(serializers.ModelSerializer):
     product_a = ProductBriefSerializer()
     product_b = ProductBriefSerializer()
     decided_by = serializers.CharField(source="decided_by.get_username", default=None)
+    status = serializers.CharField(help_text="pending, confirmed, dismissed or escalated")
 
     class Meta:
         model = DuplicateCandidate
