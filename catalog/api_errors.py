@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
@@ -35,8 +35,7 @@ def errors_format(detail: Any, *, validation: bool) -> dict[str, dict[str, list[
     if isinstance(detail, dict):
         key_fallback = NON_FIELD if validation else "detail"
         errors = {
-            (settings.REST_FRAMEWORK.get("NON_FIELD_ERRORS_KEY", NON_FIELD) if key is None else
-             str(key)): _messages(value)
+            (NON_FIELD if key in (None, "__all__") else str(key)): _messages(value)
             for key, value in detail.items()
         }  # fmt: skip
         return {"errors": errors or {key_fallback: ["Invalid request."]}}
@@ -44,6 +43,11 @@ def errors_format(detail: Any, *, validation: bool) -> dict[str, dict[str, list[
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Any:
+    if isinstance(exc, DjangoValidationError):
+        # A service refused the write: the same 400 as a serializer error, per field.
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     response = exception_handler(exc, context)
     if response is None:
         return None  # not an API error: Django renders its 500 page and logs it

@@ -35,3 +35,113 @@ def category_with_descendants(*, slug: str) -> QuerySet[Category]:
 
 def product_get(*, pk: int) -> Product | None:
     return products_with_gallery().filter(pk=pk).first()
+
+
+# ----------------------------------------------------------------------------- seller dashboard
+def seller_products(*, seller) -> QuerySet[Product]:
+    """A seller's own listings, every status, newest first."""
+    return products_with_gallery(Product.objects.filter(seller=seller)).order_by(
+        "-created_at", "-id"
+    )
+
+
+def product_images_status(*, product: Product) -> list[dict]:
+    """The gallery with each photo's indexing status in the active space:
+    {"image", "status": "done" | "pending" | "failed", "reason"}."""
+    from visualsearch.selectors import image_embedding_status
+    from visualsearch.spaces import space_active
+
+    space = space_active()
+    rows = []
+    for image in product.images.order_by("position", "id"):
+        state, reason = image_embedding_status(image=image, space=space)
+        rows.append({"image": image, "status": state, "reason": reason})
+    return rows
+
+
+def seller_dashboard_rows(*, seller, products: list[Product]) -> list[dict]:
+    """One row per product: the product, its photos' statuses and its duplicate notes."""
+    from dedupe.selectors import seller_duplicate_notes
+
+    notes = seller_duplicate_notes(seller=seller)
+    return [
+        {
+            "product": product,
+            "images": product_images_status(product=product),
+            "duplicates": notes.get(product.pk, []),
+        }
+        for product in products
+    ]
+
+
+def product_form_initial(*, product: Product) -> dict:
+    return {
+        "title": product.title, "description": product.description, "brand": product.brand,
+        "category": product.category_id, "price": product.price, "currency": product.currency,
+    }  # fmt: skip
+
+
+def seller_import_jobs(*, seller, limit: int = 5) -> list:
+    from catalog.models import ImportJob
+
+    return list(ImportJob.objects.filter(seller=seller).order_by("-created_at", "-id")[:limit])
+
+
+def import_job_status(*, job) -> dict:
+    """What the dashboard's progress bar polls."""
+    from django.urls import reverse
+
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "total": job.total,
+        "processed": job.processed,
+        "percent": job.percent,
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "unchanged": job.unchanged_count,
+        "errors": job.error_count,
+        "message": job.message,
+        "error_report_url": reverse("seller-import-errors", args=[job.pk]) if job.error_report
+        else None,
+    }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- products API
+def products_filter(
+    *,
+    category: str = "",
+    brand: str = "",
+    seller: str = "",
+    min_price=None,
+    max_price=None,
+    q: str = "",
+) -> QuerySet[Product]:
+    """Active products matching every given filter, newest first, with their gallery."""
+    from django.contrib.postgres.search import SearchQuery
+
+    qs = products_active()
+    if category:
+        qs = qs.filter(category__in=category_with_descendants(slug=category))
+    if brand:
+        qs = qs.filter(brand__iexact=brand.strip())
+    if seller:
+        qs = qs.filter(seller__slug=seller.strip())
+    if min_price is not None:
+        qs = qs.filter(price__gte=min_price)
+    if max_price is not None:
+        qs = qs.filter(price__lte=max_price)
+    if q.strip():
+        qs = qs.filter(
+            search_document=SearchQuery(q.strip(), config="english", search_type="websearch")
+        )
+    return products_with_gallery(qs).order_by("-created_at", "-id")
+
+
+def product_visible_to(*, pk: int, user) -> Product | None:
+    """An active product for anyone; the owner (or staff) also sees drafts and hidden ones."""
+    product = products_with_gallery().filter(pk=pk).first()
+    if product is None or product.status == ProductStatus.ACTIVE:
+        return product
+    owner = user.is_authenticated and product.seller.user_id == user.pk
+    return product if owner or (user.is_authenticated and user.is_staff) else None

@@ -19,7 +19,16 @@ from django.utils.text import slugify
 
 from catalog.currencies import ISO_4217
 from catalog.images import CheckedImage, ImageRejected, image_check
-from catalog.models import Category, ImageKind, Product, ProductImage, ProductStatus, Seller
+from catalog.models import (
+    Category,
+    ImageKind,
+    ImportJob,
+    ImportJobStatus,
+    Product,
+    ProductImage,
+    ProductStatus,
+    Seller,
+)
 
 
 def _enqueue_embedding(image_ids: Sequence[int], product_ids: Sequence[int] = ()) -> None:
@@ -271,8 +280,168 @@ def product_set_status(*, product: Product, status: str) -> Product:
     return product
 
 
+# ----------------------------------------------------------------------------- import jobs
+IMPORT_PROGRESS_EVERY = 10  # rows between progress writes
+
+
+@transaction.atomic
+def import_job_create(*, seller: Seller, csv_file, images_zip=None) -> ImportJob:
+    """Store the upload and queue the import; the worker runs :func:`import_job_run`."""
+    import zipfile
+
+    if images_zip is not None and not zipfile.is_zipfile(images_zip):
+        raise ValidationError({"images_zip": ["This is not a ZIP file."]})
+    if images_zip is not None:
+        images_zip.seek(0)
+    job = ImportJob(seller=seller)
+    job.csv_file.save("catalog.csv", csv_file, save=False)
+    if images_zip is not None:
+        job.images_zip.save("images.zip", images_zip, save=False)
+    job.save()
+    job_id = job.pk
+
+    def enqueue():
+        from catalog.tasks import import_job_run_task
+
+        import_job_run_task.send(job_id)
+
+    transaction.on_commit(enqueue)
+    return job
+
+
+def _import_job_save(job_id: int, **fields) -> None:
+    ImportJob.objects.filter(pk=job_id).update(**fields)
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Run a queued import: rows are written one transaction each (catalog.importing), progress
+    is saved every few rows, and the rows that failed go to a CSV error report."""
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    from django.utils import timezone
+
+    from catalog import importing
+
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().select_related("seller").get(pk=job_id)
+        if job.status not in {ImportJobStatus.QUEUED, ImportJobStatus.RUNNING}:
+            return job  # a redelivered message for a finished job
+        job.status = ImportJobStatus.RUNNING
+        job.processed = 0
+        job.save(update_fields=["status", "processed"])
+    with tempfile.TemporaryDirectory(prefix=f"import-{job_id}-") as tmp:
+        folder = Path(tmp)
+        csv_path = folder / "catalog.csv"
+        with job.csv_file.open("rb") as source:
+            csv_path.write_bytes(source.read())
+        images_dir = None
+        try:
+            if job.images_zip:
+                images_dir = folder / "images"
+                with job.images_zip.open("rb") as source, zipfile.ZipFile(source) as archive:
+                    archive.extractall(images_dir)  # extractall drops absolute and '..' parts
+            rows, first = importing.read_csv_rows(csv_path)
+        except (importing.ImportFileError, zipfile.BadZipFile, OSError) as exc:
+            _import_job_save(job_id, status=ImportJobStatus.FAILED, message=str(exc),
+                             finished_at=timezone.now())  # fmt: skip
+            return ImportJob.objects.get(pk=job_id)
+        _import_job_save(job_id, total=len(rows))
+        done = 0
+
+        def progress(step: int) -> None:
+            nonlocal done
+            done += step
+            if done % IMPORT_PROGRESS_EVERY == 0:
+                _import_job_save(job_id, processed=done)
+
+        report = importing.catalog_import(
+            rows=rows, seller=job.seller, images_dir=images_dir, first_row_number=first,
+            on_progress=progress,
+        )  # fmt: skip
+        errors_path = folder / "errors.csv"
+        importing.errors_write_csv(report, errors_path)
+        with transaction.atomic():
+            job = ImportJob.objects.select_for_update().get(pk=job_id)
+            if report.errors:
+                job.error_report.save("errors.csv", ContentFile(errors_path.read_bytes()),
+                                      save=False)  # fmt: skip
+            job.processed = job.total = len(rows)
+            job.created_count, job.updated_count = report.created, report.updated
+            job.unchanged_count, job.error_count = report.unchanged, len(report.errors)
+            job.status = ImportJobStatus.DONE
+            job.finished_at = timezone.now()
+            job.save()
+    return job
+
+
+# ----------------------------------------------------------------------------- accounts & tokens
+SELLERS_GROUP = "sellers"
+
+
+@transaction.atomic
+def seller_become(*, user) -> Seller:
+    """Give ``user`` a Seller profile (named after them) and put them in the sellers group."""
+    from django.contrib.auth.models import Group
+
+    seller = Seller.objects.filter(user=user).first()
+    if seller is None:
+        base = slugify(user.get_username())[:70] or "seller"
+        slug, n = base, 1
+        while Seller.objects.filter(slug=slug).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        seller = seller_get_or_create(slug=slug, display_name=user.get_username(), user=user)
+    group, _ = Group.objects.get_or_create(name=SELLERS_GROUP)
+    user.groups.add(group)
+    return seller
+
+
+@transaction.atomic
+def token_create(*, user):
+    """A fresh API token for ``user`` (any previous one is revoked)."""
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
+
+
+@transaction.atomic
+def token_revoke(*, user) -> bool:
+    from rest_framework.authtoken.models import Token
+
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return bool(deleted)
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> None:
+    """Delete a product and its images (files go once the transaction commits)."""
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    for image in list(product.images.all()):
+        product_image_remove(image=image)
+    product.delete()
+
+
+@transaction.atomic
+def product_image_set_kind(*, image: ProductImage, kind: str) -> ProductImage:
+    if kind not in ImageKind.values:
+        raise ValidationError({"kind": [f"Choose one of: {', '.join(ImageKind.values)}."]})
+    image.kind = kind
+    image.save(update_fields=["kind", "updated_at"])
+    return image
+
+
 __all__ = [
     "ImageRejected",
+    "import_job_create",
+    "import_job_run",
+    "product_delete",
+    "product_image_set_kind",
+    "seller_become",
+    "token_create",
+    "token_revoke",
     "ProductData",
     "category_get_or_create_path",
     "currency_parse",

@@ -27,3 +27,13 @@ def catalog_import_task(csv_path: str, seller_slug: str, images_dir: str | None 
     )  # fmt: skip
     log.info("import of %s for %s: %s", csv_path, seller_slug, report.summary())
     return report.to_dict()
+
+
+@dramatiq.actor(
+    actor_name="import_job_run_task", queue_name="imports", time_limit=3_600_000,
+    max_retries=settings.JOB_MAX_RETRIES, min_backoff=5_000,
+)  # fmt: skip
+def import_job_run_task(job_id: int) -> None:
+    """Run a seller's dashboard import (catalog.services.import_job_run)."""
+    job = services.import_job_run(job_id=job_id)
+    log.info("import job %s: %s", job_id, job.status)
