@@ -50,7 +50,9 @@ class DuplicateScanAfterEmbedding(dramatiq.Middleware):
                 from catalog.models import ProductImage
 
                 ids = sorted(
-                    set(ProductImage.objects.filter(pk__in=ids).values_list("product_id", flat=True))
+                    set(
+                        ProductImage.objects.filter(pk__in=ids).values_list("product_id", flat=True)
+                    )
                 )
             if ids:
                 duplicate_scan_task.send(ids)
