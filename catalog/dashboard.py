@@ -248,6 +248,7 @@ def images_update(request, seller, pk: int):
     product = _own_product(seller, pk)
     images = list(product.images.all())
     remove = {img.pk for img in images if request.POST.get(f"remove-{img.pk}")}
+    keep = [img for img in images if img.pk not in remove]  # before a delete clears the pks
     try:
         for img in images:
             kind = request.POST.get(f"kind-{img.pk}")
@@ -256,7 +257,6 @@ def images_update(request, seller, pk: int):
         for img in images:
             if img.pk in remove:
                 services.product_image_remove(image=img)
-        keep = [img for img in images if img.pk not in remove]
 
         def position(img):
             try:
