@@ -214,7 +214,12 @@ class SellerMeApi(APIView):
             raise exceptions.NotFound("You are not a seller yet; POST here to become one.")
         return Response(SellerMeOutSerializer(seller).data)
 
-    @extend_schema(request=None, responses={200: SellerMeOutSerializer, 201: SellerMeOutSerializer})
+    @extend_schema(
+        request=None,
+        responses={200: SellerMeOutSerializer, 201: SellerMeOutSerializer},
+        description="Become a seller (201), or get your existing profile (200). No body.",
+        extensions={"x-request-body": "none"},
+    )
     def post(self, request):
         existed = hasattr(request.user, "seller")
         seller = services.seller_become(user=request.user)
