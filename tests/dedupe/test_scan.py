@@ -89,3 +89,18 @@ def test_a_dismissed_pair_comes_back_after_a_material_change(pair, change):
     assert candidate.status == CandidateStatus.PENDING
     assert candidate.events.last().action == "reopened"
     assert f"b.{change}" in candidate.events.last().details["changed"]
+
+
+def test_auto_hide_is_off_by_default_and_hides_the_newer_listing_when_on(pair, settings):
+    original, copy, _ = pair
+    duplicate_candidates_find(product=original, k=3)
+    copy.refresh_from_db()
+    assert copy.status == "active"
+    DuplicateCandidate.objects.all().delete()
+    settings.DEDUPE_AUTOHIDE_THRESHOLD = 0.5
+    result = duplicate_candidates_find(product=original, k=3)
+    copy.refresh_from_db()
+    original.refresh_from_db()
+    assert result.hidden == 1
+    assert (original.status, copy.status) == ("active", "hidden")
+    assert DuplicateCandidate.objects.get().events.last().action == "auto-hidden"
