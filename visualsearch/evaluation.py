@@ -248,10 +248,24 @@ def run_eval(
     train = np.array([idx_of[i] for i in sorted(train_ids)])
 
     t_train = time.monotonic()
-    history, train_metrics = om.train_projections(
-        model=model,
+    # Extra short captions from the training items' own labels (never from validation or test).
+    captions = [
+        (row, c)
+        for row, i in enumerate(fit)
+        for c in om.attribute_captions(category=products[i].type, colour=products[i].colour)
+    ]
+    fit_img, fit_txt = om.with_captions(
         img_feats=img_feats[fit],
         txt_feats=txt_feats[fit],
+        owners=[row for row, _ in captions],
+        caption_feats=om.text_features(
+            model=model, tokenizer=tokenizer, texts=[c for _, c in captions]
+        ),
+    )
+    history, train_metrics = om.train_projections(
+        model=model,
+        img_feats=fit_img,
+        txt_feats=fit_txt,
         val_img=img_feats[val],
         val_txt=txt_feats[val],
         max_seconds=max_train_seconds,

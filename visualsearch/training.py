@@ -19,8 +19,8 @@ from visualsearch.spaces import space_activate, space_register
 
 
 def catalog_training_items(*, limit: int | None = None) -> list[tuple]:
-    """(PIL image, text) for every catalog image of a non-merged product."""
-    from visualsearch.offline_model import product_text
+    """(PIL image, text, extra captions) for every catalog image of a non-merged product."""
+    from visualsearch.offline_model import attribute_captions, product_text
 
     images = (
         ProductImage.objects.exclude(product__status="merged")
@@ -32,10 +32,12 @@ def catalog_training_items(*, limit: int | None = None) -> list[tuple]:
         with image.file.open("rb") as handle:
             picture = decode_rgb(handle.read())
         product = image.product
+        category = product.category.name if product.category else None
         items.append(
             (
                 picture,
-                product_text(product.title, product.category.name if product.category else None),
+                product_text(product.title, category),
+                attribute_captions(category=category),
             )
         )
     return items
