@@ -32,7 +32,7 @@
         if (file.type.indexOf("image/") === 0) transfer.items.add(file);
       });
       input.files = transfer.files;
-      showFiles();
+      input.dispatchEvent(new Event("change"));
     });
     input.addEventListener("change", function () {
       showFiles();
