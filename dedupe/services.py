@@ -220,7 +220,17 @@ def product_duplicates_check(*, product: Product, limit: int = 3) -> list[dict]:
     when the product already has them; scored with the same model as the queue.
 
     Returns the notes' shape: {"other_id", "other_title", "other_url", "probability",
-    "status": "possible"}, most probable first, only pairs at or above the review threshold."""
+    "status": "possible"}, most probable first, only pairs at or above the review threshold.
+    A failure here (say, the title model cannot load) is logged and gives no warnings: the
+    seller's page must still open."""
+    try:
+        return _product_duplicates_check(product=product, limit=limit)
+    except Exception:  # noqa: BLE001 - an advisory check never breaks the caller's page
+        log.exception("duplicate check failed for product %s", product.pk)
+        return []
+
+
+def _product_duplicates_check(*, product: Product, limit: int) -> list[dict]:
     k = int(settings.DEDUPE_NEIGHBOURS)
     ids = set(selectors.text_neighbours(product=product, k=k))
     if product.pk is not None:
