@@ -30,8 +30,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -236,7 +236,7 @@ def bench_run(
             f"WITH (m = {m}, ef_construction = {ef_construction})"
         )
         report.build_s = time.perf_counter() - started
-        cursor.execute(f"RESET maintenance_work_mem")
+        cursor.execute("RESET maintenance_work_mem")
         cursor.execute(f"SELECT pg_relation_size('{TABLE}_hnsw'), pg_relation_size('{TABLE}')")
         report.index_bytes, report.table_bytes = cursor.fetchone()
     log(f"HNSW built in {report.build_s:.1f} s, {report.index_bytes / 2**20:.0f} MiB")
