@@ -41,4 +41,4 @@ def test_a_shopper_searches_by_photo_and_text_in_a_category_and_opens_a_result(
     page.wait_for_load_state()
     assert re.search(r"/products/\d+/$", page.url)
     assert page.get_by_role("heading", level=1).inner_text() == title
-    assert category["path"] in page.content()
+    assert category["path"] in page.locator("main").inner_text()
