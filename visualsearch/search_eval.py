@@ -3,9 +3,9 @@
 Query vectors are stored image vectors of random active products in the active space. Each query
 goes through ``products_search`` twice with the same filters:
 
-- HNSW: as the site runs it, except that sequential and bitmap scans are switched off for the
-  transaction, so the planner takes the space's HNSW index even on a small catalog (where it would
-  rather sort a few hundred rows exactly and the comparison would say nothing);
+- HNSW: as the site runs it, except that sequential scans, bitmap scans and sorts are switched
+  off for the transaction, so the planner takes the space's HNSW index even on a small catalog
+  (where it would rather sort a few hundred rows exactly and the comparison would say nothing);
 - exact: the same call with ``enable_indexscan = off``, so the same SQL is answered by a full
   scan of the filtered rows ordered by the exact distance.
 
@@ -90,11 +90,13 @@ def _captured_sql(store: list):
 
 
 def _path_settings(cursor, mode: str) -> None:
-    if mode == "exact":
-        cursor.execute("SET LOCAL enable_indexscan = off")
-    else:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    """Every switch set explicitly for both paths, so one path's settings never leak into the
+    other's (inside an outer transaction, as in tests, SET LOCAL lasts until it ends)."""
+    hnsw = mode != "exact"
+    for name, on in (("enable_indexscan", hnsw), ("enable_seqscan", not hnsw),
+                     ("enable_bitmapscan", not hnsw), ("enable_sort", not hnsw)):  # fmt: skip
+        # with sorts off a sort would not bypass the ordered HNSW scan on a small catalog
+        cursor.execute(f"SET LOCAL {name} = {'on' if on else 'off'}")
 
 
 def search_once(*, space: EmbeddingSpace, vector: np.ndarray, k: int, mode: str,
