@@ -585,6 +585,11 @@ def report_markdown(report: BenchReport, *, command: str, machine: str, note: st
         + f"{scale} | {_met(bool(fastest and fastest.p95_ms <= 15))} |",
         "| 1% selectivity: k results at recall ≥ 0.95 | "
         + (f"{one.extra['full']:.0%} full, recall {one.recall:.4f}" if one else "-")
+        + (
+            ""
+            if not one or one.extra["index_used"]
+            else "; the planner chose an exact scan, not HNSW"
+        )
         + f"{scale} | {_met(bool(one and one.extra['full'] == 1 and one.recall >= 0.95))} |",
         "| freshness p95 ≤ 10 s | "
         + (f"{r.freshness.p95_ms / 1000:.2f} s" if r.freshness else "not measured")
