@@ -49,9 +49,10 @@ def other_seller():
 
 
 # ----------------------------------------------------------------------------- reading
-def test_anyone_lists_active_products_paginated_newest_first(settings):
-    rest = dict(settings.REST_FRAMEWORK)
-    settings.REST_FRAMEWORK = {**rest, "PAGE_SIZE": 2}
+def test_anyone_lists_active_products_paginated_newest_first(monkeypatch):
+    from rest_framework.pagination import PageNumberPagination
+
+    monkeypatch.setattr(PageNumberPagination, "page_size", 2)  # read once, at import
     old, mid, new = ProductFactory(), ProductFactory(), ProductFactory()
     ProductFactory(status=ProductStatus.HIDDEN)
     ProductFactory(status=ProductStatus.DRAFT)
