@@ -91,11 +91,12 @@ def _captured_sql(store: list):
 
 def _path_settings(cursor, mode: str) -> None:
     """Every switch set explicitly for both paths, so one path's settings never leak into the
-    other's (inside an outer transaction, as in tests, SET LOCAL lasts until it ends)."""
+    other's (inside an outer transaction, as in tests, SET LOCAL lasts until it ends). Sorts are
+    off on the HNSW path because on a small catalog the planner would rather sort the rows of a
+    btree scan on space_id than walk the ordered HNSW scan."""
     hnsw = mode != "exact"
     for name, on in (("enable_indexscan", hnsw), ("enable_seqscan", not hnsw),
                      ("enable_bitmapscan", not hnsw), ("enable_sort", not hnsw)):  # fmt: skip
-        # with sorts off a sort would not bypass the ordered HNSW scan on a small catalog
         cursor.execute(f"SET LOCAL {name} = {'on' if on else 'off'}")
 
 
