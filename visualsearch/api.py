@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -256,8 +256,19 @@ def _render(result: SearchResult, request) -> dict:
     return SearchOutSerializer(payload).data
 
 
-def _unavailable(error: Exception) -> Response:
-    return Response({"detail": str(error)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+class SearchUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "Search is unavailable."
+
+
+class NothingToCompare(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This product has nothing to compare yet."
+
+
+def _unavailable(error: Exception):
+    # Raised, not returned, so the project's error handler gives it the one error shape.
+    raise SearchUnavailable(str(error)) from error
 
 
 class SearchApi(APIView):
@@ -296,11 +307,11 @@ class SimilarProductsApi(APIView):
         serializer.is_valid(raise_exception=True)
         product = Product.objects.filter(pk=product_id, status=ProductStatus.ACTIVE).first()
         if product is None:
-            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+            raise exceptions.NotFound()
         try:
             result = products_similar(product=product, **serializer.validated_data)
         except NoActiveSpace as error:
             return _unavailable(error)
         except EmptyQuery as error:
-            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+            raise NothingToCompare(str(error)) from error
         return Response(_render(result, request))
