@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,3 +40,32 @@ def make_image_bytes(
 @pytest.fixture
 def image_bytes():
     return make_image_bytes
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def real_worker(*queues: str):
+    """A real ``rundramatiq`` subprocess on the test database, media folder and queue namespace.
+
+    Yields the process (its stdout is the worker's log); stops it on the way out.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    env = os.environ | {
+        "DATABASE_NAME": connection.settings_dict["NAME"],
+        "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_NAMESPACE,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1",
+         "--queues", *queues],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

@@ -43,24 +43,14 @@ def test_an_unreachable_database_url_is_reported_plainly():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_goes_through_redis_to_a_real_worker_and_lands_in_the_database(tmp_path):
-    from tests.conftest import make_image_bytes
+    from tests.conftest import make_image_bytes, real_worker
 
     (tmp_path / "a.jpg").write_bytes(make_image_bytes())
     (tmp_path / "jobs.csv").write_text(
         "external_id,title,price,currency,images\nJOB-1,Worker made this,9.50,EUR,a.jpg\n"
     )
     assert settings.DRAMATIQ_BROKER_URL
-    env = os.environ | {
-        "DATABASE_NAME": connection.settings_dict["NAME"],
-        "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_NAMESPACE,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1",
-         "--queues", "imports"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
+    with real_worker("imports") as worker:
         from catalog.tasks import catalog_import_task
 
         catalog_import_task.send(str(tmp_path / "jobs.csv"), "worker-test", str(tmp_path))
@@ -73,6 +63,3 @@ def test_a_job_goes_through_redis_to_a_real_worker_and_lands_in_the_database(tmp
         product = Product.objects.get(external_id="JOB-1")
         assert product.seller.slug == "worker-test"
         assert product.images.count() == 1
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)

@@ -1,22 +1,15 @@
 import io
-import os
-import subprocess
-import sys
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
 from catalog.models import ImportJob, ImportJobStatus, Product
 from catalog.tasks import import_job_run_task
-from tests.conftest import make_image_bytes
+from tests.conftest import make_image_bytes, real_worker
 from tests.factories import SellerFactory
 
-ROOT = Path(__file__).resolve().parents[2]
 CSV = (
     "external_id,title,price,currency,category,images\n"
     "A-1,Red mug,9.50,EUR,Home > Kitchen,a.jpg\n"
@@ -134,17 +127,7 @@ def test_another_seller_cannot_see_an_import(seller_client, client):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_a_dashboard_import(seller_client):
-    env = os.environ | {
-        "DATABASE_NAME": connection.settings_dict["NAME"],
-        "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_NAMESPACE,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1",
-         "--queues", "imports"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
+    with real_worker("imports") as worker:
         assert upload(seller_client).status_code == 302
         job = ImportJob.objects.get()
         deadline = time.monotonic() + 120
@@ -157,6 +140,3 @@ def test_a_real_worker_runs_a_dashboard_import(seller_client):
             time.sleep(0.5)
         assert status["status"] == "done", status
         assert (status["created"], status["errors"]) == (2, 2)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)

@@ -2,22 +2,15 @@
 
 import io
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from dedupe.models import CandidateStatus, DuplicateCandidate, ScanRun
+from tests.conftest import real_worker
 from tests.dedupe.helpers import listed, unit
 from tests.factories import CategoryFactory, ProductFactory, SellerFactory
 from visualsearch.spaces import space_activate, space_register
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -32,22 +25,9 @@ def test_dedupe_scan_goes_through_a_real_worker_and_fills_the_queue():
     others = ["Oakhaven Blue Denim Jeans", "Tidewell Black Leather Boots", "Solstice Wool Cap"]
     for i, title in enumerate(others):
         listed(space, vector=unit(*([0] * (i + 2) + [1])), title=title)
-    env = os.environ | {
-        "DATABASE_NAME": connection.settings_dict["NAME"],
-        "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_NAMESPACE,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1",
-         "--queues", "dedupe"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
+    with real_worker("dedupe"):
         out = io.StringIO()
         call_command("dedupe_scan", "--batch", "2", "--wait", "--timeout", "240", stdout=out)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
     run = ScanRun.objects.get()
     assert (run.batches, run.batches_done, run.products_done) == (3, 3, 5)
     assert f"scan {run.pk} done: 5 products; created 1, updated 1" in out.getvalue()
