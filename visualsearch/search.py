@@ -63,6 +63,21 @@ def _normalise(vector: np.ndarray) -> np.ndarray:
     return rows_normalise(vector)
 
 
+def _query_checked(vector: np.ndarray, *, space: EmbeddingSpace) -> np.ndarray:
+    """The query vector normalised, or EmptyQuery when its size is not the space's."""
+    vector = _normalise(vector)
+    if vector.shape[0] != space.dimension:
+        raise EmptyQuery(
+            f"The query has {vector.shape[0]} dimensions; the space has {space.dimension}."
+        )
+    return vector
+
+
+def _candidate_limit(*, page: int, k: int) -> int:
+    """Enough candidate rows for the page asked for, even when products have several images."""
+    return max(int(settings.SEARCH_CANDIDATES), 3 * (max(1, int(page)) * max(1, int(k)) + 1))
+
+
 def _vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
@@ -418,12 +433,7 @@ def products_search(
     re-ranked by MMR.
     """
     started = time.perf_counter()
-    vectors_in = [_normalise(v) for v in [query_vector, *query_vectors]]
-    for vector in vectors_in:
-        if vector.shape[0] != space.dimension:
-            raise EmptyQuery(
-                f"The query has {vector.shape[0]} dimensions; the space has {space.dimension}."
-            )
+    vectors_in = [_query_checked(v, space=space) for v in [query_vector, *query_vectors]]
     filters = Filters(
         category=category,
         min_price=min_price,
@@ -433,8 +443,7 @@ def products_search(
         attributes=dict(attributes or {}),
         exclude_product_ids=tuple(exclude_product_ids),
     )
-    # Enough rows for the page asked for, even when products have several images.
-    limit = max(int(settings.SEARCH_CANDIDATES), 3 * (max(1, int(page)) * max(1, int(k)) + 1))
+    limit = _candidate_limit(page=page, k=k)
     rows: list[tuple] = []
     for vector in vectors_in:
         rows += _candidates(
@@ -500,11 +509,7 @@ def products_search_hybrid(
     """
     started = time.perf_counter()
     weights = weights or fusion_weights()
-    query_vector = _normalise(query_vector)
-    if query_vector.shape[0] != space.dimension:
-        raise EmptyQuery(
-            f"The query has {query_vector.shape[0]} dimensions; the space has {space.dimension}."
-        )
+    query_vector = _query_checked(query_vector, space=space)
     filters = Filters(
         category=category,
         min_price=min_price,
@@ -513,7 +518,7 @@ def products_search_hybrid(
         seller=seller,
         attributes=dict(attributes or {}),
     )
-    limit = max(int(settings.SEARCH_CANDIDATES), 3 * (max(1, int(page)) * max(1, int(k)) + 1))
+    limit = _candidate_limit(page=page, k=k)
     image_rows = _candidates(
         space=space, query_vector=query_vector, filters=filters, with_vectors=False, limit=limit
     )
