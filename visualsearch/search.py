@@ -230,6 +230,7 @@ def _filter_sql(space: EmbeddingSpace, filters: Filters) -> tuple[list[str], lis
 def _search_settings(cursor) -> None:
     cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(settings.HNSW_EF_SEARCH)])
     cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    cursor.execute("SET LOCAL hnsw.max_scan_tuples = %s", [int(settings.HNSW_MAX_SCAN_TUPLES)])
 
 
 def candidates_sql(

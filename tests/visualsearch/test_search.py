@@ -115,6 +115,30 @@ def test_a_selective_filter_still_returns_k_results(space, settings):
     assert sorted(ids(result)) == sorted(p.pk for p in wanted)
 
 
+def test_vector_search_caps_its_iterative_scan_at_hnsw_max_scan_tuples(space, settings):
+    """The cap is set on the search's own transaction (pgvector's default, 20,000 tuples, is too
+    few for a 1%-selective filter at ~1M vectors; see docs/benchmarks.md)."""
+    settings.HNSW_MAX_SCAN_TUPLES = 54_321
+    wanted = add(space, unit(1), brand="Rare")
+    seen = []
+
+    def spy(execute, sql, params, many, context):
+        setting = sql.startswith("SET LOCAL hnsw.max_scan_tuples")
+        if setting:
+            seen.append(params)
+        result = execute(sql, params, many, context)
+        if setting:
+            with context["connection"].cursor() as cursor:
+                cursor.execute("SHOW hnsw.max_scan_tuples")
+                seen.append(cursor.fetchone()[0])
+        return result
+
+    with connection.execute_wrapper(spy):
+        result = products_search(space=space, query_vector=unit(1), brand="rare")
+    assert ids(result) == [wanted.pk]
+    assert seen[:2] == [[54_321], "54321"]
+
+
 def test_min_score_drops_weak_matches(space):
     near = add(space, unit(1, 0.1))
     add(space, unit(0, 1))

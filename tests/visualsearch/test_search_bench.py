@@ -12,7 +12,8 @@ from visualsearch import bench
 pytestmark = pytest.mark.django_db
 
 
-def test_a_tiny_bench_writes_a_dated_section_with_every_row_and_drops_its_table(tmp_path):
+def test_a_tiny_bench_writes_a_dated_section_with_every_row_and_drops_its_table(tmp_path, settings):
+    settings.HNSW_M = 16
     out = tmp_path / "benchmarks.md"
     out.write_text("# Benchmarks\n\n## Someone else's section\n\nkept as is\n")
     call_command(
@@ -24,11 +25,11 @@ def test_a_tiny_bench_writes_a_dated_section_with_every_row_and_drops_its_table(
     assert "## Search benchmark: 2,000 vectors (32-d)" in text
     for row in ("| COPY load |", "| pgvector HNSW build |", "| HNSW index size |",
                 "| faiss IndexHNSWFlat build (M=16) |", "| query plan uses the HNSW index | yes |",
-                "| pgvector HNSW | 40 |", "| pgvector HNSW | 160 |", "| faiss HNSW | 80 |",
+                "| pgvector HNSW | 40 |", "| pgvector HNSW | 400 |", "| faiss HNSW | 100 |",
                 "| numpy exact |", "| 10% |", "| 1% |", "freshness p95 ≤ 10 s"):  # fmt: skip
         assert row in text, row
-    # 2,000 points: HNSW at ef_search 160 finds the exact top 10
-    line = next(li for li in text.splitlines() if li.startswith("| pgvector HNSW | 160 |"))
+    # 2,000 points: HNSW at ef_search 400 finds the exact top 10
+    line = next(li for li in text.splitlines() if li.startswith("| pgvector HNSW | 400 |"))
     assert float(line.split("|")[3]) >= 0.99
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass('bench_vectors')")
@@ -40,6 +41,35 @@ def test_a_tiny_bench_writes_a_dated_section_with_every_row_and_drops_its_table(
         "--ef-search", "40", "--out", str(out), stdout=StringIO(), stderr=StringIO(),
     )  # fmt: skip
     assert out.read_text().count("## Search benchmark: 2,000 vectors") == 1
+
+
+def test_the_bench_states_its_noise_and_applies_hnsw_max_scan_tuples(tmp_path, settings):
+    settings.HNSW_MAX_SCAN_TUPLES = 12_345
+    out = tmp_path / "benchmarks.md"
+    common = ["--n", "1000", "--dim", "16", "--queries", "5", "--tune-queries", "5",
+              "--clusters", "20", "--freshness", "0", "--ef-search", "40", "--out", str(out)]  # fmt: skip
+    call_command("search_bench", *common, stdout=StringIO())
+    text = out.read_text()
+    assert "power-law spectrum (variance of the i-th of 16 directions ∝ i^-0.88" in text
+    assert "hnsw.max_scan_tuples=12,345" in text
+    call_command("search_bench", *common, "--noise", "isotropic", stdout=StringIO())
+    assert "isotropic within-cluster gaussian noise" in out.read_text()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.88, 2.0])
+def test_spectrum_noise_has_the_requested_decay_and_total_norm(alpha):
+    kind = "isotropic" if alpha == 0 else "spectrum"
+    noise = bench.Noise.make(kind=kind, dim=64, spread=0.9, alpha=alpha, seed=3)
+    samples = noise.sample(np.random.default_rng(0), 20_000)
+    assert bench.power_law_alpha(samples, components=32) == pytest.approx(alpha, abs=0.08)
+    assert float((samples**2).sum(axis=1).mean()) == pytest.approx(0.81, rel=0.02)
+    # a rotated basis: the largest-variance direction is not a coordinate axis
+    assert kind == "isotropic" or np.abs(noise.basis[:, 0]).max() < 0.9
+
+
+def test_ef_search_for_the_target_is_the_smallest_reaching_it():
+    assert bench.ef_for_target({40: 0.9, 100: 0.985, 200: 0.99}, 0.98) == 100
+    assert bench.ef_for_target({40: 0.9, 100: 0.95}, 0.98) is None
 
 
 def test_binary_copy_rows_round_trip_through_postgresql():

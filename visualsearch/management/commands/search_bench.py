@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from visualsearch import bench
+from visualsearch.evaluation import DEFAULT_DATA
 
 
 class Command(BaseCommand):
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--clusters", type=int, default=1000)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
-            "--ef-search", default="40,80,160", help="comma-separated hnsw.ef_search values"
+            "--ef-search", default="40,100,200,400", help="comma-separated hnsw.ef_search values"
         )
         parser.add_argument(
             "--filter-ef", type=int, default=None,
@@ -43,8 +44,37 @@ class Command(BaseCommand):
             "--out", type=Path, default=Path(settings.BASE_DIR) / "docs" / "benchmarks.md"
         )
         parser.add_argument("--note", default="", help="a sentence added to the report")
+        parser.add_argument(
+            "--noise", choices=bench.NOISES, default="spectrum",
+            help="within-cluster noise: a power-law variance spectrum like real embeddings "
+            "(default) or isotropic (a stress case)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--alpha", type=float, default=bench.SPECTRUM_ALPHA,
+            help="spectrum noise: variance of the i-th direction ∝ i^-alpha "
+            f"(default {bench.SPECTRUM_ALPHA}, measured with --measure-alpha)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--tune-queries", type=int, default=200,
+            help="extra queries (another seed) on which ef_search is chosen for the targets",
+        )  # fmt: skip
+        parser.add_argument(
+            "--measure-alpha", action="store_true",
+            help="only measure the PCA spectrum decay of real photo embeddings and print it",
+        )  # fmt: skip
+        parser.add_argument("--photos", type=int, default=2000, help="photos for --measure-alpha")
+        parser.add_argument(
+            "--data", type=Path, default=DEFAULT_DATA, help="photo folder for --measure-alpha"
+        )
 
     def handle(self, *args, **o):
+        if o["measure_alpha"]:
+            if not (o["data"] / "styles.csv").is_file():
+                raise CommandError(f"no styles.csv in {o['data']}")
+            bench.spectrum_alpha_measure(
+                data_dir=o["data"], photos=o["photos"], log=self.stdout.write
+            )
+            return
         if o["n"] < 100 or o["dim"] < 2 or o["queries"] < 1:
             raise CommandError("--n must be at least 100, --dim at least 2, --queries at least 1")
         try:
@@ -56,6 +86,7 @@ class Command(BaseCommand):
         report = bench.bench_run(
             n=o["n"], dim=o["dim"], queries=o["queries"], clusters=o["clusters"], seed=o["seed"],
             ef_values=ef_values, filter_ef=o["filter_ef"], freshness_uploads=o["freshness"],
+            noise=o["noise"], alpha=o["alpha"], tune_queries=o["tune_queries"],
             log=self.stdout.write, progress=o["verbosity"] > 0,
         )  # fmt: skip
         command = "python manage.py search_bench " + " ".join(shlex.quote(a) for a in sys.argv[2:])
