@@ -89,42 +89,67 @@ def prf(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def evaluate(
-    *,
-    dataset: Path,
-    progress: bool = False,
-    limit: int | None = None,
-    embeddings: bool = True,
-    log=print,
-) -> dict:
-    """Train on train, calibrate + threshold on valid, report test. Returns the numbers."""
-    t0 = time.time()
+def _load_splits(dataset: Path, *, limit, progress, embeddings) -> dict:
     data = {}
     for split in ("train", "valid", "test"):
         pairs, labels = read_pairs(dataset / f"{split}.csv")
         if limit:
             pairs, labels = pairs[:limit], labels[:limit]
         data[split] = (signals_for(pairs, progress=progress, embeddings=embeddings), labels)
+    return data
+
+
+def evaluate(
+    *,
+    dataset: Path,
+    also: list[Path] | None = None,
+    progress: bool = False,
+    limit: int | None = None,
+    embeddings: bool = True,
+    log=print,
+) -> dict:
+    """Train on train, calibrate + threshold on valid, report test. Returns the numbers.
+
+    ``also``: more folders in the same format whose train and valid pairs join the fit and the
+    calibration (one model for several sources); each folder's test split is reported apart.
+    """
+    t0 = time.time()
+    sets = {d: _load_splits(d, limit=limit, progress=progress, embeddings=embeddings)
+            for d in [dataset, *(also or [])]}  # fmt: skip
+    joined = {
+        split: (
+            [s for data in sets.values() for s in data[split][0]],
+            [y for data in sets.values() for y in data[split][1]],
+        )
+        for split in ("train", "valid")
+    }
     t_feat = time.time() - t0
     t1 = time.time()
     best = None
     for c in (0.1, 1.0, 10.0):  # C chosen on valid F1, never on test
-        m = scoring.fit(pairs_signals=data["train"][0], labels=data["train"][1], c=c)
-        m = scoring.calibrate(model=m, pairs_signals=data["valid"][0], labels=data["valid"][1])
-        pv = m.proba(scoring.feature_matrix(data["valid"][0]))
-        t, f = scoring.best_threshold(probs=pv, labels=np.asarray(data["valid"][1]))
+        m = scoring.fit(pairs_signals=joined["train"][0], labels=joined["train"][1], c=c)
+        m = scoring.calibrate(model=m, pairs_signals=joined["valid"][0], labels=joined["valid"][1])
+        pv = m.proba(scoring.feature_matrix(joined["valid"][0]))
+        t, f = scoring.best_threshold(probs=pv, labels=np.asarray(joined["valid"][1]))
         log(f"C={c} valid f1={f:.4f} threshold={t:.3f}")
         if best is None or f > best[0]:
             best = (f, c, t, m)
     f_valid, c, thr, model = best
     model.threshold = thr
-    model.meta.update({"C": c, "valid_f1": round(f_valid, 4), "trained_on": str(dataset.name)})
+    model.meta.update({"C": c, "valid_f1": round(f_valid, 4),
+                       "trained_on": "+".join(d.name for d in sets)})  # fmt: skip
     t_train = time.time() - t1
-    pt = model.proba(scoring.feature_matrix(data["test"][0]))
-    y = np.asarray(data["test"][1])
-    p, r, f = prf(pt >= thr, y)
     log(f"features {t_feat:.1f}s, training {t_train:.1f}s; C={c} threshold={thr:.3f}")
-    return {"model": model, "precision": p, "recall": r, "f1": f, "valid_f1": f_valid}
+    per_dataset = {}
+    for d, data in sets.items():
+        pt = model.proba(scoring.feature_matrix(data["test"][0]))
+        per_dataset[d.name] = prf(pt >= thr, np.asarray(data["test"][1]))
+        if len(sets) > 1:
+            p, r, f = per_dataset[d.name]
+            log(f"{d.name} test precision={p:.4f} recall={r:.4f} f1={f:.4f}")
+    p, r, f = per_dataset[dataset.name]
+    return {"model": model, "precision": p, "recall": r, "f1": f, "valid_f1": f_valid,
+            "per_dataset": per_dataset}  # fmt: skip
 
 
 def _read_table(path: Path) -> list[dict]:
@@ -189,14 +214,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dataset", type=Path)
     ap.add_argument("--blocking", type=Path)
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--also", type=Path, action="append", default=[])
     ap.add_argument("--save-model", type=Path)
     args = ap.parse_args(argv)
-    run(dataset=args.dataset, blocking=args.blocking, k=args.k, save_model=args.save_model)
+    run(dataset=args.dataset, also=args.also, blocking=args.blocking, k=args.k,
+        save_model=args.save_model)  # fmt: skip
 
 
 def run(
     *,
     dataset: Path | None,
+    also: list[Path] | None = None,
     blocking: Path | None = None,
     k: int = 10,
     save_model: Path | None = None,
@@ -208,7 +236,7 @@ def run(
     if blocking:
         out["blocking"] = blocking_recall(blocking=blocking, k=k, progress=progress, log=log)
     if dataset:
-        res = evaluate(dataset=dataset, progress=progress, log=log)
+        res = evaluate(dataset=dataset, also=also, progress=progress, log=log)
         out.update(res)
         if save_model:
             scoring.model_save(model=res["model"], path=save_model)

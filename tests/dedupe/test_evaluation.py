@@ -33,6 +33,20 @@ def test_a_small_sample_trains_and_reports_the_last_line(tmp_path):
     assert res["f1"] > 0.6
 
 
+def test_several_sources_train_one_model_and_each_test_split_is_reported(tmp_path):
+    from dedupe.evaluation import run
+
+    lines = []
+    res = run(dataset=_sample(tmp_path, "walmart_amazon", 120),
+              also=[_sample(tmp_path, "abt_buy", 120)], progress=False,
+              log=lines.append)  # fmt: skip
+    assert set(res["per_dataset"]) == {"walmart_amazon", "abt_buy"}
+    assert any(line.startswith("abt_buy test precision=") for line in lines)
+    assert lines[-1].startswith("test precision=")
+    assert res["f1"] == res["per_dataset"]["walmart_amazon"][2]
+    assert res["model"].meta["trained_on"] == "walmart_amazon+abt_buy"
+
+
 def test_blocking_recall_finds_most_matches_on_a_slice(tmp_path):
     from dedupe.evaluation import blocking_recall
 

@@ -1,4 +1,5 @@
-"""`manage.py dedupe_eval --dataset DIR [--blocking DIR] [--k 10]`: thin wrapper over evaluation."""
+"""`manage.py dedupe_eval --dataset DIR [--also DIR ...] [--blocking DIR] [--k 10]`: thin wrapper
+over `dedupe.evaluation`."""
 
 from pathlib import Path
 
@@ -12,6 +13,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", type=Path, help="Magellan folder with train/valid/test")
+        parser.add_argument("--also", type=Path, action="append", default=[],
+                            help="another Magellan folder trained and calibrated together; "
+                            "its test split is reported apart")  # fmt: skip
         parser.add_argument("--blocking", type=Path, help="folder with tableA/tableB/matches.csv")
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--save-model", type=Path)
@@ -19,6 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         run(
             dataset=opts["dataset"],
+            also=opts["also"],
             blocking=opts["blocking"],
             k=opts["k"],
             save_model=opts["save_model"],
