@@ -16,7 +16,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from catalog.models import Product, ProductImage
-from dedupe import scoring
+from dedupe import image_copy, scoring
 from dedupe.models import ImageHash, SignalGroup, TitleVector
 from dedupe.signals import Listing, PairSignals, normalise_text, pair_signals, phash_hex
 from visualsearch.models import EmbeddingSpace, ImageEmbedding
@@ -28,33 +28,62 @@ def title_text(product: Product) -> str:
     return normalise_text(product.title)
 
 
-def image_phashes(*, images: Sequence[ProductImage]) -> dict[int, str]:
-    """pHash hex per image id, computed once per image content and cached in ImageHash."""
+@dataclass
+class ImageFingerprint:
+    """What copy detection knows about one image (see `dedupe.image_copy`)."""
+
+    phash: str
+    copy_vector: np.ndarray
+    colour_hist: np.ndarray
+
+
+def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFingerprint]:
+    """pHash and copy descriptors per image id, computed once per image content and cached in
+    ImageHash. An image that cannot be decoded has none (and is not retried until it changes)."""
     cached = {
         h.image_id: h
         for h in ImageHash.objects.filter(image_id__in=[img.pk for img in images])
     }  # fmt: skip
-    out: dict[int, str] = {}
+    out: dict[int, ImageFingerprint] = {}
+    todo: list[tuple[ProductImage, object]] = []
     for image in images:
         hit = cached.get(image.pk)
-        if hit is not None and hit.sha256 == image.sha256:
+        if (
+            hit is not None
+            and hit.sha256 == image.sha256
+            and (not hit.phash or hit.copy_vector is not None)
+        ):
             if hit.phash:
-                out[image.pk] = hit.phash
+                out[image.pk] = ImageFingerprint(
+                    hit.phash, _vector(hit.copy_vector), np.asarray(hit.colour_hist, np.float32)
+                )
             continue
-        value = ""
+        pil = None
         try:
             from PIL import Image
 
             with image.file.open("rb") as handle:
-                with Image.open(handle) as pil:
-                    value = phash_hex(pil.convert("RGB"))
-        except Exception as exc:  # noqa: BLE001 - an unreadable image just has no pHash
-            log.warning("no pHash for image %s: %s", image.pk, exc)
+                with Image.open(handle) as opened:
+                    pil = opened.convert("RGB")
+        except Exception as exc:  # noqa: BLE001 - an unreadable image just has no fingerprint
+            log.warning("no fingerprint for image %s: %s", image.pk, exc)
+        todo.append((image, pil))
+    decoded = [(image, pil) for image, pil in todo if pil is not None]
+    if decoded:
+        vectors, colours = image_copy.copy_descriptors([pil for _, pil in decoded])
+        for (image, pil), vec, hist in zip(decoded, vectors, colours, strict=True):
+            out[image.pk] = ImageFingerprint(phash_hex(pil), vec, hist)
+    for image, _pil in todo:
+        found = out.get(image.pk)
         ImageHash.objects.update_or_create(
-            image_id=image.pk, defaults={"sha256": image.sha256, "phash": value}
+            image_id=image.pk,
+            defaults={
+                "sha256": image.sha256,
+                "phash": found.phash if found else "",
+                "copy_vector": found.copy_vector.tolist() if found else None,
+                "colour_hist": [float(x) for x in found.colour_hist] if found else None,
+            },
         )
-        if value:
-            out[image.pk] = value
     return out
 
 
@@ -100,7 +129,7 @@ def listings_build(
     for image in ProductImage.objects.filter(product_id__in=ids).order_by("position", "id"):
         images_by_product[image.product_id].append(image)
     all_images = [img for imgs in images_by_product.values() for img in imgs]
-    phashes = image_phashes(images=all_images)
+    prints = image_fingerprints(images=all_images)
     vectors: dict[int, list[np.ndarray]] = defaultdict(list)
     if space is not None:
         rows = ImageEmbedding.objects.filter(space=space, product_id__in=ids).values_list(
@@ -112,6 +141,7 @@ def listings_build(
     out = {}
     for product in products:
         images = images_by_product.get(product.pk, [])
+        found = [prints[img.pk] for img in images if img.pk in prints]
         vecs = vectors.get(product.pk)
         out[product.pk] = Listing(
             title=product.title,
@@ -123,8 +153,10 @@ def listings_build(
             seller_id=product.seller_id,
             title_vec=titles.get(product.pk),
             image_vecs=np.stack(vecs) if vecs else None,
-            image_phashes=[phashes[img.pk] for img in images if img.pk in phashes],
+            image_phashes=[f.phash for f in found],
             image_sha256=[img.sha256 for img in images],
+            image_copy_vecs=np.stack([f.copy_vector for f in found]) if found else None,
+            image_colours=np.stack([f.colour_hist for f in found]) if found else None,
         )
     return out
 

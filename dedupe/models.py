@@ -9,8 +9,10 @@ pair is stored once whichever side a scan started from. Confirmed pairs form gro
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
+from pgvector.django import HalfVectorField
 
 from catalog.models import Category, Product, ProductImage, Seller
 
@@ -135,11 +137,17 @@ class ReviewEvent(models.Model):
 
 
 class ImageHash(models.Model):
-    """The perceptual hash of one image, cached: valid while ``sha256`` matches the image's."""
+    """One image's copy-detection fingerprints, cached: valid while ``sha256`` matches the image's.
+
+    The perceptual hash, and the `dedupe.image_copy` descriptors (GeM CNN vector and colour
+    histogram). Empty / null: the image could not be decoded.
+    """
 
     image = models.OneToOneField(ProductImage, on_delete=models.CASCADE, related_name="dedupe_hash")
     sha256 = models.CharField(max_length=64)
     phash = models.CharField(max_length=16, blank=True, help_text="empty: could not decode")
+    copy_vector = HalfVectorField(dimensions=1280, null=True, blank=True)
+    colour_hist = ArrayField(models.FloatField(), size=64, null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.image_id}: {self.phash}"

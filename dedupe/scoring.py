@@ -34,6 +34,8 @@ _NUMERIC = (
     "price_rel_diff",
     "image_best_cos",
     "image_phash_min",
+    "image_copy_cos",
+    "image_colour_sim",
 )
 _STATES = {
     "id_state": ("share", "conflict"),

@@ -162,6 +162,15 @@ def best_image_cosine(*, a: np.ndarray | None, b: np.ndarray | None) -> float | 
     return float((a @ b.T).max())
 
 
+def best_colour_similarity(*, a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    """Best histogram intersection between any image of A and any of B; None if either empty."""
+    if a is None or b is None or len(a) == 0 or len(b) == 0:
+        return None
+    a = np.atleast_2d(np.asarray(a, dtype=np.float64))
+    b = np.atleast_2d(np.asarray(b, dtype=np.float64))
+    return float(np.minimum(a[:, None, :], b[None, :, :]).sum(axis=2).max())
+
+
 def phash_hex(image) -> str:
     """64-bit perceptual hash of a PIL image as 16 hex chars (robust to resize/recompress)."""
     import imagehash
@@ -200,6 +209,9 @@ class Listing:
     image_vecs: np.ndarray | None = None
     image_phashes: list[str] = field(default_factory=list)
     image_sha256: list[str] = field(default_factory=list)
+    # copy-detection descriptors (`dedupe.image_copy`): (n, 1280) unit rows and (n, 64) histograms
+    image_copy_vecs: np.ndarray | None = None
+    image_colours: np.ndarray | None = None
 
 
 @dataclass
@@ -226,6 +238,8 @@ class PairSignals:
     image_best_cos: float | None = None
     image_phash_min: int | None = None
     image_sha256_match: bool | None = None
+    image_copy_cos: float | None = None
+    image_colour_sim: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -276,4 +290,6 @@ def pair_signals(*, a: Listing, b: Listing, rates: dict[str, float] | None = Non
         image_best_cos=best_image_cosine(a=a.image_vecs, b=b.image_vecs),
         image_phash_min=min_phash_distance(a=a.image_phashes, b=b.image_phashes),
         image_sha256_match=sha,
+        image_copy_cos=best_image_cosine(a=a.image_copy_vecs, b=b.image_copy_vecs),
+        image_colour_sim=best_colour_similarity(a=a.image_colours, b=b.image_colours),
     )

@@ -1,10 +1,13 @@
 """Shared set-up for the dedupe database tests: a tiny 8-d active space and hand-made vectors."""
 
+import zlib
 from decimal import Decimal
 
 import numpy as np
 from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
 
+from tests.conftest import make_image_bytes
 from tests.factories import ProductFactory, ProductImageFactory, UserFactory
 from visualsearch.models import ImageEmbedding, TitleEmbedding
 
@@ -15,10 +18,23 @@ def unit(*values):
     return vector / np.linalg.norm(vector)
 
 
-def listed(space, *, vector, title_vector=None, price="49.99", **fields):
-    """An active product with one image (and its vector) and a title vector in ``space``."""
+def photo_of(title: str) -> bytes:
+    """A photo that differs from product to product: colour and shape follow the title."""
+    code = zlib.crc32(title.encode())
+    colour = (code & 0xFF, (code >> 8) & 0xFF, (code >> 16) & 0xFF)
+    return make_image_bytes(colour=colour, shape="circle" if code & 1 else "rect", seed=code)
+
+
+def listed(space, *, vector, title_vector=None, price="49.99", photo=None, **fields):
+    """An active product with one image (and its vector) and a title vector in ``space``.
+
+    ``photo``: the image's bytes; by default one of its own (`photo_of` its title), so that
+    only listings meant to share a photo look alike to copy detection.
+    """
     product = ProductFactory(price=Decimal(price), **fields)
-    image = ProductImageFactory(product=product)
+    image = ProductImageFactory(
+        product=product, file=ContentFile(photo or photo_of(product.title), name="p.jpg")
+    )
     ImageEmbedding.objects.create(
         image=image, product=product, space=space, vector=list(map(float, vector)),
         image_sha256=image.sha256,

