@@ -332,6 +332,7 @@ def bench_run(
     k: int = 10,
     ef_values: tuple[int, ...] = (40, 100, 200, 400),
     filter_ef: int | None = None,
+    filter_ef_more: tuple[int, ...] = (),
     noise: str = "spectrum",
     alpha: float = SPECTRUM_ALPHA,
     tune_queries: int = 200,
@@ -451,43 +452,48 @@ def bench_run(
         ef_construction=ef_construction, ef_values=ef_values, log=log,
     )  # fmt: skip
 
-    # 6. Filtered queries with iterative scans.
+    # 6. Filtered queries with iterative scans (at filter_ef, then at each of filter_ef_more).
     selections = {"10%": list(range(10)), "1%": [0]}
+    masks = {label: np.isin(categories, cats) for label, cats in selections.items()}
+    wants = {label: [_exact_topk(base, q, k, mask) for q in query_vectors]
+             for label, mask in masks.items()}  # fmt: skip
+    fsql = (
+        f"SELECT id, vector <=> %s::halfvec({dim}) AS d FROM {TABLE} "
+        "WHERE category = ANY(%s) "
+        f"ORDER BY vector <=> %s::halfvec({dim}) LIMIT {candidates}"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"SET hnsw.ef_search = {filter_ef}")
         cursor.execute("SET hnsw.iterative_scan = relaxed_order")
         cursor.execute(f"SET hnsw.max_scan_tuples = {max_scan_tuples}")
-        for label, cats in selections.items():
-            mask = np.isin(categories, cats)
-            fsql = (
-                f"SELECT id, vector <=> %s::halfvec({dim}) AS d FROM {TABLE} "
-                "WHERE category = ANY(%s) "
-                f"ORDER BY vector <=> %s::halfvec({dim}) LIMIT {candidates}"
-            )
-            found, want, times, scanned, full = [], [], [], [], 0
-            for q, literal in tqdm(list(zip(query_vectors, literals, strict=True)),
-                                   desc=f"filtered {label}", disable=not progress):  # fmt: skip
-                want.append(_exact_topk(base, q, k, mask))
-                t0 = time.perf_counter()
-                cursor.execute(fsql, [literal, cats, literal])
-                # as products_search does: relaxed_order is re-sorted, the best k are kept
-                rows = sorted(cursor.fetchall(), key=lambda r: (r[1], r[0]))[:k]
-                times.append((time.perf_counter() - t0) * 1000)
-                found.append([r[0] for r in rows])
-                full += len(rows) == min(k, int(mask.sum()))
-            for literal in literals[: min(len(literals), 50)]:
-                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + fsql, [literal, cats, literal])
-                scanned.append(_rows_scanned(cursor.fetchone()[0]))
-            cursor.execute("EXPLAIN " + fsql, [literals[0], cats, literals[0]])
-            fplan = "\n".join(row[0] for row in cursor.fetchall())
-            report.filtered[label] = Timing(
-                recall_at_k(found, want, k), *percentiles(times),
-                extra={"kept": float(mask.mean()), "full": full / len(literals),
-                       "scanned_p50": float(np.median(scanned)) if scanned else float("nan"),
-                       "scanned_max": float(max(scanned)) if scanned else float("nan"),
-                       "index_used": f"{TABLE}_hnsw" in fplan},
-            )  # fmt: skip
-            log(f"filtered {label}: {report.filtered[label]}")
+        for fef in (filter_ef, *filter_ef_more):
+            cursor.execute(f"SET hnsw.ef_search = {int(fef)}")
+            for label, cats in selections.items():
+                key = label if fef == filter_ef else f"{label} (ef_search {int(fef)})"
+                mask = masks[label]
+                found, times, scanned, full = [], [], [], 0
+                for literal in tqdm(literals, desc=f"filtered {key}", disable=not progress):
+                    t0 = time.perf_counter()
+                    cursor.execute(fsql, [literal, cats, literal])
+                    # as products_search does: relaxed_order is re-sorted, the best k are kept
+                    rows = sorted(cursor.fetchall(), key=lambda r: (r[1], r[0]))[:k]
+                    times.append((time.perf_counter() - t0) * 1000)
+                    found.append([r[0] for r in rows])
+                    full += len(rows) == min(k, int(mask.sum()))
+                for literal in literals[: min(len(literals), 50)]:
+                    cursor.execute(
+                        "EXPLAIN (ANALYZE, FORMAT JSON) " + fsql, [literal, cats, literal]
+                    )
+                    scanned.append(_rows_scanned(cursor.fetchone()[0]))
+                cursor.execute("EXPLAIN " + fsql, [literals[0], cats, literals[0]])
+                fplan = "\n".join(row[0] for row in cursor.fetchall())
+                report.filtered[key] = Timing(
+                    recall_at_k(found, wants[label], k), *percentiles(times),
+                    extra={"kept": float(mask.mean()), "full": full / len(literals),
+                           "scanned_p50": float(np.median(scanned)) if scanned else float("nan"),
+                           "scanned_max": float(max(scanned)) if scanned else float("nan"),
+                           "index_used": f"{TABLE}_hnsw" in fplan},
+                )  # fmt: skip
+                log(f"filtered {key}: {report.filtered[key]}")
         cursor.execute("RESET hnsw.iterative_scan")
         cursor.execute("RESET hnsw.ef_search")
         cursor.execute("RESET hnsw.max_scan_tuples")

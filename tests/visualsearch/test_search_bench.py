@@ -47,11 +47,13 @@ def test_the_bench_states_its_noise_and_applies_hnsw_max_scan_tuples(tmp_path, s
     settings.HNSW_MAX_SCAN_TUPLES = 12_345
     out = tmp_path / "benchmarks.md"
     common = ["--n", "1000", "--dim", "16", "--queries", "5", "--tune-queries", "5",
-              "--clusters", "20", "--freshness", "0", "--ef-search", "40", "--out", str(out)]  # fmt: skip
+              "--clusters", "20", "--freshness", "0", "--ef-search", "40", "--filter-ef", "40,80",
+              "--out", str(out)]  # fmt: skip
     call_command("search_bench", *common, stdout=StringIO())
     text = out.read_text()
     assert "power-law spectrum (variance of the i-th of 16 directions ∝ i^-0.88" in text
     assert "hnsw.max_scan_tuples=12,345" in text
+    assert "| 1% (ef_search 80) |" in text  # --filter-ef 40,80: a row per extra value
     call_command("search_bench", *common, "--noise", "isotropic", stdout=StringIO())
     assert "isotropic within-cluster gaussian noise" in out.read_text()
 
@@ -99,3 +101,5 @@ def test_recall_counts_the_share_of_the_true_top_k_found():
 def test_bad_options_are_command_errors():
     with pytest.raises(CommandError, match="--ef-search"):
         call_command("search_bench", "--n", "1000", "--ef-search", "x", stdout=StringIO())
+    with pytest.raises(CommandError, match="--filter-ef"):
+        call_command("search_bench", "--n", "1000", "--filter-ef", "100,x", stdout=StringIO())

@@ -33,8 +33,9 @@ class Command(BaseCommand):
             "--ef-search", default="40,100,200,400", help="comma-separated hnsw.ef_search values"
         )
         parser.add_argument(
-            "--filter-ef", type=int, default=None,
-            help="ef_search for the filtered queries (default HNSW_EF_SEARCH)",
+            "--filter-ef", default="",
+            help="ef_search for the filtered queries (default HNSW_EF_SEARCH); more values, "
+            "comma-separated, add rows measured at each",
         )  # fmt: skip
         parser.add_argument(
             "--freshness", type=int, default=20,
@@ -83,9 +84,16 @@ class Command(BaseCommand):
             raise CommandError("--ef-search takes integers separated by commas") from None
         if not ef_values or min(ef_values) < 1:
             raise CommandError("--ef-search needs at least one value ≥ 1")
+        try:
+            filter_efs = tuple(int(v) for v in o["filter_ef"].split(",") if v.strip())
+        except ValueError:
+            raise CommandError("--filter-ef takes integers separated by commas") from None
+        if filter_efs and min(filter_efs) < 1:
+            raise CommandError("--filter-ef values must be ≥ 1")
         report = bench.bench_run(
             n=o["n"], dim=o["dim"], queries=o["queries"], clusters=o["clusters"], seed=o["seed"],
-            ef_values=ef_values, filter_ef=o["filter_ef"], freshness_uploads=o["freshness"],
+            ef_values=ef_values, filter_ef=filter_efs[0] if filter_efs else None,
+            filter_ef_more=filter_efs[1:], freshness_uploads=o["freshness"],
             noise=o["noise"], alpha=o["alpha"], tune_queries=o["tune_queries"],
             log=self.stdout.write, progress=o["verbosity"] > 0,
         )  # fmt: skip
