@@ -254,6 +254,7 @@ SIGNAL_LABELS = {
     "image_best_cos": "Best image cosine (search space)",
     "image_copy_cos": "Same-photo likeness (copy descriptor cosine)",
     "image_colour_sim": "Colour match (histogram intersection)",
+    "image_offset": "Photo terms' offset (look-alike photos are common among neighbours)",
     "image_phash_min": "Smallest pHash distance (of 64 bits)",
     "image_sha256": "Identical image file",
     "brand": "Brand",
@@ -267,9 +268,16 @@ SIGNAL_LABELS = {
 }
 
 
+# The photo log-LR's intercept sits on this indicator (see dedupe.image_evidence.evidence_fold);
+# it is shown as its own row, so the copy cosine's row shows the cosine's own contribution.
+PHOTO_OFFSET_FEATURE = "image_copy_cos__missing"
+
+
 def _base(name: str) -> str:
     if name.startswith("image_sha256"):
         return "image_sha256"
+    if name == PHOTO_OFFSET_FEATURE:
+        return "image_offset"
     return name.split("__", 1)[0].split("=", 1)[0]
 
 
@@ -303,6 +311,8 @@ def candidate_explain(*, candidate: DuplicateCandidate) -> list[SignalRow]:
     rows = []
     for name, contribution in totals.items():
         value = data.get(name, data.get("image_sha256_match") if name == "image_sha256" else None)
+        if name == "image_offset":
+            value = "both have photos" if data.get("image_copy_cos") is not None else None
         if name in ("emb_x_id_share", "emb_x_id_conflict", "token_set_x_id_share", "emb_sq"):
             value = "(combination)"
         rows.append(

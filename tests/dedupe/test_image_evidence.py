@@ -151,3 +151,22 @@ def test_photo_fingerprints_are_computed_once_per_image_and_then_read_back(monke
     again = image_fingerprints(images=images)
     assert again[images[0].pk].phash == first[images[0].pk].phash
     assert np.allclose(again[images[1].pk].copy_vector, first[images[1].pk].copy_vector, atol=1e-3)
+
+
+def test_moderators_see_the_photo_offset_apart_from_the_copy_likeness():
+    from dedupe.models import DuplicateCandidate
+    from dedupe.selectors import candidate_explain
+
+    signals = PairSignals(token_set=0.9, image_copy_cos=0.97, image_colour_sim=0.9,
+                          image_phash_min=10, image_best_cos=0.9)  # fmt: skip
+    rows = {
+        r.name: r
+        for r in candidate_explain(candidate=DuplicateCandidate(signals=signals.to_dict()))
+    }
+    assert rows["image_copy_cos"].contribution > 0
+    assert (
+        rows["image_offset"].contribution < 0 and rows["image_offset"].value == "both have photos"
+    )
+    model = scoring.model_load()
+    total = sum(r.contribution for r in rows.values()) + model.intercept
+    assert total == pytest.approx(model.logit(scoring.features(signals))[0], abs=0.01)
