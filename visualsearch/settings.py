@@ -207,8 +207,9 @@ EMBED_BATCH_SIZE = env_int("EMBED_BATCH_SIZE", 32, minimum=1)
 HNSW_M = env_int("HNSW_M", 24, minimum=2)
 HNSW_EF_CONSTRUCTION = env_int("HNSW_EF_CONSTRUCTION", 128, minimum=4)
 HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 200, minimum=1)
-# pgvector's iterative scans stop after this many index tuples (its default is 20,000, which cuts
-# a 1%-selective filter short at ~1M vectors); set per query with SET LOCAL.
+# pgvector's iterative scans stop after this many index tuples (its default is 20,000: about what
+# SEARCH_CANDIDATES=200 need at 1% selectivity, so a more selective filter would be cut short);
+# set per query with SET LOCAL.
 HNSW_MAX_SCAN_TUPLES = env_int("HNSW_MAX_SCAN_TUPLES", 100_000, minimum=1)
 SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
 MODELS_DIR = env_path("MODELS_DIR", VAR_DIR / "models")
