@@ -52,16 +52,11 @@ def _trunk():
 
             ensure_torchvision()
             import timm
-            import torch
 
-            from visualsearch.offline_model import _effnet_weights
+            from visualsearch.offline_model import effnet_load
 
             model = timm.create_model("tf_efficientnet_lite0", num_classes=0, global_pool="")
-            source = torch.load(_effnet_weights(), map_location="cpu")
-            target = model.state_dict()
-            # Keys map one to one, in order; the source's extra tail is the classifier.
-            mapped = {k: v for (k, _), v in zip(target.items(), source.values(), strict=False)}
-            model.load_state_dict(mapped)
+            effnet_load(model)
             model.eval()
             _model = model
     return _model

@@ -214,7 +214,7 @@ def spectrum_alpha_measure(
     from PIL import Image
 
     from visualsearch.compat import ensure_torchvision
-    from visualsearch.offline_model import _effnet_weights
+    from visualsearch.offline_model import effnet_load
 
     ensure_torchvision()
     import timm
@@ -226,11 +226,7 @@ def spectrum_alpha_measure(
     rows = [rows[i] for i in sorted(picked)]
 
     model = timm.create_model("tf_efficientnet_lite0", num_classes=0)
-    source = torch.load(_effnet_weights(), map_location="cpu")
-    target = model.state_dict()  # keys map one to one, in order (the source adds a classifier)
-    model.load_state_dict(
-        {tk: sv for (tk, _), sv in zip(target.items(), source.values(), strict=False)}
-    )
+    effnet_load(model)
     model.eval()
     mean = torch.tensor((0.5, 0.5, 0.5)).view(1, 3, 1, 1)  # tf_efficientnet_lite's own
     std = torch.tensor((0.5, 0.5, 0.5)).view(1, 3, 1, 1)

@@ -16,6 +16,12 @@ standardised with a per-feature mean and std fitted on the training images
 It registers as the timm model ``vs_efficientnet_lite0_ms``, so open_clip builds it from a
 model config (``"timm_model_name": "vs_efficientnet_lite0_ms"``) like any timm tower. Import this
 module before creating such a model (``offline_model`` does).
+
+``vs_efficientnet_lite0_ms2`` (the current offline space) differs in two ways, measured on
+real photos (docs/benchmarks.md): it feeds EfficientNet-Lite the input normalisation its
+weights were trained with (mean 0.5, std 0.5, undoing open_clip's CLIP normalisation inside the
+trunk), and it GeM-pools (p = 3) the last feature map instead of averaging it. Checkpoints of
+the first trunk keep loading with it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ WHITE = 0.9  # a pixel with every channel above this is background
 # open_clip's default preprocessing (the offline config sets no mean/std of its own).
 PIXEL_MEAN = (0.48145466, 0.4578275, 0.40821073)
 PIXEL_STD = (0.26862954, 0.26130258, 0.27577711)
+# What the EfficientNet-Lite ImageNet weights expect (timm's tf_efficientnet_lite0 config).
+LITE_MEAN = (0.5, 0.5, 0.5)
+LITE_STD = (0.5, 0.5, 0.5)
+GEM_P = 3.0
 
 
 def colour_histogram(pixels: torch.Tensor) -> torch.Tensor:
@@ -62,9 +72,10 @@ def colour_histogram(pixels: torch.Tensor) -> torch.Tensor:
 class MultiScaleEfficientNet(nn.Module):
     """Wraps timm's ``tf_efficientnet_lite0`` (kept as ``body``, so ImageNet keys map 1:1)."""
 
-    def __init__(self, body: nn.Module) -> None:
+    def __init__(self, body: nn.Module, *, lite_input: bool = False, gem: bool = False) -> None:
         super().__init__()
         self.body = body
+        self.lite_input, self.gem = lite_input, gem
         tap_channels = body.blocks[TAP_BLOCK][-1].conv_pwl.out_channels
         self.num_features = body.num_features + tap_channels + HIST_BINS
         self.head_hidden_size = self.num_features
@@ -81,6 +92,11 @@ class MultiScaleEfficientNet(nn.Module):
 
     def raw_features(self, x: torch.Tensor) -> torch.Tensor:
         body = self.body
+        pixels = x * self.pixel_std + self.pixel_mean
+        if self.lite_input:
+            x = (pixels - torch.tensor(LITE_MEAN).view(1, 3, 1, 1)) / torch.tensor(LITE_STD).view(
+                1, 3, 1, 1
+            )
         h = body.bn1(body.conv_stem(x))
         tap = None
         for i, block in enumerate(body.blocks):
@@ -88,8 +104,11 @@ class MultiScaleEfficientNet(nn.Module):
             if i == TAP_BLOCK:
                 tap = h.mean(dim=(2, 3))
         h = body.bn2(body.conv_head(h))
-        pixels = x * self.pixel_std + self.pixel_mean
-        return torch.cat([h.mean(dim=(2, 3)), tap, colour_histogram(pixels)], dim=1)
+        if self.gem:
+            pooled = h.clamp(min=1e-6).pow(GEM_P).mean(dim=(2, 3)).pow(1 / GEM_P)
+        else:
+            pooled = h.mean(dim=(2, 3))
+        return torch.cat([pooled, tap, colour_histogram(pixels)], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.raw_features(x) - self.feature_mean) / self.feature_std
@@ -112,3 +131,13 @@ def vs_efficientnet_lite0_ms(pretrained: bool = False, **kwargs) -> MultiScaleEf
     kwargs.pop("pretrained_cfg", None)
     kwargs.pop("pretrained_cfg_overlay", None)
     return MultiScaleEfficientNet(timm.create_model("tf_efficientnet_lite0", **kwargs))
+
+
+@register_model
+def vs_efficientnet_lite0_ms2(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
+    if pretrained:
+        raise ValueError("load the ImageNet weights with offline_model.build_model")
+    kwargs.pop("pretrained_cfg", None)
+    kwargs.pop("pretrained_cfg_overlay", None)
+    body = timm.create_model("tf_efficientnet_lite0", **kwargs)
+    return MultiScaleEfficientNet(body, lite_input=True, gem=True)

@@ -54,3 +54,22 @@ def test_the_trunk_reports_standardised_features_and_keeps_its_statistics_in_the
     copy.load_state_dict(trunk.state_dict())
     with torch.inference_mode():
         np.testing.assert_allclose(copy(x).numpy(), standardised, atol=1e-5)
+
+
+def test_the_second_trunk_feeds_the_lite_normalisation_and_gem_pools_while_the_first_still_loads():
+    first = timm_tower.vs_efficientnet_lite0_ms().eval()
+    second = timm_tower.vs_efficientnet_lite0_ms2().eval()
+    second.body.load_state_dict(first.body.state_dict())
+    pixels = torch.rand(2, 3, 64, 64)
+    clip_input = (pixels - second.pixel_mean) / second.pixel_std  # what open_clip hands the trunk
+    with torch.inference_mode():
+        raw = second.raw_features(clip_input)
+        body = second.body
+        h = body.bn2(body.conv_head(body.blocks(body.bn1(body.conv_stem((pixels - 0.5) / 0.5)))))
+        gem = h.clamp(min=1e-6).pow(3).mean(dim=(2, 3)).pow(1 / 3)
+        old = first.raw_features(clip_input)
+    n = body.num_features
+    np.testing.assert_allclose(raw[:, :n].numpy(), gem.numpy(), rtol=1e-4, atol=1e-5)
+    # the colour histogram is the same in both; the first trunk's pooled features are not GeM
+    np.testing.assert_allclose(raw[:, -HIST_BINS:].numpy(), old[:, -HIST_BINS:].numpy(), atol=1e-6)
+    assert not np.allclose(raw[:, :n].numpy(), old[:, :n].numpy(), atol=1e-3)
