@@ -30,14 +30,12 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 # Bump when the descriptors change: cached ones of another version are recomputed.
-DESCRIPTOR_VERSION = 2
+DESCRIPTOR_VERSION = 3
 INPUT_SIZE = 224
 GEM_P = 3.0
 BATCH = 32
 LEVELS = 4  # histogram levels per RGB channel
 WHITE = 0.9  # a pixel with every channel above this is background
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _model = None
 _lock = threading.Lock()
@@ -108,8 +106,10 @@ def copy_descriptors(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]
     if not images:
         return np.zeros((0, 1280), np.float32), np.zeros((0, 64), np.float32)
     model = _trunk()
-    mean = torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1)
+    from visualsearch.timm_tower import LITE_MEAN, LITE_STD
+
+    mean = torch.tensor(LITE_MEAN).view(1, 3, 1, 1)  # what the Lite ImageNet weights expect
+    std = torch.tensor(LITE_STD).view(1, 3, 1, 1)
     cnn, colour = [], []
     with torch.inference_mode():
         for start in range(0, len(images), BATCH):
