@@ -124,20 +124,19 @@ class MultiScaleEfficientNet(nn.Module):
         return ((raw - mean) / std).astype(np.float32)
 
 
-@register_model
-def vs_efficientnet_lite0_ms(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
+def _trunk(pretrained: bool, kwargs: dict, **options) -> MultiScaleEfficientNet:
     if pretrained:
         raise ValueError("load the ImageNet weights with offline_model.build_model")
     kwargs.pop("pretrained_cfg", None)
     kwargs.pop("pretrained_cfg_overlay", None)
-    return MultiScaleEfficientNet(timm.create_model("tf_efficientnet_lite0", **kwargs))
+    return MultiScaleEfficientNet(timm.create_model("tf_efficientnet_lite0", **kwargs), **options)
+
+
+@register_model
+def vs_efficientnet_lite0_ms(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
+    return _trunk(pretrained, kwargs)
 
 
 @register_model
 def vs_efficientnet_lite0_ms2(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
-    if pretrained:
-        raise ValueError("load the ImageNet weights with offline_model.build_model")
-    kwargs.pop("pretrained_cfg", None)
-    kwargs.pop("pretrained_cfg_overlay", None)
-    body = timm.create_model("tf_efficientnet_lite0", **kwargs)
-    return MultiScaleEfficientNet(body, lite_input=True, gem=True)
+    return _trunk(pretrained, kwargs, lite_input=True, gem=True)
