@@ -18,7 +18,6 @@ train ids of the 80/20 split by id, reported on the held-out 20%.
 
 from __future__ import annotations
 
-import csv
 import random
 import time
 from dataclasses import dataclass, field
@@ -32,6 +31,9 @@ from dedupe.signals import phash_distance, phash_hex
 
 FEATURES = ("image_copy_cos", "image_colour_sim", "image_phash_min")
 NEIGHBOURS = 5
+# The fitted intercept is carried by this feature's missing indicator (see `evidence_fold`);
+# the moderators' pair page shows it as its own row.
+OFFSET_FEATURE = "image_copy_cos__missing"
 # Terms of the text model that the fitted evidence replaces (the old hand-set priors).
 REPLACED = ("image_best_cos", "image_best_cos__missing", "image_sha256_match",
             "image_sha256__missing", "image_colour_sim__missing", "image_phash_min__missing")  # fmt: skip
@@ -57,7 +59,7 @@ def pair_rows(images: list, titles: list[str], *, seed: int, progress: bool = Fa
     hashes_c = [phash_hex(im) for im in copies]
 
     def row(va, ca, ha, vb, cb, hb):
-        return [float(va @ vb), float(np.minimum(ca, cb).sum()), phash_distance(ha, hb) / 64.0]
+        return [float(va @ vb), image_copy.colour_similarity(ca, cb), phash_distance(ha, hb) / 64.0]
 
     x = [
         row(vec[i], col[i], hashes[i], vec_c[i], col_c[i], hashes_c[i]) for i in range(len(images))
@@ -105,18 +107,17 @@ def fashion_photos(data_dir: Path, *, limit: int, seed: int, test: bool):
     """Up to ``limit`` (image, title) of the train (or held-out) ids of the 80/20 split by id."""
     from PIL import Image
 
-    from visualsearch.evaluation import split_ids
+    from visualsearch.evaluation import load_products, split_ids
 
-    with open(data_dir / "styles.csv", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if (data_dir / r["image"]).is_file()]
-    train, held_out = split_ids([int(r["id"]) for r in rows], seed=seed)
+    products = load_products(data_dir)
+    train, held_out = split_ids([p.id for p in products], seed=seed)
     keep = held_out if test else train
-    rows = [r for r in rows if int(r["id"]) in keep]
-    random.Random(seed).shuffle(rows)
+    products = [p for p in products if p.id in keep]
+    random.Random(seed).shuffle(products)
     out = []
-    for r in rows[:limit]:
-        with Image.open(data_dir / r["image"]) as im:
-            out.append((im.convert("RGB"), r["productDisplayName"]))
+    for product in products[:limit]:
+        with Image.open(product.path) as im:
+            out.append((im.convert("RGB"), product.title))
     return out
 
 
@@ -144,7 +145,7 @@ def evidence_fold(*, model: LinearModel, fit: EvidenceFit) -> LinearModel:
     """The text model plus the image log-LR terms; the old hand-set image terms set to zero.
 
     Each fitted term enters unstandardised (mean 0, scale 1), so its contribution is coef × value.
-    The fit's intercept sits on ``image_copy_cos__missing`` with mean 1: its contribution is
+    The fit's intercept sits on ``OFFSET_FEATURE`` (``image_copy_cos__missing``) with mean 1: its contribution is
     −intercept × (missing − 1), the intercept when the pair has photos and 0 when it has none.
     """
     names = model.feature_names
@@ -158,7 +159,7 @@ def evidence_fold(*, model: LinearModel, fit: EvidenceFit) -> LinearModel:
         put(name, c=0.0)
     for name, c in zip(FEATURES, fit.coef, strict=True):
         put(name, c=c)
-    put("image_copy_cos__missing", c=-fit.intercept, m=1.0)
+    put(OFFSET_FEATURE, c=-fit.intercept, m=1.0)
     meta = {k: v for k, v in model.meta.items() if k != "image_priors"}
     meta["image_evidence"] = {
         "how": "class-balanced logistic regression over (copy cosine, colour similarity, "

@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet
 
 from catalog.models import Product, ProductImage, ProductStatus, Seller
 from dedupe import scoring
+from dedupe.image_evidence import OFFSET_FEATURE
 from dedupe.models import CandidateStatus, DuplicateCandidate, ReviewEvent
 from dedupe.signals import PairSignals
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
@@ -268,15 +269,10 @@ SIGNAL_LABELS = {
 }
 
 
-# The photo log-LR's intercept sits on this indicator (see dedupe.image_evidence.evidence_fold);
-# it is shown as its own row, so the copy cosine's row shows the cosine's own contribution.
-PHOTO_OFFSET_FEATURE = "image_copy_cos__missing"
-
-
 def _base(name: str) -> str:
     if name.startswith("image_sha256"):
         return "image_sha256"
-    if name == PHOTO_OFFSET_FEATURE:
+    if name == OFFSET_FEATURE:  # the photo terms' intercept: its own row, not the cosine's
         return "image_offset"
     return name.split("__", 1)[0].split("=", 1)[0]
 

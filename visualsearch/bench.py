@@ -208,20 +208,17 @@ def spectrum_alpha_measure(
     ``components``. ``within_class`` fits the residuals after subtracting each articleType's
     mean (the spread inside a cluster, what the bench's noise models); ``global`` fits the
     features as they are."""
-    import csv
-
     import torch
     from PIL import Image
 
     from visualsearch.compat import ensure_torchvision
+    from visualsearch.evaluation import load_products
     from visualsearch.offline_model import effnet_load
 
     ensure_torchvision()
     import timm
 
-    with open(data_dir / "styles.csv", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if (data_dir / r["image"]).is_file()]
-    rows.sort(key=lambda r: int(r["id"]))
+    rows = load_products(data_dir)  # sorted by id
     picked = np.random.default_rng(seed).permutation(len(rows))[:photos]
     rows = [rows[i] for i in sorted(picked)]
 
@@ -236,7 +233,7 @@ def spectrum_alpha_measure(
         for start in range(0, len(rows), 32):
             batch = []
             for r in rows[start : start + 32]:
-                with Image.open(data_dir / r["image"]) as im:
+                with Image.open(r.path) as im:
                     im = im.convert("RGB").resize((image_size, image_size), Image.BICUBIC)
                 batch.append(torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0))
             x = (torch.stack(batch).permute(0, 3, 1, 2) - mean) / std
@@ -244,7 +241,7 @@ def spectrum_alpha_measure(
     features = np.concatenate(feats)
     log(f"embedded {len(features)} photos ({features.shape[1]}-d) in "
         f"{time.perf_counter() - started:.0f} s")  # fmt: skip
-    labels = np.array([r["articleType"] for r in rows])
+    labels = np.array([r.type for r in rows])
     residuals = features.copy()
     for label in np.unique(labels):
         residuals[labels == label] -= features[labels == label].mean(axis=0)

@@ -106,10 +106,10 @@ def _fashion_folder(root, images):
     (root / "images").mkdir(parents=True)
     with open(root / "styles.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "productDisplayName", "image"])
+        writer.writerow(["id", "productDisplayName", "baseColour", "articleType", "image"])
         for i, image in enumerate(images):
             image.save(root / "images" / f"{i + 1}.jpg", "JPEG", quality=90)
-            writer.writerow([i + 1, f"title {i % 9}", f"images/{i + 1}.jpg"])
+            writer.writerow([i + 1, f"title {i % 9}", "Red", "Tshirts", f"images/{i + 1}.jpg"])
 
 
 def test_dedupe_train_refits_the_photo_terms_and_keeps_the_text_terms(tmp_path):
