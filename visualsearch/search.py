@@ -3,11 +3,14 @@
 The nearest-neighbour query repeats the expression and condition of the space's partial HNSW
 index (``vector::halfvec(D)`` ``WHERE space_id = N``) so PostgreSQL can use it, with
 ``hnsw.iterative_scan = relaxed_order`` so selective filters still fill the candidate list.
+A filter that leaves few rows (``SEARCH_EXACT_MAX_ROWS``) is answered by an exact scan of those
+rows instead (:class:`NearestQuery`).
 Pages, the JSON API and commands all call these functions.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,7 +42,8 @@ class NoActiveSpace(RuntimeError):
 class SearchResult:
     """One page of results. ``results`` holds (product, score) pairs in rank order; the other
     fields describe the page (``has_next``), the path that ran (``mode``: "vector" or
-    "hybrid"), each shown product's zero-shot ``attributes`` and, for hybrid, the ``parts`` of
+    "hybrid"; ``exact``: whether the image candidates were found by an exact scan of the
+    filtered rows rather than the HNSW index, see :class:`NearestQuery`), each shown product's zero-shot ``attributes`` and, for hybrid, the ``parts`` of
     its fused score, and ``facets``: counts of attribute values among all ranked candidates."""
 
     results: list[tuple[Product, float]] = field(default_factory=list)
@@ -50,6 +54,7 @@ class SearchResult:
     k: int = 24
     has_next: bool = False
     mode: str = "vector"
+    exact: bool = False
     attributes: dict[int, dict[str, tuple[str, float]]] = field(default_factory=dict)
     parts: dict[int, dict[str, float]] = field(default_factory=dict)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -192,6 +197,18 @@ class Filters:
     attributes: dict[str, str] = field(default_factory=dict)  # taxonomy facet → label
     exclude_product_ids: tuple[int, ...] = ()
 
+    @property
+    def narrows(self) -> bool:
+        """Whether a filter beyond "active products" may leave few rows (exclusions don't)."""
+        return bool(
+            self.category
+            or self.min_price is not None
+            or self.max_price is not None
+            or self.brand
+            or self.seller
+            or self.attributes
+        )
+
 
 def _filter_sql(space: EmbeddingSpace, filters: Filters) -> tuple[list[str], list]:
     """SQL conditions on the product alias ``p`` (active products only)."""
@@ -233,29 +250,100 @@ def _search_settings(cursor) -> None:
     cursor.execute("SET LOCAL hnsw.max_scan_tuples = %s", [int(settings.HNSW_MAX_SCAN_TUPLES)])
 
 
-def candidates_sql(
+def rows_estimate(cursor, *, from_where: str, params: list) -> float:
+    """The planner's estimate of how many rows ``SELECT 1 {from_where}`` returns (no rows read)."""
+    cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 {from_where}", params)
+    plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def exact_wanted(cursor, *, from_where: str, params: list) -> bool:
+    """Whether the rows of ``from_where`` are few enough (``SEARCH_EXACT_MAX_ROWS``, by the
+    planner's estimate) to sort them all by distance instead of walking the HNSW index."""
+    threshold = int(settings.SEARCH_EXACT_MAX_ROWS)
+    return (
+        threshold > 0 and rows_estimate(cursor, from_where=from_where, params=params) <= threshold
+    )
+
+
+def exact_order(distance: str) -> str:
+    """ORDER BY ``distance`` written so no index can serve it: the rows are sorted exactly."""
+    return f"({distance}) + 0"
+
+
+@dataclass(frozen=True)
+class NearestQuery:
+    """One nearest-vector query over a space's image or title vectors, ready to run.
+
+    ``exact`` says which path answers it. The HNSW path orders by the index's own expression,
+    so PostgreSQL walks the space's partial HNSW index with an iterative scan. The exact path
+    is taken when the filters leave at most ``SEARCH_EXACT_MAX_ROWS`` rows (the planner's
+    estimate): it orders by the distance plus zero, an expression the index cannot serve, so
+    PostgreSQL reads the filtered rows through the product indexes and sorts them by the true
+    distance. A filter that keeps 1% of a million rows reads ~10,000 rows that way, faster and
+    with exact recall, where an iterative scan must walk ~100 index tuples per match and may
+    miss some of the nearest (docs/benchmarks.md, "Selective filters")."""
+
+    sql: str
+    params: list
+    exact: bool
+
+
+def nearest_query(
+    cursor,
     *,
+    table: str,
     space: EmbeddingSpace,
     query_vector: np.ndarray,
     filters: Filters,
+    limit: int,
     with_vectors: bool = False,
-    limit: int | None = None,
-) -> tuple[str, list]:
-    """The nearest-image-vector query: the same expression and condition as the space's partial
-    HNSW index, the filters on the product, ORDER BY distance LIMIT ``limit``."""
+) -> NearestQuery:
+    """The nearest-vector query on ``table`` (image or title vectors, alias ``x``) with the
+    filters on the product (alias ``p``): (product id, cosine distance[, vector text]) rows,
+    ORDER BY distance LIMIT ``limit``. ``cursor`` is only used for the row estimate, and only
+    when a filter narrows the products."""
     dim = int(space.dimension)
-    conditions, params = _filter_sql(space, filters)
-    distance = f"e.vector::halfvec({dim}) <=> %s::halfvec({dim})"
-    columns = f"e.product_id, {distance} AS distance" + (", e.vector::text" if with_vectors else "")
-    sql = (
-        f"SELECT {columns} FROM {ImageEmbedding._meta.db_table} e "
-        f"JOIN {Product._meta.db_table} p ON p.id = e.product_id "
-        f"WHERE e.space_id = %s AND {' AND '.join(conditions)} "
-        f"ORDER BY {distance} LIMIT %s"
-    )
+    conditions, filter_params = _filter_sql(space, filters)
     literal = _vector_literal(query_vector)
-    limit = int(limit or settings.SEARCH_CANDIDATES)
-    return sql, [literal, space.pk, *params, literal, limit]
+    from_where = (
+        f"FROM {table} x JOIN {Product._meta.db_table} p ON p.id = x.product_id "
+        f"WHERE x.space_id = %s AND {' AND '.join(conditions)}"
+    )
+    where_params = [space.pk, *filter_params]
+    exact = filters.narrows and exact_wanted(cursor, from_where=from_where, params=where_params)
+    distance = f"x.vector::halfvec({dim}) <=> %s::halfvec({dim})"
+    order = exact_order(distance) if exact else distance
+    columns = f"x.product_id, {distance} AS distance" + (", x.vector::text" if with_vectors else "")
+    sql = f"SELECT {columns} {from_where} ORDER BY {order} LIMIT %s"
+    return NearestQuery(sql, [literal, *where_params, literal, int(limit)], exact)
+
+
+def _nearest(
+    *,
+    table: str,
+    space: EmbeddingSpace,
+    query_vector: np.ndarray,
+    filters: Filters,
+    limit: int,
+    with_vectors: bool = False,
+) -> tuple[list[tuple], bool]:
+    """Run :func:`nearest_query` with the search settings: (rows, whether it was exact)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        _search_settings(cursor)
+        query = nearest_query(
+            cursor,
+            table=table,
+            space=space,
+            query_vector=query_vector,
+            filters=filters,
+            limit=limit,
+            with_vectors=with_vectors,
+        )
+        cursor.execute(query.sql, query.params)
+        return cursor.fetchall(), query.exact
 
 
 def _candidates(
@@ -265,41 +353,32 @@ def _candidates(
     filters: Filters,
     with_vectors: bool,
     limit: int | None = None,
-) -> list[tuple]:
-    """(product id, cosine distance[, vector text]) of the nearest image vectors, through the
-    space's partial HNSW index with an iterative scan so filters still fill ``limit`` rows."""
-    sql, params = candidates_sql(
+) -> tuple[list[tuple], bool]:
+    """(product id, cosine distance[, vector text]) rows of the nearest image vectors, and
+    whether they were found exactly (see :class:`NearestQuery`)."""
+    return _nearest(
+        table=ImageEmbedding._meta.db_table,
         space=space,
         query_vector=query_vector,
         filters=filters,
+        limit=int(limit or settings.SEARCH_CANDIDATES),
         with_vectors=with_vectors,
-        limit=limit,
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        _search_settings(cursor)
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _title_candidates(
     *, space: EmbeddingSpace, query_vector: np.ndarray, filters: Filters, limit: int
 ) -> list[tuple]:
-    """(product id, cosine distance) of the nearest title vectors, through the space's title
-    HNSW index (same expression and condition) with an iterative scan."""
-    dim = int(space.dimension)
-    conditions, params = _filter_sql(space, filters)
-    distance = f"t.vector::halfvec({dim}) <=> %s::halfvec({dim})"
-    sql = (
-        f"SELECT t.product_id, {distance} AS distance FROM {TitleEmbedding._meta.db_table} t "
-        f"JOIN {Product._meta.db_table} p ON p.id = t.product_id "
-        f"WHERE t.space_id = %s AND {' AND '.join(conditions)} "
-        f"ORDER BY {distance} LIMIT %s"
+    """(product id, cosine distance) of the nearest title vectors (the title HNSW index, or
+    exact under a selective filter)."""
+    rows, _ = _nearest(
+        table=TitleEmbedding._meta.db_table,
+        space=space,
+        query_vector=query_vector,
+        filters=filters,
+        limit=limit,
     )
-    literal = _vector_literal(query_vector)
-    with transaction.atomic(), connection.cursor() as cursor:
-        _search_settings(cursor)
-        cursor.execute(sql, [literal, space.pk, *params, literal, int(limit)])
-        return cursor.fetchall()
+    return rows
 
 
 def _keyword_candidates(
@@ -446,14 +525,16 @@ def products_search(
     )
     limit = _candidate_limit(page=page, k=k)
     rows: list[tuple] = []
+    exact = False
     for vector in vectors_in:
-        rows += _candidates(
+        found, exact = _candidates(
             space=space,
             query_vector=vector,
             filters=filters,
             with_vectors=diversity > 0,
             limit=limit,
         )
+        rows += found
     # relaxed_order may return rows slightly out of order: sort them, keep each product's best.
     rows.sort(key=lambda row: (row[1], row[0]))
     best: dict[int, tuple] = {}
@@ -475,6 +556,7 @@ def products_search(
         scanned=len(rows),
         has_next=has_next,
         mode="vector",
+        exact=exact,
         **extra,
     )
 
@@ -520,7 +602,7 @@ def products_search_hybrid(
         attributes=dict(attributes or {}),
     )
     limit = _candidate_limit(page=page, k=k)
-    image_rows = _candidates(
+    image_rows, exact = _candidates(
         space=space, query_vector=query_vector, filters=filters, with_vectors=False, limit=limit
     )
     title_rows = _title_candidates(
@@ -567,6 +649,7 @@ def products_search_hybrid(
         scanned=len(image_rows) + len(title_rows) + len(keyword_rows),
         has_next=has_next,
         mode="hybrid",
+        exact=exact,
         parts={pid: parts[pid] for pid, _ in chosen},
         **extra,
     )

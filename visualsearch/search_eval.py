@@ -4,8 +4,9 @@ Query vectors are stored image vectors of random active products in the active s
 goes through ``products_search`` twice with the same filters:
 
 - HNSW: as the site runs it, except that sequential scans, bitmap scans and sorts are switched
-  off for the transaction, so the planner takes the space's HNSW index even on a small catalog
-  (where it would rather sort a few hundred rows exactly and the comparison would say nothing);
+  off for the transaction and ``SEARCH_EXACT_MAX_ROWS`` is 0, so the planner takes the space's
+  HNSW index even on a small catalog or under a selective filter (where the site would rather
+  sort a few hundred rows exactly and the comparison would say nothing);
 - exact: the same call with ``enable_indexscan = off``, so the same SQL is answered by a full
   scan of the filtered rows ordered by the exact distance.
 
@@ -104,7 +105,14 @@ def search_once(*, space: EmbeddingSpace, vector: np.ndarray, k: int, mode: str,
                 filters: dict, captured: list | None = None) -> tuple[list[int], float]:  # fmt: skip
     """Product ids of one search by ``mode`` ('hnsw' or 'exact') and its latency in ms."""
     store: list = []
-    with transaction.atomic(), connection.cursor() as cursor, _captured_sql(store):
+    # The HNSW path is measured even where the site would sort a selective filter's rows exactly.
+    exact_max = settings.SEARCH_EXACT_MAX_ROWS if mode == "exact" else 0
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        _captured_sql(store),
+        override_settings(SEARCH_EXACT_MAX_ROWS=exact_max),
+    ):
         _path_settings(cursor, mode)
         started = time.perf_counter()
         result = products_search(space=space, query_vector=vector, k=k, **filters)

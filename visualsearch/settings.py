@@ -212,6 +212,10 @@ HNSW_EF_SEARCH = env_int("HNSW_EF_SEARCH", 200, minimum=1)
 # set per query with SET LOCAL.
 HNSW_MAX_SCAN_TUPLES = env_int("HNSW_MAX_SCAN_TUPLES", 100_000, minimum=1)
 SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
+# A filtered search whose filters leave at most this many vector rows (planner estimate) sorts
+# those rows exactly instead of walking the HNSW index (visualsearch.search.NearestQuery); 0
+# always walks the index.
+SEARCH_EXACT_MAX_ROWS = env_int("SEARCH_EXACT_MAX_ROWS", 20_000, minimum=0)
 MODELS_DIR = env_path("MODELS_DIR", VAR_DIR / "models")
 # Zero-shot attributes under this confidence count as unknown (not shown, faceted or matched).
 ATTRIBUTE_MIN_CONFIDENCE = env_float("ATTRIBUTE_MIN_CONFIDENCE", 0.0, low=0.0, high=1.0)

@@ -147,10 +147,12 @@ def test_an_attribute_filter_still_uses_the_hnsw_index_with_iterative_scan(
     and every other path closed (sequential scans off; the b-tree indexes on product_id dropped
     inside this test's transaction, which rolls back), only the HNSW index with an iterative
     scan can return five products that pass the colour filter."""
-    from visualsearch.search import Filters, candidates_sql
+    from visualsearch.models import ImageEmbedding as Table
+    from visualsearch.search import Filters, nearest_query
 
     settings.SEARCH_CANDIDATES = 10
     settings.HNSW_EF_SEARCH = 10
+    settings.SEARCH_EXACT_MAX_ROWS = 0  # the HNSW path even though the filter keeps six rows
     shared = {"seller": SellerFactory(), "category": CategoryFactory()}
     blue = [add(word_space, axis("blue", "blue", "red"), **shared)]
     blue += [add(word_space, axis("blue"), **shared) for _ in range(5)]
@@ -174,11 +176,17 @@ def test_an_attribute_filter_still_uses_the_hnsw_index_with_iterative_scan(
     assert len(ids(result)) == 5
     assert set(ids(result)) <= {p.pk for p in blue}
     assert ids(result)[0] == blue[0].pk
-    sql, params = candidates_sql(
-        space=word_space, query_vector=axis("red"), filters=Filters(attributes={"colour": "blue"})
-    )
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + sql, params)
+        query = nearest_query(
+            cursor,
+            table=Table._meta.db_table,
+            space=word_space,
+            query_vector=axis("red"),
+            filters=Filters(attributes={"colour": "blue"}),
+            limit=10,
+        )
+        assert not query.exact
+        cursor.execute("EXPLAIN " + query.sql, query.params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert word_space.image_index_name in plan
 

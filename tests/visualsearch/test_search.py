@@ -352,3 +352,60 @@ def test_the_api_searches_with_a_real_tiny_open_clip_model(client, tiny_checkpoi
     assert hits[0]["product"]["id"] == blue.pk
     assert hits[0]["score"] == pytest.approx(1, abs=1e-2)
     assert {hit["product"]["id"] for hit in hits} == {red.pk, blue.pk}
+
+
+def _cosine_top(vectors: dict, query: np.ndarray, k: int) -> list[int]:
+    scores = {pk: float(v @ query / np.linalg.norm(v)) for pk, v in vectors.items()}
+    return sorted(scores, key=lambda pk: (-scores[pk], pk))[:k]
+
+
+def test_a_filter_that_leaves_few_rows_is_sorted_exactly_and_agrees_with_the_index(space, settings):
+    rng = np.random.default_rng(1)
+    shoes, others = CategoryFactory(slug="shoes"), CategoryFactory(slug="others")
+    kept = {}
+    for _ in range(12):
+        vector = rng.normal(size=8).astype(np.float32)
+        kept[add(space, vector, category=shoes).pk] = vector
+    for _ in range(30):
+        add(space, rng.normal(size=8), category=others)
+    query = unit(1, 0.3, -0.2)
+    want = _cosine_top(kept, query, 5)
+
+    settings.SEARCH_EXACT_MAX_ROWS = 1000
+    exact = products_search(space=space, query_vector=query, category="shoes", k=5)
+    assert exact.exact and ids(exact) == want
+    assert not products_search(space=space, query_vector=query, k=5).exact  # no filter: HNSW
+
+    settings.SEARCH_EXACT_MAX_ROWS = 0
+    walked = products_search(space=space, query_vector=query, category="shoes", k=5)
+    assert not walked.exact and ids(walked) == want
+
+
+def test_the_exact_query_cannot_use_the_hnsw_index_and_the_other_one_does(space, settings):
+    from visualsearch.search import Filters, nearest_query
+
+    rng = np.random.default_rng(2)
+    category = CategoryFactory(slug="bags")
+    for _ in range(20):
+        add(space, rng.normal(size=8), category=category)
+    plans = {}
+    for threshold in (1000, 0):
+        settings.SEARCH_EXACT_MAX_ROWS = threshold
+        with connection.cursor() as cursor:
+            # Everything but index scans is discouraged: the planner takes the HNSW index wherever
+            # the query lets it, and sorts only where it must.
+            for switch in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                cursor.execute(f"SET LOCAL {switch} = off")
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            query = nearest_query(
+                cursor,
+                table=ImageEmbedding._meta.db_table,
+                space=space,
+                query_vector=unit(1),
+                filters=Filters(category="bags"),
+                limit=10,
+            )
+            cursor.execute("EXPLAIN " + query.sql, query.params)
+            plans[query.exact] = "\n".join(row[0] for row in cursor.fetchall())
+    assert space.image_index_name not in plans[True]
+    assert space.image_index_name in plans[False]
