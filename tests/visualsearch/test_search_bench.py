@@ -31,6 +31,12 @@ def test_a_tiny_bench_writes_a_dated_section_with_every_row_and_drops_its_table(
     # 2,000 points: HNSW at ef_search 400 finds the exact top 10
     line = next(li for li in text.splitlines() if li.startswith("| pgvector HNSW | 400 |"))
     assert float(line.split("|")[3]) >= 0.99
+    # ~20 rows pass the 1% filter: the site's rule sorts them exactly, so recall is 1; the
+    # HNSW-only row of the same run walks the index
+    site = next(li for li in text.splitlines() if li.startswith("| 1% |")).split("|")
+    assert site[2].strip() == "exact sort" and float(site[5]) == 1.0 and site[9].strip() == "no"
+    walked = next(li for li in text.splitlines() if li.startswith("| 1% HNSW only |")).split("|")
+    assert walked[2].strip() == "HNSW" and walked[9].strip() == "yes"
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass('bench_vectors')")
         assert cursor.fetchone()[0] is None
@@ -53,7 +59,7 @@ def test_the_bench_states_its_noise_and_applies_hnsw_max_scan_tuples(tmp_path, s
     text = out.read_text()
     assert "power-law spectrum (variance of the i-th of 16 directions ∝ i^-0.88" in text
     assert "hnsw.max_scan_tuples=12,345" in text
-    assert "| 1% (ef_search 80) |" in text  # --filter-ef 40,80: a row per extra value
+    assert "| 1% HNSW only (ef_search 80) |" in text  # --filter-ef 40,80: a row per extra value
     call_command("search_bench", *common, "--noise", "isotropic", stdout=StringIO())
     assert "isotropic within-cluster gaussian noise" in out.read_text()
 
