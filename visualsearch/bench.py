@@ -51,7 +51,7 @@ from django.db import connection
 
 TABLE = "bench_vectors"
 CHUNK = 50_000
-CATEGORIES = 100  # category 0 keeps ~1% of rows, categories 0..9 keep ~10%
+CATEGORIES = 100  # a filter on categories 0..p-1 keeps ~p% of rows
 NOISES = ("spectrum", "isotropic")
 # Fitted slope of log(variance) vs log(rank), top 200 principal components, of the within-class
 # residuals of raw ImageNet EfficientNet-Lite0 features (1280-d pooled) of 2,000 real product
@@ -330,6 +330,7 @@ def bench_run(
     ef_values: tuple[int, ...] = (40, 100, 200, 400),
     filter_ef: int | None = None,
     filter_ef_more: tuple[int, ...] = (),
+    filter_percents: tuple[int, ...] = (10, 1),
     noise: str = "spectrum",
     alpha: float = SPECTRUM_ALPHA,
     tune_queries: int = 200,
@@ -458,7 +459,7 @@ def bench_run(
     # index alone at each of filter_ef_more.
     from visualsearch.search import exact_order, exact_wanted
 
-    selections = {"10%": list(range(10)), "1%": [0]}
+    selections = {f"{p}%": list(range(p)) for p in filter_percents}
     masks = {label: np.isin(categories, cats) for label, cats in selections.items()}
     wants = {label: [_exact_topk(base, q, k, mask) for q in query_vectors]
              for label, mask in masks.items()}  # fmt: skip

@@ -60,6 +60,9 @@ def test_the_bench_states_its_noise_and_applies_hnsw_max_scan_tuples(tmp_path, s
     assert "power-law spectrum (variance of the i-th of 16 directions ∝ i^-0.88" in text
     assert "hnsw.max_scan_tuples=12,345" in text
     assert "| 1% HNSW only (ef_search 80) |" in text  # --filter-ef 40,80: a row per extra value
+    call_command("search_bench", *common, "--filters", "5", stdout=StringIO())
+    text = out.read_text()
+    assert "| 5% |" in text and "| 5% HNSW only |" in text and "| 10% |" not in text
     call_command("search_bench", *common, "--noise", "isotropic", stdout=StringIO())
     assert "isotropic within-cluster gaussian noise" in out.read_text()
 
@@ -109,3 +112,6 @@ def test_bad_options_are_command_errors():
         call_command("search_bench", "--n", "1000", "--ef-search", "x", stdout=StringIO())
     with pytest.raises(CommandError, match="--filter-ef"):
         call_command("search_bench", "--n", "1000", "--filter-ef", "100,x", stdout=StringIO())
+    for bad in ("0", "101", "1,x"):
+        with pytest.raises(CommandError, match="--filters"):
+            call_command("search_bench", "--n", "1000", "--filters", bad, stdout=StringIO())

@@ -19,7 +19,7 @@ class Command(BaseCommand):
     help = (
         "Benchmark vector search on N synthetic clustered vectors: HNSW build, recall@10 and "
         "latency at several ef_search values against faiss HNSW and exact numpy, filtered "
-        "queries at 10%% and 1%% selectivity, and upload-to-findable freshness. Writes a section "
+        "queries (10%% and 1%% selectivity by default), and upload-to-findable freshness. Writes a section "
         "into docs/benchmarks.md."
     )
 
@@ -36,6 +36,11 @@ class Command(BaseCommand):
             "--filter-ef", default="",
             help="ef_search for the filtered queries (default HNSW_EF_SEARCH); more values, "
             "comma-separated, add rows measured at each",
+        )  # fmt: skip
+        parser.add_argument(
+            "--filters", default="10,1",
+            help="comma-separated filter selectivities in whole percent (1..100): each filter "
+            "keeps that many of the 100 categories",
         )  # fmt: skip
         parser.add_argument(
             "--freshness", type=int, default=20,
@@ -90,10 +95,17 @@ class Command(BaseCommand):
             raise CommandError("--filter-ef takes integers separated by commas") from None
         if filter_efs and min(filter_efs) < 1:
             raise CommandError("--filter-ef values must be ≥ 1")
+        try:
+            percents = tuple(int(v) for v in o["filters"].split(",") if v.strip())
+        except ValueError:
+            raise CommandError("--filters takes whole percentages separated by commas") from None
+        if not percents or not all(1 <= p <= bench.CATEGORIES for p in percents):
+            raise CommandError(f"--filters values must be between 1 and {bench.CATEGORIES}")
         report = bench.bench_run(
             n=o["n"], dim=o["dim"], queries=o["queries"], clusters=o["clusters"], seed=o["seed"],
             ef_values=ef_values, filter_ef=filter_efs[0] if filter_efs else None,
-            filter_ef_more=filter_efs[1:], freshness_uploads=o["freshness"],
+            filter_ef_more=filter_efs[1:], filter_percents=percents,
+            freshness_uploads=o["freshness"],
             noise=o["noise"], alpha=o["alpha"], tune_queries=o["tune_queries"],
             log=self.stdout.write, progress=o["verbosity"] > 0,
         )  # fmt: skip
