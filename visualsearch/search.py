@@ -42,9 +42,10 @@ class NoActiveSpace(RuntimeError):
 class SearchResult:
     """One page of results. ``results`` holds (product, score) pairs in rank order; the other
     fields describe the page (``has_next``), the path that ran (``mode``: "vector" or
-    "hybrid"; ``exact``: whether the image candidates were found by an exact scan of the
-    filtered rows rather than the HNSW index, see :class:`NearestQuery`), each shown product's zero-shot ``attributes`` and, for hybrid, the ``parts`` of
-    its fused score, and ``facets``: counts of attribute values among all ranked candidates."""
+    "hybrid"; ``exact``: whether the image candidates came from an exact sort of the filtered
+    rows rather than the HNSW index, see :class:`NearestQuery`), each shown product's zero-shot
+    ``attributes`` and, for hybrid, the ``parts`` of its fused score, and ``facets``: counts of
+    attribute values among all ranked candidates."""
 
     results: list[tuple[Product, float]] = field(default_factory=list)
     took_ms: float = 0.0
