@@ -32,7 +32,6 @@ from PIL import Image, ImageEnhance
 # Bump when the descriptors change: cached ones of another version are recomputed.
 DESCRIPTOR_VERSION = 3
 INPUT_SIZE = 224
-GEM_P = 3.0
 BATCH = 32
 LEVELS = 4  # histogram levels per RGB channel
 WHITE = 0.9  # a pixel with every channel above this is background
@@ -106,7 +105,7 @@ def copy_descriptors(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]
     if not images:
         return np.zeros((0, 1280), np.float32), np.zeros((0, 64), np.float32)
     model = _trunk()
-    from visualsearch.timm_tower import LITE_MEAN, LITE_STD
+    from visualsearch.timm_tower import LITE_MEAN, LITE_STD, gem_pool
 
     mean = torch.tensor(LITE_MEAN).view(1, 3, 1, 1)  # what the Lite ImageNet weights expect
     std = torch.tensor(LITE_STD).view(1, 3, 1, 1)
@@ -117,7 +116,7 @@ def copy_descriptors(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]
             small = torch.nn.functional.adaptive_avg_pool2d(x, 32).permute(0, 2, 3, 1)
             colour.append(soft_colour_histogram(small.numpy()))
             fmap = model((x - mean) / std)
-            cnn.append(fmap.clamp(min=1e-6).pow(GEM_P).mean(dim=(2, 3)).pow(1 / GEM_P).numpy())
+            cnn.append(gem_pool(fmap).numpy())
     feats = np.concatenate(cnn).astype(np.float32)
     feats /= np.clip(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12, None)
     return feats, np.concatenate(colour).astype(np.float32)

@@ -51,6 +51,11 @@ LITE_STD = (0.5, 0.5, 0.5)
 GEM_P = 3.0
 
 
+def gem_pool(fmap: torch.Tensor, p: float = GEM_P) -> torch.Tensor:
+    """Generalised-mean pooling of (N, C, H, W) feature maps over H and W: (N, C)."""
+    return fmap.clamp(min=1e-6).pow(p).mean(dim=(2, 3)).pow(1 / p)
+
+
 def colour_histogram(pixels: torch.Tensor) -> torch.Tensor:
     """Per image, the share of foreground pixels in each of 4×4×4 RGB bins.
 
@@ -105,7 +110,7 @@ class MultiScaleEfficientNet(nn.Module):
                 tap = h.mean(dim=(2, 3))
         h = body.bn2(body.conv_head(h))
         if self.gem:
-            pooled = h.clamp(min=1e-6).pow(GEM_P).mean(dim=(2, 3)).pow(1 / GEM_P)
+            pooled = gem_pool(h)
         else:
             pooled = h.mean(dim=(2, 3))
         return torch.cat([pooled, tap, colour_histogram(pixels)], dim=1)
