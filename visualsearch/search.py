@@ -301,11 +301,13 @@ def nearest_query(
     filters: Filters,
     limit: int,
     with_vectors: bool = False,
+    exact: bool | None = None,
 ) -> NearestQuery:
     """The nearest-vector query on ``table`` (image or title vectors, alias ``x``) with the
     filters on the product (alias ``p``): (product id, cosine distance[, vector text]) rows,
-    ORDER BY distance LIMIT ``limit``. ``cursor`` is only used for the row estimate, and only
-    when a filter narrows the products."""
+    ORDER BY distance LIMIT ``limit``. ``exact`` None decides the path by the row estimate
+    (``cursor`` is only used for it, and only when a filter narrows the products); a query
+    with the same filters can pass on the earlier query's decision."""
     dim = int(space.dimension)
     conditions, filter_params = _filter_sql(space, filters)
     literal = _vector_literal(query_vector)
@@ -314,7 +316,8 @@ def nearest_query(
         f"WHERE x.space_id = %s AND {' AND '.join(conditions)}"
     )
     where_params = [space.pk, *filter_params]
-    exact = filters.narrows and exact_wanted(cursor, from_where=from_where, params=where_params)
+    if exact is None:
+        exact = filters.narrows and exact_wanted(cursor, from_where=from_where, params=where_params)
     distance = f"x.vector::halfvec({dim}) <=> %s::halfvec({dim})"
     order = exact_order(distance) if exact else distance
     columns = f"x.product_id, {distance} AS distance" + (", x.vector::text" if with_vectors else "")
@@ -326,41 +329,48 @@ def _nearest(
     *,
     table: str,
     space: EmbeddingSpace,
-    query_vector: np.ndarray,
+    query_vectors: Sequence[np.ndarray],
     filters: Filters,
     limit: int,
     with_vectors: bool = False,
 ) -> tuple[list[tuple], bool]:
-    """Run :func:`nearest_query` with the search settings: (rows, whether it was exact)."""
+    """Run :func:`nearest_query` for each query vector (same filters, so one path decision)
+    with the search settings: (all their rows, whether they were found exactly)."""
+    rows: list[tuple] = []
+    exact = None
     with transaction.atomic(), connection.cursor() as cursor:
         _search_settings(cursor)
-        query = nearest_query(
-            cursor,
-            table=table,
-            space=space,
-            query_vector=query_vector,
-            filters=filters,
-            limit=limit,
-            with_vectors=with_vectors,
-        )
-        cursor.execute(query.sql, query.params)
-        return cursor.fetchall(), query.exact
+        for vector in query_vectors:
+            query = nearest_query(
+                cursor,
+                table=table,
+                space=space,
+                query_vector=vector,
+                filters=filters,
+                limit=limit,
+                with_vectors=with_vectors,
+                exact=exact,
+            )
+            exact = query.exact
+            cursor.execute(query.sql, query.params)
+            rows += cursor.fetchall()
+    return rows, bool(exact)
 
 
 def _candidates(
     *,
     space: EmbeddingSpace,
-    query_vector: np.ndarray,
+    query_vectors: Sequence[np.ndarray],
     filters: Filters,
     with_vectors: bool,
     limit: int | None = None,
 ) -> tuple[list[tuple], bool]:
-    """(product id, cosine distance[, vector text]) rows of the nearest image vectors, and
-    whether they were found exactly (see :class:`NearestQuery`)."""
+    """(product id, cosine distance[, vector text]) rows of the image vectors nearest to each
+    query vector, and whether they were found exactly (see :class:`NearestQuery`)."""
     return _nearest(
         table=ImageEmbedding._meta.db_table,
         space=space,
-        query_vector=query_vector,
+        query_vectors=query_vectors,
         filters=filters,
         limit=int(limit or settings.SEARCH_CANDIDATES),
         with_vectors=with_vectors,
@@ -375,7 +385,7 @@ def _title_candidates(
     rows, _ = _nearest(
         table=TitleEmbedding._meta.db_table,
         space=space,
-        query_vector=query_vector,
+        query_vectors=[query_vector],
         filters=filters,
         limit=limit,
     )
@@ -525,17 +535,13 @@ def products_search(
         exclude_product_ids=tuple(exclude_product_ids),
     )
     limit = _candidate_limit(page=page, k=k)
-    rows: list[tuple] = []
-    exact = False
-    for vector in vectors_in:
-        found, exact = _candidates(
-            space=space,
-            query_vector=vector,
-            filters=filters,
-            with_vectors=diversity > 0,
-            limit=limit,
-        )
-        rows += found
+    rows, exact = _candidates(
+        space=space,
+        query_vectors=vectors_in,
+        filters=filters,
+        with_vectors=diversity > 0,
+        limit=limit,
+    )
     # relaxed_order may return rows slightly out of order: sort them, keep each product's best.
     rows.sort(key=lambda row: (row[1], row[0]))
     best: dict[int, tuple] = {}
@@ -604,7 +610,7 @@ def products_search_hybrid(
     )
     limit = _candidate_limit(page=page, k=k)
     image_rows, exact = _candidates(
-        space=space, query_vector=query_vector, filters=filters, with_vectors=False, limit=limit
+        space=space, query_vectors=[query_vector], filters=filters, with_vectors=False, limit=limit
     )
     title_rows = _title_candidates(
         space=space, query_vector=query_vector, filters=filters, limit=limit
