@@ -145,8 +145,9 @@ def evidence_fold(*, model: LinearModel, fit: EvidenceFit) -> LinearModel:
     """The text model plus the image log-LR terms; the old hand-set image terms set to zero.
 
     Each fitted term enters unstandardised (mean 0, scale 1), so its contribution is coef × value.
-    The fit's intercept sits on ``OFFSET_FEATURE`` (``image_copy_cos__missing``) with mean 1: its contribution is
-    −intercept × (missing − 1), the intercept when the pair has photos and 0 when it has none.
+    The fit's intercept sits on ``OFFSET_FEATURE`` (``image_copy_cos__missing``) with mean 1:
+    its contribution is −intercept × (missing − 1), the intercept when the pair has photos and 0
+    when it has none.
     """
     names = model.feature_names
     mean, scale, coef = list(model.mean), list(model.scale), list(model.coef)
