@@ -22,13 +22,15 @@ def product_detail(request, pk: int):
 
 
 def _similar(product, k: int = 8) -> list:
-    """(product, score) pairs that look like ``product``; empty until it has vectors."""
+    """(product, score) pairs that look like ``product``, best score first (MMR picks a varied
+    set; the page shows it in score order); empty until it has vectors."""
     from visualsearch.search import EmptyQuery, NoActiveSpace, products_similar
 
     try:
-        return products_similar(product=product, k=k, diversity=0.3).results
+        results = products_similar(product=product, k=k, diversity=0.3).results
     except (EmptyQuery, NoActiveSpace):
         return []
+    return sorted(results, key=lambda pair: -pair[1])
 
 
 def page_not_found(request, exception=None):

@@ -14,16 +14,23 @@ from rest_framework.views import APIView
 from catalog.images import ImageRejected
 from catalog.models import Category, Product, ProductStatus, Seller
 from catalog.services import image_validate
-from visualsearch.attributes import ATTRIBUTE_PARAMS, TAXONOMY
+from visualsearch.attributes import (
+    ATTRIBUTE_PARAMS,
+    TAXONOMY,
+    modifier_split,
+    negative_attributes,
+)
 from visualsearch.search import (
     EmptyQuery,
     NoActiveSpace,
     SearchResult,
+    modifier_vector_build,
     products_search,
     products_search_hybrid,
     products_similar,
     query_vector_build,
     query_vectors_build,
+    space_heads,
 )
 from visualsearch.spaces import space_active
 
@@ -148,6 +155,15 @@ class HitOutSerializer(serializers.Serializer):
     score_parts = ScorePartsOutSerializer(
         allow_null=True, help_text="hybrid mode: the signals fused into the score"
     )
+    relevance = serializers.FloatField(
+        allow_null=True,
+        help_text="calibrated probability that this result is relevant (null for a space "
+        "without calibration)",
+    )
+    match = serializers.BooleanField(
+        help_text="whether the result reaches the space's relevance floor; results under it "
+        "are weaker ones, not matches"
+    )
 
 
 class SearchOutSerializer(serializers.Serializer):
@@ -162,6 +178,10 @@ class SearchOutSerializer(serializers.Serializer):
     page = serializers.IntegerField()
     k = serializers.IntegerField(help_text="results per page")
     has_next = serializers.BooleanField()
+    no_match = serializers.BooleanField(
+        help_text="there are results but none on this page reaches the relevance floor: "
+        "the shop has no good match for the query"
+    )
     facets = serializers.DictField(
         child=serializers.DictField(child=serializers.IntegerField()),
         help_text="{filter name: {value: number of matching candidate products}}",
@@ -179,6 +199,8 @@ def search_execute(data: dict) -> SearchResult:
     if space is None:
         raise NoActiveSpace("Search is unavailable: no embedding space is active.")
     images = [checked.rgb() for checked in data["image"]]
+    heads = space_heads(space)
+    excluded = negative_attributes(data["negative_text"], heads=heads)
     common = {
         "category": data["category"] or None,
         "min_price": data["min_price"],
@@ -188,22 +210,37 @@ def search_execute(data: dict) -> SearchResult:
         "attributes": {
             facet: data[param] for facet, param in ATTRIBUTE_PARAMS.items() if data.get(param)
         },
+        "exclude_attributes": excluded,
         "k": data["k"],
         "page": data["page"],
         "diversity": data["diversity"],
         "min_score": data["min_score"],
     }
     if images:
+        # "like this, but in blue": a colour the space's colour head knows is applied by
+        # re-scoring with that head (measured best on validation, docs/benchmarks.md); what
+        # else the text says is mixed into the query vector as before.
+        colour, text = modifier_split(data["text"], heads=heads)
         vectors = query_vectors_build(
             space=space,
             images=images,
-            text=data["text"],
+            text=text,
             negative_text=data["negative_text"],
             image_weight=data["image_weight"],
             crops=data.get("crops", False),
         )
+        modifier = (
+            modifier_vector_build(space=space, photo_vector=vectors[0], colour=colour)
+            if colour
+            else None
+        )
         return products_search(
-            space=space, query_vector=vectors[0], query_vectors=vectors[1:], **common
+            space=space,
+            query_vector=vectors[0],
+            query_vectors=vectors[1:],
+            colour=colour,
+            modifier_vector=modifier,
+            **common,
         )
     query = query_vector_build(space=space, text=data["text"], negative_text=data["negative_text"])
     return products_search_hybrid(space=space, text=data["text"], query_vector=query, **common)
@@ -237,6 +274,8 @@ def _render(result: SearchResult, request) -> dict:
                 "score": score,
                 "attributes": attributes_render(result.attributes.get(product.pk, {})),
                 "score_parts": result.parts.get(product.pk),
+                "relevance": result.relevance.get(product.pk),
+                "match": result.matches.get(product.pk, True),
             }
         )
     payload = {
@@ -247,6 +286,7 @@ def _render(result: SearchResult, request) -> dict:
         "page": result.page,
         "k": result.k,
         "has_next": result.has_next,
+        "no_match": result.no_match,
         "facets": {
             ATTRIBUTE_PARAMS[facet]: counts
             for facet, counts in result.facets.items()

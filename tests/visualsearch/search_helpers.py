@@ -11,7 +11,7 @@ from visualsearch.attributes import TAXONOMY
 from visualsearch.models import ImageEmbedding
 from visualsearch.spaces import space_register
 
-DIM = 128
+DIM = 256  # room for every taxonomy word (the item-type labels are many)
 VOCAB: list[str] = sorted(
     {word for spec in TAXONOMY.values() for label in spec["labels"] for word in label.split()}
     | {"velvet", "scarf", "bag", "lamp"}

