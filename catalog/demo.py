@@ -64,6 +64,7 @@ ORIGINAL_PREFIX = "demo-"
 # so a moderator (and the dedupe tests) can tell a planted pair from the id alone.
 DUPLICATE_PREFIX = "dup-"
 SOURCES = ("photos", "drawn")
+RELIST_GAP = 40
 
 # (username, display name) of the demo sellers; the catalog is split between them.
 SELLERS = [
@@ -237,7 +238,8 @@ def demo_plan(
     *, seed: int = DEFAULT_SEED, products: int | None = None,
     duplicates: int = DEFAULT_DUPLICATES, source: str = "photos",
 ) -> list[DemoProduct]:  # fmt: skip
-    """The full, deterministic list of listings: the originals, then the planted re-listings.
+    """The full, deterministic list of listings in the order they are written: the originals,
+    each planted re-listing some listings after its original.
 
     ``source="photos"`` (the default): the first ``products`` rows of the shipped subset (all of
     them when None). ``source="drawn"``: ``products`` drawn listings (300 when None).
@@ -277,7 +279,10 @@ def demo_plan(
         )
     rng = random.Random(seed)
     planted = []
-    for original in _planted_originals(originals, duplicates, rng):
+    # Originals from the last RELIST_GAP listings would put their copies at the very top.
+    big = len(originals) > 4 * RELIST_GAP
+    early = originals[: len(originals) - RELIST_GAP] if big else originals
+    for original in _planted_originals(early, duplicates, rng):
         # ±4 % before rounding to cents keeps the result safely within ±5 %.
         price = (original.price * Decimal(str(round(rng.uniform(0.96, 1.04), 4)))).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_UP
@@ -300,7 +305,18 @@ def demo_plan(
                 relisting=_relisting(rng),
             )
         )
-    return originals + planted
+    # Each copy is listed RELIST_GAP listings after its original (at the end of a shorter
+    # catalog): later than the original, as a re-listing is, but not all eight at the top of
+    # "latest products".
+    listings = list(originals)
+    for copy in sorted(planted, key=lambda c: -_position(originals, c.duplicate_of)):
+        at = min(_position(originals, copy.duplicate_of) + 1 + RELIST_GAP, len(originals))
+        listings.insert(at, copy)
+    return listings
+
+
+def _position(originals: list[DemoProduct], external_id: str | None) -> int:
+    return next(i for i, item in enumerate(originals) if item.external_id == external_id)
 
 
 def planted_pairs(plan: list[DemoProduct]) -> list[tuple[str, str]]:

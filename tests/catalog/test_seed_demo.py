@@ -126,6 +126,9 @@ def test_planted_pairs_are_reworded_relistings_by_another_seller():
 
     assert len(pairs) == demo.DEFAULT_DUPLICATES == 8
     assert len({items[original].article_type for original, _ in pairs}) == 8
+    position = {item.external_id: index for index, item in enumerate(plan)}
+    assert all(position[copy] > position[original] for original, copy in pairs), "listed later"
+    assert not any(item.duplicate_of for item in plan[-12:]), "not all on the front page"
     for original_id, duplicate_id in pairs:
         original, copy = items[original_id], items[duplicate_id]
         assert duplicate_id == demo.DUPLICATE_PREFIX + original_id
