@@ -82,11 +82,11 @@ GENDER_WORDS = ("Men", "Women", "Unisex", "Boys", "Girls", "Kids")
 REWORDINGS = [
     (r"T-?[Ss]hirts?", "Tee"), (r"Tee", "T-shirt"), (r"Sports Shoes", "Trainers"),
     (r"Casual Shoes", "Sneakers"), (r"Formal Shoes", "Dress Shoes"), (r"Watch", "Wristwatch"),
-    (r"Handbag", "Hand Bag"), (r"Backpack", "Rucksack"), (r"Sunglasses", "Shades"),
+    (r"Handbags?", "Hand Bag"), (r"Backpacks?", "Rucksack"), (r"Sunglasses", "Shades"),
     (r"Trousers", "Pants"), (r"Jeans", "Denims"), (r"Flip Flops", "Slippers"),
-    (r"Wallet", "Billfold"), (r"Perfume", "Fragrance"), (r"Grey", "Gray"), (r"Navy Blue", "Navy"),
-    (r"Kurta", "Kurta Tunic"), (r"Heels", "High Heels"), (r"Belt", "Waist Belt"),
-    (r"Socks", "Pair of Socks"), (r"Shirt", "Button-Down Shirt"), (r"Top", "Blouse"),
+    (r"Wallets?", "Billfold"), (r"Perfume", "Fragrance"), (r"Grey", "Gray"), (r"Navy Blue", "Navy"),
+    (r"Kurta", "Kurta Tunic"), (r"Heels", "High Heels"), (r"Belts?", "Waist Belt"),
+    (r"Socks", "Pair of Socks"), (r"Shirt", "Button-Down Shirt"), (r"Tops?", "Blouse"),
 ]  # fmt: skip
 
 
@@ -279,9 +279,9 @@ def demo_plan(
         )
     rng = random.Random(seed)
     planted = []
-    # Originals from the last RELIST_GAP listings would put their copies at the very top.
+    # Originals near the end would put their copies at the top of "latest products".
     big = len(originals) > 4 * RELIST_GAP
-    early = originals[: len(originals) - RELIST_GAP] if big else originals
+    early = originals[: len(originals) - 2 * RELIST_GAP] if big else originals
     for original in _planted_originals(early, duplicates, rng):
         # ±4 % before rounding to cents keeps the result safely within ±5 %.
         price = (original.price * Decimal(str(round(rng.uniform(0.96, 1.04), 4)))).quantize(
