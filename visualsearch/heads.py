@@ -119,8 +119,12 @@ def head_fit(
     model.fit(np.asarray(vectors)[rows], [index[values[i]] for i in rows])
     weight = np.zeros((len(labels), np.asarray(vectors).shape[1]))
     bias = np.full(len(labels), -1e3)  # a label the fit never saw cannot win
-    for row, cls in enumerate(model.classes_):
-        weight[cls], bias[cls] = model.coef_[row], model.intercept_[row]
+    if len(model.classes_) == 2:  # binary: one row of logits for the second class, 0 for the first
+        weight[model.classes_[1]], bias[model.classes_[1]] = model.coef_[0], model.intercept_[0]
+        bias[model.classes_[0]] = 0.0
+    else:
+        for row, cls in enumerate(model.classes_):
+            weight[cls], bias[cls] = model.coef_[row], model.intercept_[row]
     head = Head(labels=labels, weight=weight, bias=bias)
     targets = np.array([index.get(v, -1) if v else -1 for v in calib_values])
     head.temperature = temperature_fit(head.logits(calib_vectors), targets)
@@ -250,13 +254,17 @@ def heads_load(pretrained: str) -> SpaceHeads | None:
         return _cache[key]
 
 
+def _top_excluding(row: np.ndarray, skip: int, k: int) -> np.ndarray:
+    """The indices of the k highest values of ``row``, index ``skip`` (the query) left out."""
+    order = np.argsort(-row, kind="stable")
+    return order[order != skip][:k]
+
+
 def _p_at_10(scores: np.ndarray, labels: np.ndarray, query_rows: np.ndarray) -> np.ndarray:
     """Per query row: the share of its top 10 (itself excluded) that has its label."""
     out = []
     for q, row in zip(query_rows, scores, strict=True):
-        row = row.copy()
-        row[q] = -np.inf
-        top = np.argsort(-row, kind="stable")[:10]
+        top = _top_excluding(row, q, 10)
         out.append((labels[top] == labels[q]).mean())
     return np.asarray(out)
 
@@ -324,9 +332,7 @@ def space_heads_fit(
     scores = cosines + beta * same
     flat_scores, flat_relevant = [], []
     for q, row in zip(val_rows, scores, strict=True):
-        row = row.copy()
-        row[q] = -np.inf
-        top = np.argsort(-row, kind="stable")[:50]
+        top = _top_excluding(row, q, 50)
         flat_scores += row[top].tolist()
         flat_relevant += (labels[top] == labels[q]).tolist()
     relevance = relevance_fit(scores=np.array(flat_scores), relevant=np.array(flat_relevant))
@@ -334,9 +340,7 @@ def space_heads_fit(
     for floor in np.round(np.arange(0.05, 0.96, 0.05), 2):
         lost = []
         for q, row in zip(val_rows, scores, strict=True):
-            row = row.copy()
-            row[q] = -np.inf
-            top = np.argsort(-row, kind="stable")[:10]
+            top = _top_excluding(row, q, 10)
             hit = labels[top] == labels[q]
             lost.append((hit & (relevance.probability(row[top]) < floor)).sum() / 10)
         costs[float(floor)] = float(np.mean(lost))

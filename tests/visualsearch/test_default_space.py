@@ -1,0 +1,128 @@
+"""The shipped default space is assembled offline from the wheels, and retraining on a catalog
+makes a candidate that replaces the active space only when it wins on held-out products."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+
+from tests.conftest import make_image_bytes
+from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
+from visualsearch import training
+from visualsearch.default_space import VERSION, default_space_assemble, default_space_ensure
+from visualsearch.embedders import clear_cache, get_embedder
+from visualsearch.heads import HEADS_FILE, heads_load
+from visualsearch.models import EmbeddingSpace
+from visualsearch.spaces import space_activate, space_active, space_register
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def _models_dir(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path / "models"
+    yield
+    clear_cache()
+
+
+def _photo(colour, seed=0):
+    from PIL import Image
+
+    return Image.open(__import__("io").BytesIO(make_image_bytes(colour=colour, seed=seed)))
+
+
+def test_the_default_space_is_assembled_from_the_wheels_and_activated_without_training(settings):
+    assert space_active() is None
+    space = default_space_ensure()
+    assert space.is_active and space.name == VERSION
+    assert space.notes["source"] == "shipped"
+    checkpoint = settings.MODELS_DIR / VERSION / f"{space.architecture}.pt"
+    assert str(checkpoint) == space.pretrained and checkpoint.is_file()
+    assert checkpoint.with_name(HEADS_FILE).is_file()
+    embedder = get_embedder(architecture=space.architecture, pretrained=space.pretrained)
+    vectors = embedder.encode_images([_photo((200, 30, 30)), _photo((30, 30, 200), seed=1)])
+    assert vectors.shape == (2, space.dimension)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    heads = heads_load(space.pretrained)
+    probs = heads.heads["colour"].probabilities(vectors)
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    # idempotent: a second start keeps the assembled files
+    stamp = checkpoint.stat().st_mtime_ns
+    assert default_space_ensure().pk == space.pk
+    assert checkpoint.stat().st_mtime_ns == stamp
+    assert EmbeddingSpace.objects.count() == 1
+
+
+def test_the_assembled_space_gives_the_same_vectors_on_every_assembly(tmp_path):
+    first = default_space_assemble(out_dir=tmp_path / "a")
+    second = default_space_assemble(out_dir=tmp_path / "b")
+    from visualsearch import offline_model as om
+
+    photo = _photo((20, 160, 40))
+    a = get_embedder(architecture=om.ARCHITECTURE, pretrained=str(first)).encode_images([photo])
+    b = get_embedder(architecture=om.ARCHITECTURE, pretrained=str(second)).encode_images([photo])
+    assert np.allclose(a, b, atol=1e-6)
+
+
+def test_an_existing_active_space_is_not_replaced_by_the_default_one():
+    space_register(name="mine", architecture="x", pretrained="y", dimension=8)
+    space_activate(name="mine")
+    default_space_ensure()
+    assert space_active().name == "mine"
+
+
+def _catalog(n=40):
+    colours = {"red": (210, 30, 30), "blue": (30, 40, 210)}
+    kinds = {"Shirts": "rect", "Watches": "circle"}
+    categories = {name: CategoryFactory(name=name) for name in kinds}
+    for i in range(n):
+        colour, kind = list(colours)[i % 2], list(kinds)[(i // 2) % 2]
+        product = ProductFactory(title=f"{colour.title()} {kind} {i}", category=categories[kind])
+        content = make_image_bytes(colour=colours[colour], shape=kinds[kind], seed=i)
+        ProductImageFactory(product=product, file=ContentFile(content, name=f"{i}.jpg"))
+
+
+def _scores(candidate: float, active: float):
+    def evaluate(*, space, items):
+        value = active if space.name == "incumbent" else candidate
+        return dict.fromkeys(training.MEASURES, value)
+
+    return evaluate
+
+
+def test_a_candidate_that_loses_on_held_out_products_is_not_activated(monkeypatch, capsys):
+    _catalog()
+    space_register(name="incumbent", architecture="x", pretrained="y", dimension=8)
+    space_activate(name="incumbent")
+    monkeypatch.setattr(training, "space_evaluate", _scores(candidate=0.4, active=0.6))
+    call_command("train_embedder", "--space", "candidate", "--max-seconds", "15", "--activate")
+    assert space_active().name == "incumbent"
+    comparison = EmbeddingSpace.objects.get(name="candidate").notes["comparison"]
+    assert comparison["wins"] is False
+    assert comparison["active"]["name"] == "incumbent"
+    assert comparison["candidate"]["photo_p10_category"] == 0.4
+    assert "loses: not activated" in capsys.readouterr().out
+
+
+def test_a_candidate_that_wins_is_backfilled_then_activated(monkeypatch):
+    from visualsearch.models import ImageEmbedding
+
+    _catalog()
+    space_register(name="incumbent", architecture="x", pretrained="y", dimension=8)
+    space_activate(name="incumbent")
+    monkeypatch.setattr(training, "space_evaluate", _scores(candidate=0.7, active=0.6))
+    call_command("train_embedder", "--space", "candidate", "--max-seconds", "15", "--activate")
+    space = space_active()
+    assert space.name == "candidate" and space.notes["comparison"]["wins"] is True
+    assert ImageEmbedding.objects.filter(space=space).count() == 40
+    assert heads_load(space.pretrained).heads["category"].labels == ["shirts", "watches"]
+
+
+def test_the_rule_needs_a_better_mean_and_no_measure_much_worse():
+    active = dict.fromkeys(training.MEASURES, 0.5)
+    assert training.candidate_wins(dict.fromkeys(training.MEASURES, 0.51), active)
+    assert not training.candidate_wins(dict.fromkeys(training.MEASURES, 0.5), active)
+    lopsided = {"title_photo_ndcg10": 0.9, "photo_p10_category": 0.9, "item_type_accuracy": 0.45}
+    assert not training.candidate_wins(lopsided, active)
