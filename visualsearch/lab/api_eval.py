@@ -187,7 +187,8 @@ def embeddings_wait(
                 raise EvalError(
                     f"gave up after {timeout:.0f} s: {where}. Is the server's worker running "
                     "(`python manage.py rundramatiq`, started by `make run`)? "
-                    "`python manage.py reconcile` re-enqueues missing work; --wait sets the timeout."
+                    "`python manage.py reconcile` re-enqueues missing work; --wait sets the "
+                    "timeout."
                 )
             time.sleep(poll)
 
@@ -375,6 +376,273 @@ def attributes_quality(*, gallery: dict[int, Item], space_name: str, report: Rep
         report.numbers[f"{param}_accuracy"] = metrics.mean(correct)
 
 
+@dataclass
+class Evaluation:
+    """One run's shared state: the API client, the gallery and its labels, the seeded sampler
+    and the report every measure adds its rows to."""
+
+    api: SearchApi
+    gallery: dict[int, Item]
+    titles: dict[int, str]
+    space_name: str
+    rng: np.random.Generator
+    progress: bool = True
+    report: Report = field(default_factory=Report)
+
+    def __post_init__(self) -> None:
+        self.ordered = sorted(self.gallery.items(), key=lambda kv: int(kv[1].external_id))
+        self.by_pair: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for pk, item in self.ordered:
+            self.by_pair[(item.colour, item.type)].add(pk)
+        self.photo_results: dict[int, list[int]] = {}  # photo query → top 10, itself dropped
+        self.text_ndcg: list[float] = []
+        self.text_ndcg_kept: list[float] = []  # `match: false` results dropped
+        self.marked = 0  # responses that carry the relevance-floor fields
+
+    def bar(self, total: int, desc: str) -> tqdm:
+        return tqdm(total=total, unit="query", desc=desc, disable=not self.progress or None)
+
+    def photo(self, photo_queries: list[tuple[int, Item]]) -> None:
+        """Photo → products: P@10 and P@5 by articleType, and the top hit's colour."""
+        relevant, top_colour = [], []
+        with self.bar(len(photo_queries), "photo queries") as bar:
+            for pk, item in photo_queries:
+                body = self.api.search(kind="photo", photo=item.path, k=K + 1)
+                if body.get("space") != self.space_name:
+                    self.report.notes.append(
+                        f"a photo query was answered from {body.get('space')!r}"
+                    )
+                hits = [h for h in body["results"] if h["product"]["id"] != pk][:K]
+                self.photo_results[pk] = [h["product"]["id"] for h in hits]
+                relevant.append([self._type(h["product"]["id"]) == item.type for h in hits])
+                if hits:
+                    value = (hits[0].get("attributes") or {}).get("colour", {}).get("value")
+                    truth = self.gallery.get(hits[0]["product"]["id"])
+                    top_colour.append(
+                        truth is not None
+                        and value is not None
+                        and value.lower() == truth.colour.lower()
+                    )
+                bar.update()
+        p10 = metrics.mean([metrics.precision_at_k(r, k=10) for r in relevant])
+        p5 = metrics.mean([metrics.precision_at_k(r, k=5) for r in relevant])
+        n = len(relevant)
+        self.report.add(
+            "photo → products: P@10, same articleType (own product dropped)", p10, ">= 0.75", n
+        )
+        self.report.add("photo → products: P@5", p5, ">= 0.80", n)
+        self.report.add(
+            "photo: the top hit's zero-shot colour is its true baseColour",
+            metrics.mean(top_colour),
+            ">= 0.70",
+            len(top_colour),
+        )
+        self.report.numbers.update(photo_p10=p10, photo_p5=p5)
+
+    def text(self) -> list[str]:
+        """Text "<baseColour> <articleType>" nDCG@10 against BM25 over the same titles.
+        Returns the query texts."""
+        pairs = sorted({(i.colour, i.type) for _, i in self.ordered if i.colour})
+        gallery_ids = [pk for pk, _ in self.ordered]
+        bm25 = BM25([self.titles[pk] for pk in gallery_ids])
+        bm25_ndcg = []
+        with self.bar(len(pairs), "text queries") as bar:
+            for colour, type_ in pairs:
+                text = f"{colour} {type_}"
+                relevant = self.by_pair[(colour, type_)]
+                body = self.api.search(kind="text", text=text, k=K)
+                self.marked += marks_matches(body)
+                kept = [h for h in body["results"] if h.get("match", True) is not False]
+                self.text_ndcg.append(self._ndcg(result_ids(body), relevant))
+                self.text_ndcg_kept.append(self._ndcg([h["product"]["id"] for h in kept], relevant))
+                scores = bm25.scores(text)
+                ranked = [gallery_ids[j] for j in top_k(scores, K) if scores[j] > 0]
+                bm25_ndcg.append(self._ndcg(ranked, relevant))
+                bar.update()
+        t_api, t_bm25 = metrics.mean(self.text_ndcg), metrics.mean(bm25_ndcg)
+        ratio = t_api / t_bm25 if t_api is not None and t_bm25 else None
+        n = len(pairs)
+        self.report.add('text "<colour> <type>": nDCG@10 through the API', t_api, "", n)
+        self.report.add("text: nDCG@10 of BM25 over the same gallery titles", t_bm25, "", n)
+        self.report.add("text: API / BM25", f"×{ratio:.2f}" if ratio else None, ">= ×1.75", n)
+        self.report.numbers.update(text_ndcg=t_api, bm25_ndcg=t_bm25, text_ratio=ratio)
+        return [f"{c} {t}" for c, t in pairs]
+
+    def modifier(self, photo_queries: list[tuple[int, Item]]) -> None:
+        """Photo + "in <colour>" (a colour the gallery has for the photo's type, not its own)
+        against photo-only and text-only "<colour> <type>" on the same queries."""
+        colours_of_type: dict[str, set[str]] = defaultdict(set)
+        for _, item in self.ordered:
+            if item.colour:
+                colours_of_type[item.type].add(item.colour)
+        queries = []
+        for pk, item in photo_queries:
+            options = sorted(colours_of_type[item.type] - {item.colour})
+            if options and pk in self.photo_results:
+                queries.append((pk, item, options[int(self.rng.integers(len(options)))]))
+        shares: dict[str, list[float]] = defaultdict(list)
+        with self.bar(len(queries), "photo + colour queries") as bar:
+            for pk, item, colour in queries:
+                relevant = self.by_pair[(colour, item.type)] - {pk}
+                both = self.api.search(
+                    kind="photo+text", photo=item.path, text=f"in {colour.lower()}", k=K + 1
+                )
+                text_only = self.api.search(kind="text", text=f"{colour} {item.type}", k=K + 1)
+                lists = {
+                    "photo + text": without(result_ids(both), pk)[:K],
+                    "photo only": self.photo_results[pk],
+                    "text only": without(result_ids(text_only), pk)[:K],
+                }
+                for name, ids in lists.items():
+                    flags = [i in relevant for i in ids]
+                    shares[name].append(metrics.normalised_share(flags, n_exist=len(relevant)))
+                bar.update()
+        both, photo = metrics.mean(shares["photo + text"]), metrics.mean(shares["photo only"])
+        n = len(queries)
+        self.report.add(
+            'photo + "in <colour>": share of top 10 with that type and colour, normalised',
+            both,
+            ">= 2 × photo-only",
+            n,
+        )
+        self.report.add("… the same queries, photo only", photo, "", n)
+        self.report.add(
+            '… the same queries, text only "<colour> <type>"',
+            metrics.mean(shares["text only"]),
+            "",
+            n,
+        )
+        self.report.add(
+            "… photo + text / photo only",
+            f"×{both / photo:.2f}" if both is not None and photo else None,
+            ">= ×2",
+            n,
+        )
+        self.report.numbers.update(modifier=both, modifier_photo=photo)
+
+    def negative(self, *, per_pattern: int) -> None:
+        """ "Without: X": photos of items whose titles say X, with and without negative_text;
+        the share of the top 10 whose titles still say X."""
+        samples = []
+        for name, (words, negative) in PATTERNS.items():
+            having = [(pk, i) for pk, i in self.ordered if _title_has(self.titles[pk], words)]
+            samples.append((name, words, negative, _sample(having, per_pattern, self.rng)))
+        with self.bar(sum(len(s[3]) for s in samples), '"without" queries') as bar:
+            for name, words, negative, sample in samples:
+                if not sample:
+                    self.report.notes.append(f'"without {negative}": no held-out title says {name}')
+                    continue
+                still: dict[str, list[float]] = defaultdict(list)
+                for pk, item in sample:
+                    plain = self.api.search(kind="photo", photo=item.path, k=K + 1)
+                    minus = self.api.search(
+                        kind="photo+negative", photo=item.path, negative_text=negative, k=K + 1
+                    )
+                    for label, body in (("plain", plain), ("negative", minus)):
+                        has = [
+                            _title_has(self.titles.get(i, ""), words)
+                            for i in without(result_ids(body), pk)[:K]
+                        ]
+                        still[label].append(sum(has) / len(has) if has else 0.0)
+                    bar.update()
+                self.report.add(
+                    f'photo of a {name} item + negative_text "{negative}": '
+                    f"share of top 10 still {name}",
+                    metrics.mean(still["negative"]),
+                    "lower than photo only",
+                    len(sample),
+                )
+                self.report.add(
+                    "… the same photos without negative_text",
+                    metrics.mean(still["plain"]),
+                    "",
+                    len(sample),
+                )
+
+    def out_of_catalog(self, *, seed: int) -> None:
+        """Other domains' goods and random strings answered with no match, and what dropping
+        `match: false` results costs the real text queries."""
+        queries = ooc_queries(seed=seed)
+        no_match = 0
+        with self.bar(len(queries), "out-of-catalog queries") as bar:
+            for text in queries:
+                body = self.api.search(kind="text", text=text, k=K)
+                no_match += answered_no_match(body)
+                self.marked += marks_matches(body)
+                bar.update()
+        n = len(queries)
+        self.report.add(
+            "out-of-catalog queries answered with no match",
+            f"{no_match} of {n} ({no_match / n:.2f})",
+            ">= 0.9",
+            n,
+        )
+        full, kept = metrics.mean(self.text_ndcg), metrics.mean(self.text_ndcg_kept)
+        cost = full - kept if full is not None and kept is not None else None
+        self.report.add(
+            "text nDCG@10 lost when `match: false` results are dropped",
+            cost,
+            "<= 0.01",
+            len(self.text_ndcg),
+        )
+        self.report.numbers.update(ooc_no_match=no_match, ooc_total=n, floor_cost=cost)
+        if not self.marked:
+            self.report.notes.append(
+                "no response carried `no_match` or a per-result `match` field (the API has no "
+                "relevance floor yet), so no query could be answered with no match and dropping "
+                "`match: false` results removes nothing"
+            )
+
+    def paging(self, *, photos: list[Item], texts: list[str]) -> None:
+        """Pages 1..PAGES (k=10) of the same query share no product."""
+        queries = [("photo", q) for q in photos] + [("text", q) for q in texts]
+        stable, totals, repeats = Counter(), Counter(), Counter()
+        with self.bar(len(queries), "paging") as bar:
+            for kind, query in queries:
+                pages = []
+                for page in range(1, PAGES + 1):
+                    if kind == "photo":
+                        body = self.api.search(kind="paging", photo=query.path, k=K, page=page)
+                    else:
+                        body = self.api.search(kind="paging", text=query, k=K, page=page)
+                    pages.append(result_ids(body))
+                    if not body.get("has_next"):
+                        break
+                count = metrics.pages_repeat(pages)
+                repeats[kind] += count
+                stable[kind] += count == 0
+                totals[kind] += 1
+                bar.update()
+        for kind in ("photo", "text"):
+            self.report.add(
+                f"{kind} queries whose pages 1–{PAGES} (k=10) share no product",
+                f"{stable[kind]} of {totals[kind]} ({repeats[kind]} repeated products)",
+                "all",
+                totals[kind],
+            )
+
+    def latency(self) -> None:
+        """p50 / p95 as the client saw them (HTTP included)."""
+        for kind in ("photo", "text", "photo+text"):
+            values = self.api.latency_ms.get(kind, [])
+            if values:
+                p50, p95 = metrics.percentile(values, 50), metrics.percentile(values, 95)
+                self.report.add(
+                    f"latency of a {kind} query, p50 / p95 (ms, client side)",
+                    f"{p50:.0f} / {p95:.0f}",
+                    "",
+                    len(values),
+                )
+
+    def _type(self, product_id: int) -> str | None:
+        item = self.gallery.get(product_id)
+        return item.type if item else None
+
+    @staticmethod
+    def _ndcg(ids: list[int], relevant: set[int]) -> float:
+        return metrics.ndcg_at_k([i in relevant for i in ids], n_relevant=len(relevant))
+
+
 def run(
     *, url: str, data_dir: Path, seller: str, queries: int, seed: int, wait_timeout: float,
     log: Callable[[str], None], progress: bool = True, session: requests.Session | None = None,
@@ -385,225 +653,24 @@ def run(
     items = heldout_items(data_dir)
     gallery = gallery_import(data_dir=data_dir, items=items, seller=seller, log=log)
     space_name = embeddings_wait(gallery=gallery, timeout=wait_timeout, progress=progress)
-    api = SearchApi(url=url, seller=seller, session=session)
-    report = Report()
-    report.numbers.update(gallery=len(gallery), heldout=len(items), space=space_name)
-    rng = np.random.default_rng(seed)
-    ordered = sorted(gallery.items(), key=lambda kv: int(kv[1].external_id))
-    by_type: dict[str, set[int]] = defaultdict(set)
-    by_pair: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for pk, item in ordered:
-        by_type[item.type].add(pk)
-        by_pair[(item.colour, item.type)].add(pk)
-
-    def bar(total: int, desc: str):
-        return tqdm(total=total, unit="query", desc=desc, disable=not progress or None)
-
-    # 1. Photo → products.
-    photo_queries = _sample(ordered, queries, rng)
-    photo_results: dict[int, list[int]] = {}
-    top_colour_hits: list[bool] = []
-    spaces_seen: Counter = Counter()
-    with bar(len(photo_queries), "photo queries") as b:
-        for pk, item in photo_queries:
-            body = api.search(kind="photo", photo=item.path, k=K + 1)
-            spaces_seen[body.get("space")] += 1
-            hits = [h for h in body["results"] if h["product"]["id"] != pk][:K]
-            photo_results[pk] = [h["product"]["id"] for h in hits]
-            if hits:
-                top = hits[0]
-                value = (top.get("attributes") or {}).get("colour", {}).get("value")
-                truth = gallery.get(top["product"]["id"])
-                top_colour_hits.append(
-                    truth is not None
-                    and value is not None
-                    and value.lower() == truth.colour.lower()
-                )
-            b.update()
-    rel = {pk: [gallery.get(r) is not None and gallery[r].type == gallery[pk].type for r in res]
-           for pk, res in photo_results.items()}  # fmt: skip
-    p10 = metrics.mean([metrics.precision_at_k(r, k=10) for r in rel.values()])
-    p5 = metrics.mean([metrics.precision_at_k(r, k=5) for r in rel.values()])
-    report.add("photo → products: P@10, same articleType (own product dropped)", p10, ">= 0.75",
-               len(rel))  # fmt: skip
-    report.add("photo → products: P@5", p5, ">= 0.80", len(rel))
-    report.add("photo: the top hit's zero-shot colour is its true baseColour",
-               metrics.mean(top_colour_hits), ">= 0.70", len(top_colour_hits))  # fmt: skip
-    report.numbers.update(photo_p10=p10, photo_p5=p5)
-
-    # 2. Text "<baseColour> <articleType>" against BM25 over the same titles.
-    pairs = sorted({(i.colour, i.type) for _, i in ordered if i.colour})
-    gallery_ids = [pk for pk, _ in ordered]
-    titles = dict(Product.objects.filter(pk__in=gallery_ids).values_list("pk", "title"))
-    bm25 = BM25([titles[pk] for pk in gallery_ids])
-    api_ndcg, api_ndcg_kept, bm25_ndcg = [], [], []
-    text_results: dict[str, list[int]] = {}
-    marked = 0
-    with bar(len(pairs), "text queries") as b:
-        for colour, type_ in pairs:
-            text = f"{colour} {type_}"
-            relevant = by_pair[(colour, type_)]
-            body = api.search(kind="text", text=text, k=K)
-            marked += marks_matches(body)
-            ids = result_ids(body)
-            text_results[text] = ids
-            api_ndcg.append(
-                metrics.ndcg_at_k([i in relevant for i in ids], n_relevant=len(relevant))
-            )
-            kept = [
-                h["product"]["id"] for h in body["results"] if h.get("match", True) is not False
-            ]
-            api_ndcg_kept.append(
-                metrics.ndcg_at_k([i in relevant for i in kept], n_relevant=len(relevant))
-            )
-            scores = bm25.scores(text)
-            ranked = [gallery_ids[j] for j in top_k(scores, K) if scores[j] > 0]
-            bm25_ndcg.append(
-                metrics.ndcg_at_k([i in relevant for i in ranked], n_relevant=len(relevant))
-            )
-            b.update()
-    t_api, t_bm25 = metrics.mean(api_ndcg), metrics.mean(bm25_ndcg)
-    ratio = t_api / t_bm25 if t_api is not None and t_bm25 else None
-    report.add('text "<colour> <type>": nDCG@10 through the API', t_api, "", len(pairs))
-    report.add("text: nDCG@10 of BM25 over the same gallery titles", t_bm25, "", len(pairs))
-    report.add("text: API / BM25", f"×{ratio:.2f}" if ratio else None, ">= ×1.75", len(pairs))
-    report.numbers.update(text_ndcg=t_api, bm25_ndcg=t_bm25, text_ratio=ratio)
-
-    # 3. Photo + "in <colour>" against photo-only and text-only on the same queries.
-    colours_of_type: dict[str, set[str]] = defaultdict(set)
-    for _, item in ordered:
-        if item.colour:
-            colours_of_type[item.type].add(item.colour)
-    modifier = []
-    for pk, item in photo_queries:
-        options = sorted(colours_of_type[item.type] - {item.colour})
-        if options:
-            modifier.append((pk, item, options[int(rng.integers(len(options)))]))
-    shares: dict[str, list[float]] = defaultdict(list)
-    with bar(len(modifier), "photo + colour queries") as b:
-        for pk, item, colour in modifier:
-            relevant = by_pair[(colour, item.type)] - {pk}
-            with_text = api.search(
-                kind="photo+text", photo=item.path, text=f"in {colour.lower()}", k=K + 1
-            )
-            text_only = api.search(kind="text", text=f"{colour} {item.type}", k=K + 1)
-            lists = {
-                "photo + text": without(result_ids(with_text), pk)[:K],
-                "photo only": photo_results[pk],
-                "text only": without(result_ids(text_only), pk)[:K],
-            }
-            for name, ids in lists.items():
-                shares[name].append(
-                    metrics.normalised_share([i in relevant for i in ids], n_exist=len(relevant))
-                )
-            b.update()
-    m_both, m_photo = metrics.mean(shares["photo + text"]), metrics.mean(shares["photo only"])
-    report.add('photo + "in <colour>": share of top 10 with that type and colour, normalised',
-               m_both, ">= 2 × photo-only", len(modifier))  # fmt: skip
-    report.add("… the same queries, photo only", m_photo, "", len(modifier))
-    report.add('… the same queries, text only "<colour> <type>"', metrics.mean(shares["text only"]),
-               "", len(modifier))  # fmt: skip
-    report.add("… photo + text / photo only",
-               f"×{m_both / m_photo:.2f}" if m_both is not None and m_photo else None,
-               ">= ×2", len(modifier))  # fmt: skip
-    report.numbers.update(modifier=m_both, modifier_photo=m_photo)
-
-    # 4. "Without: X" via negative_text.
-    per_pattern = max(5, queries // 10)
-    neg_rows = []
-    for name, (words, negative) in PATTERNS.items():
-        having = [(pk, i) for pk, i in ordered if _title_has(titles.get(pk, i.title), words)]
-        neg_rows.append((name, words, negative, _sample(having, per_pattern, rng)))
-    still: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    with bar(sum(len(r[3]) for r in neg_rows), '"without" queries') as b:
-        for name, words, negative, sample in neg_rows:
-            for pk, item in sample:
-                plain = api.search(kind="photo", photo=item.path, k=K + 1)
-                minus = api.search(
-                    kind="photo+negative", photo=item.path, negative_text=negative, k=K + 1
-                )
-                for label, body in (("plain", plain), ("negative", minus)):
-                    ids = without(result_ids(body), pk)[:K]
-                    has = [_title_has(titles.get(i, ""), words) for i in ids]
-                    still[name][label].append(sum(has) / len(has) if has else 0.0)
-                b.update()
-    for name, _, negative, sample in neg_rows:
-        if not sample:
-            report.notes.append(f'"without {negative}": no held-out title says {name}')
-            continue
-        report.add(
-            f'photo of a {name} item + negative_text "{negative}": share of top 10 still {name}',
-            metrics.mean(still[name]["negative"]),
-            "lower than photo only",
-            len(sample),
-        )
-        report.add("… the same photos without negative_text", metrics.mean(still[name]["plain"]), "",
-                   len(sample))  # fmt: skip
-
-    # 5. Stored attributes over the whole gallery.
-    attributes_quality(gallery=gallery, space_name=space_name, report=report)
-
-    # 6. Out of catalog, and what dropping `match: false` costs real text queries.
-    ooc = ooc_queries(seed=seed)
-    no_match, ooc_marked = 0, 0
-    with bar(len(ooc), "out-of-catalog queries") as b:
-        for text in ooc:
-            body = api.search(kind="text", text=text, k=K)
-            no_match += answered_no_match(body)
-            ooc_marked += marks_matches(body)
-            b.update()
-    report.add("out-of-catalog queries answered with no match", f"{no_match} of {len(ooc)}"
-               f" ({no_match / len(ooc):.2f})", ">= 0.9", len(ooc))  # fmt: skip
-    kept = metrics.mean(api_ndcg_kept)
-    cost = t_api - kept if t_api is not None and kept is not None else None
-    report.add("text nDCG@10 lost when `match: false` results are dropped", cost, "<= 0.01",
-               len(pairs))  # fmt: skip
-    report.numbers.update(ooc_no_match=no_match, ooc_total=len(ooc), floor_cost=cost)
-    if not (marked or ooc_marked):
-        report.notes.append(
-            "no response carried `no_match` or a per-result `match` field (the API has no "
-            "relevance floor yet), so no query could be answered with no match and dropping "
-            "`match: false` results removes nothing"
-        )
-
-    # 7. Paging stability: pages 1..3 share no product.
-    paging = [("photo", pk, item) for pk, item in photo_queries[:PAGING_QUERIES]]
-    paging += [("text", None, text) for text in list(text_results)[:PAGING_QUERIES]]
-    stable = Counter()
-    totals = Counter()
-    repeats = Counter()
-    with bar(len(paging), "paging") as b:
-        for kind, _pk, query in paging:
-            pages = []
-            for page in range(1, PAGES + 1):
-                if kind == "photo":
-                    body = api.search(kind="paging", photo=query.path, k=K, page=page)
-                else:
-                    body = api.search(kind="paging", text=query, k=K, page=page)
-                pages.append(result_ids(body))
-                if not body.get("has_next"):
-                    break
-            count = metrics.pages_repeat(pages)
-            repeats[kind] += count
-            stable[kind] += count == 0
-            totals[kind] += 1
-            b.update()
-    for kind in ("photo", "text"):
-        report.add(f"{kind} queries whose pages 1–{PAGES} (k=10) share no product",
-                   f"{stable[kind]} of {totals[kind]} ({repeats[kind]} repeated products)",
-                   "all", totals[kind])  # fmt: skip
-
-    # Latency as the client saw it (HTTP included).
-    for kind in ("photo", "text", "photo+text"):
-        values = api.latency_ms.get(kind, [])
-        if values:
-            report.add(f"latency of a {kind} query, p50 / p95 (ms, client side)",
-                       f"{metrics.percentile(values, 50):.0f} / {metrics.percentile(values, 95):.0f}",
-                       "", len(values))  # fmt: skip
-    other = [s for s in spaces_seen if s != space_name]
-    if other:
-        report.notes.append(f"the server answered from other spaces too: {other}")
-    return report
+    titles = dict(Product.objects.filter(pk__in=list(gallery)).values_list("pk", "title"))
+    run = Evaluation(
+        api=SearchApi(url=url, seller=seller, session=session), gallery=gallery, titles=titles,
+        space_name=space_name, rng=np.random.default_rng(seed), progress=progress,
+    )  # fmt: skip
+    run.report.numbers.update(gallery=len(gallery), heldout=len(items), space=space_name)
+    photo_queries = _sample(run.ordered, queries, run.rng)
+    run.photo(photo_queries)
+    texts = run.text()
+    run.modifier(photo_queries)
+    run.negative(per_pattern=max(5, queries // 10))
+    attributes_quality(gallery=gallery, space_name=space_name, report=run.report)
+    run.out_of_catalog(seed=seed)
+    run.paging(
+        photos=[item for _, item in photo_queries[:PAGING_QUERIES]], texts=texts[:PAGING_QUERIES]
+    )
+    run.latency()
+    return run.report
 
 
 # --- output ------------------------------------------------------------------------------
