@@ -563,7 +563,9 @@ def _photo_scores(
     candidates' vectors with the space's calibrated heads.
 
     photo score = best cosine over the query vectors (the photo and its crops)
-    + ``type_rerank_weight`` · P(same item type as the photo). With a colour modifier the
+    + ``type_rerank_weight`` · P(same item type as the photo); it ranks the results when the
+    photo's item type is known (head confidence ≥ ATTRIBUTE_MIN_CONFIDENCE), else the cosines
+    do, and it is what the relevance is calibrated on. With a colour modifier the
     ranking score is ``modifier["text"]`` · cos(``modifier_vector``) + ``modifier["photo"]`` ·
     photo score + ``modifier["colour"]`` · P(candidate has that colour). Without heads the
     cosines are returned as they are."""
@@ -572,16 +574,22 @@ def _photo_scores(
     ids = [pid for pid, _ in ranked]
     matrix = np.stack([vectors[pid] for pid in ids])
     cosines = np.max(matrix @ np.stack(list(query_vectors)).T, axis=1)
-    photo = cosines + heads.type_rerank_weight * heads.same_type_probability(
-        query_vectors[0], matrix
-    )
-    scores = photo
+    same_type = heads.type_rerank_weight * heads.same_type_probability(query_vectors[0], matrix)
+    photo = cosines + same_type  # what the photo relevance is calibrated on
+    # Re-rank by type only when the photo's type is known (calibrated confidence at the
+    # attribute floor): a photo of a kind the head never learnt is ranked by its cosines
+    # (docs/benchmarks.md, "kinds the weights never saw").
+    type_head = heads.heads.get("category")
+    known = type_head is not None and float(
+        type_head.probabilities(np.atleast_2d(query_vectors[0])).max()
+    ) >= float(settings.ATTRIBUTE_MIN_CONFIDENCE)
+    scores = photo if known else cosines
     colour_head = heads.heads.get("colour")
     if colour and colour_head is not None and colour in colour_head.labels:
         weights = heads.modifier
         asked = colour_head.probabilities(matrix)[:, colour_head.labels.index(colour)]
         typed = matrix @ modifier_vector if modifier_vector is not None else 0.0
-        scores = weights["text"] * typed + weights["photo"] * photo + weights["colour"] * asked
+        scores = weights["text"] * typed + weights["photo"] * scores + weights["colour"] * asked
     rescored = sorted(
         ((pid, float(score)) for pid, score in zip(ids, scores, strict=True)),
         key=lambda row: (-row[1], row[0]),

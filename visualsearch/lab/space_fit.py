@@ -426,12 +426,21 @@ def unseen_kinds_check(*, raw, standardised, vectors, heads, rows, products, kin
     def reranked(q, g):
         return vectors[g] @ vectors[q] + beta * (probs[g] @ probs[q])
 
-    out = {"kinds": list(kinds), "photos": int(len(rows))}
+    def gated(q, g):  # what search does: re-rank only when the photo's type is confident
+        known = probs[q].max() >= 0.5
+        return vectors[g] @ vectors[q] + (beta if known else 0.0) * (probs[g] @ probs[q])
+
+    out = {
+        "kinds": list(kinds),
+        "photos": int(len(rows)),
+        "type_confident_share": float((probs[rows].max(axis=1) >= 0.5).mean()),
+    }
     for name, vecs, score in (
         ("raw_efficientnet", effnet, None),
         ("raw_trunk_standardised", trunk, None),
         ("space", vectors, None),
         ("space_reranked", vectors, reranked),
+        ("space_reranked_gated", vectors, gated),
     ):
         p5, p10 = _p_at(vecs, rows, rows, types, score=score)
         out[name] = {"p5": p5, "p10": p10}
