@@ -1,11 +1,11 @@
 """`manage.py dedupe_eval --dataset DIR [--also DIR ...] [--blocking DIR] [--k 10]`: thin wrapper
-over `dedupe.evaluation`."""
+over `dedupe.lab.evaluation`."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from dedupe.evaluation import run
+from dedupe.lab.evaluation import run
 
 
 class Command(BaseCommand):
@@ -16,6 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--also", type=Path, action="append", default=[],
                             help="another Magellan folder trained and calibrated together; "
                             "its test split is reported apart")  # fmt: skip
+        parser.add_argument("--transfer", type=Path, action="append", default=[],
+                            help="another Magellan folder whose test split the model (which "
+                            "never saw it) is scored on")  # fmt: skip
         parser.add_argument("--blocking", type=Path, help="folder with tableA/tableB/matches.csv")
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--save-model", type=Path)
@@ -24,6 +27,7 @@ class Command(BaseCommand):
         run(
             dataset=opts["dataset"],
             also=opts["also"],
+            transfer=opts["transfer"],
             blocking=opts["blocking"],
             k=opts["k"],
             save_model=opts["save_model"],
