@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -187,6 +188,28 @@ def evaluate(
             "seconds": {"features": t_feat, "training": t_train}}  # fmt: skip
 
 
+def scoring_speed(*, dataset: Path, neighbours: int = 10, products: int = 10_000, log=print):
+    """Serve-time cost of one pair: signals (fuzzy, TF-IDF, variants) plus the calibrated score,
+    on the test pairs of ``dataset`` with the shipped model and tables (title vectors are
+    precomputed, as the scan caches them). Reports pairs/s and what a scan of ``products``
+    listings with ``neighbours`` candidates each would take on one core of this machine."""
+    pairs, _ = read_pairs(dataset / "test.csv")
+    rng = np.random.default_rng(0)
+    for a, b in pairs:
+        a.title_vec, b.title_vec = rng.standard_normal(384), rng.standard_normal(384)
+    t0 = time.perf_counter()
+    for a, b in pairs:
+        scoring.score(pair_signals(a=a, b=b))
+    rate = len(pairs) / (time.perf_counter() - t0)
+    scan_min = products * neighbours / rate / 60
+    log(
+        f"pair scoring: {rate:.0f} pairs/s on {len(pairs)} {dataset.name} pairs; "
+        f"a {products}-product scan ({neighbours} neighbours each) ~ {scan_min:.1f} min of "
+        "pair scoring on one core"
+    )
+    return {"pairs_per_s": rate, "scan_minutes": scan_min}
+
+
 def _read_table(path: Path) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -265,11 +288,14 @@ def run(
     blocking: Path | None = None,
     k: int = 10,
     save_model: Path | None = None,
+    speed: Path | None = None,
     progress: bool = True,
     log=print,
 ) -> dict:
-    """What both `python -m dedupe.evaluation` and `manage.py dedupe_eval` call."""
+    """What both `python -m dedupe.lab.evaluation` and `manage.py dedupe_eval` call."""
     out: dict = {}
+    if speed:
+        out["speed"] = scoring_speed(dataset=speed, log=log)
     if blocking:
         out["blocking"] = blocking_recall(blocking=blocking, k=k, progress=progress, log=log)
     if dataset:
@@ -280,8 +306,24 @@ def run(
             idf_path = save_model.with_name(save_model.stem.replace("model", "idf") + ".json.gz")
             if idf_path == save_model:
                 idf_path = save_model.with_suffix(".idf.json.gz")
-            res["model"].meta["idf_file"] = idf_path.name
-            scoring.model_save(model=res["model"], path=save_model)
+            model = res["model"]
+            if save_model.exists():  # a text refit keeps the photo terms fitted on photos
+                previous = json.loads(save_model.read_text()).get("meta", {})
+                if "image_evidence" in previous:
+                    from dedupe.image_evidence import evidence_carry
+
+                    model = evidence_carry(model=model, previous_meta=previous)
+                    log(
+                        "kept the photo terms of the previous model (dedupe_train --image-evidence)"
+                    )
+            model.meta["version"] = time.strftime("%Y-%m-%d") + "-tfidf-variants"
+            model.meta["idf_file"] = idf_path.name
+            model.meta["made_by"] = (
+                "manage.py dedupe_eval --dataset " + str(dataset.name)
+                + "".join(f" --also {d.name}" for d in also or []) + " --save-model ..."
+            )  # fmt: skip
+            res["model"] = model
+            scoring.model_save(model=model, path=save_model)
             tfidf.weights_save(weights=res["weights"], path=idf_path)
             log(f"wrote {save_model} and {idf_path}")
         log(f"test precision={res['precision']:.4f} recall={res['recall']:.4f} f1={res['f1']:.4f}")

@@ -22,8 +22,19 @@ class Command(BaseCommand):
         parser.add_argument("--blocking", type=Path, help="folder with tableA/tableB/matches.csv")
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--save-model", type=Path)
+        parser.add_argument("--demo", action="store_true",
+                            help="report the queue against the demo's planted duplicates and "
+                            "variants (after make run or seed_demo + dedupe_scan)")  # fmt: skip
+        parser.add_argument("--speed", type=Path, metavar="DIR",
+                            help="time serve-time pair scoring on DIR's test pairs")  # fmt: skip
 
     def handle(self, *args, **opts):
+        if opts["demo"]:
+            from dedupe.lab.demo_report import demo_queue_report
+
+            demo_queue_report(log=self.stdout.write)
+            if not opts["dataset"] and not opts["speed"] and not opts["blocking"]:
+                return
         run(
             dataset=opts["dataset"],
             also=opts["also"],
@@ -31,6 +42,7 @@ class Command(BaseCommand):
             blocking=opts["blocking"],
             k=opts["k"],
             save_model=opts["save_model"],
+            speed=opts["speed"],
             progress=True,
             log=self.stdout.write,
         )
