@@ -47,10 +47,12 @@ _STATES = {
     "modelno": ("equal", "different"),
     "same_seller": ("equal", "different"),
     "colour_words": ("conflict", "agree"),
-    "gender_words": ("conflict", "agree"),
-    "quantity": ("conflict", "agree"),
-    "pack_count": ("conflict", "agree"),
-    "model_number_near": ("conflict", "agree"),
+    # Agreement on gender, size, pack count or a near model number is no evidence either way
+    # (fitted, those rare "agree" terms only learnt which shop writes such words).
+    "gender_words": ("conflict",),
+    "quantity": ("conflict",),
+    "pack_count": ("conflict",),
+    "model_number_near": ("conflict",),
     "photo_colour": ("conflict", "agree"),
 }
 
