@@ -129,6 +129,7 @@ class CandidateUndoApi(APIView):
             409: OpenApiResponse(description="Nothing to undo, or the undo window has passed"),
         },
         summary="Undo the pair's last decision (a merge is reverted too) within the undo window",
+        extensions={"x-request-body": "none"},
     )
     def post(self, request, pk: int):
         try:
