@@ -80,6 +80,10 @@ def test_undo_through_the_api_and_the_page(client):
     assert response.status_code == 200 and response.json()["status"] == "pending"
     assert client.post(f"/api/duplicates/{candidate.pk}/undo/").status_code == 409
     candidate_decide(candidate_id=candidate.pk, moderator=mod, action="dismiss")
+    page = client.get(f"/moderation/duplicates/{candidate.pk}/").content.decode()
+    assert "Undo this decision" in page and "For a duplicate" in page
     response = client.post(f"/moderation/duplicates/{candidate.pk}/undo/")
     assert response.status_code == 302
     assert DuplicateCandidate.objects.get(pk=candidate.pk).status == CandidateStatus.PENDING
+    page = client.get(f"/moderation/duplicates/{candidate.pk}/").content.decode()
+    assert "Undo this decision" not in page
