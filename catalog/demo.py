@@ -1,15 +1,27 @@
-"""Demo data for a fresh install: accounts, a catalog with drawn product photos, planted duplicates.
+"""The demo catalog of a fresh install: accounts, sellers, and a catalog of REAL product photos.
 
-Why drawn images: the demo must work offline and in CI, without a data set download, yet visual
-search and near-duplicate moderation need pictures whose pixels actually differ by category,
-colour and pattern. Pillow silhouettes (a T-shirt polygon, a sneaker side view, a bag with a
-handle) filled with a coloured pattern give an embedder something real to separate, at 224x224,
-the input size of the usual CLIP backbones, so nothing is resized away.
+The photos are a subset of Kaggle's Fashion Product Images (Small) (Myntra, MIT), shipped in
+``catalog/demo_data/fashion/`` with the set's licence and source, chosen by
+``manage.py demo_subset`` (:mod:`catalog.lab.demo_subset`) from the set's **test split** only: the
+shipped search weights were trained on the other 80%, so the demo shows what a newcomer's own
+photos would get. Its ``styles.csv`` holds the chosen rows as they are.
 
-Why deterministic: the whole plan (titles, prices, colours, which listings get duplicated) comes
-from one ``random.Random(seed)``, built completely before anything is written. Two runs with the
-same seed describe the same catalog, so ``--force`` can skip the external ids that already exist
-and fill in only what is missing, and tests can predict the planted duplicate pairs.
+What makes it a marketplace:
+
+- three sellers; categories ``masterCategory > subCategory > articleType``, the titles of
+  ``productDisplayName``, brands read off the titles, and the stand-in prices of
+  :func:`catalog.importing.fashion_price` (the set has none), as ``import_catalog --format
+  fashion`` would list them;
+- the set's own **title groups**: rows that share a title (colour and design variants of one
+  line, each its own product, NOT duplicates), listed by one seller; :func:`variant_pairs`;
+- planted **re-listings**: for ``duplicates`` originals, another seller lists the same item with
+  the real photo re-cropped by a few %, re-lit and recompressed (JPEG 60-85), a reworded title and
+  a price within ±4 %; the copy's external id is ``dup-`` + the original's; :func:`planted_pairs`.
+
+Deterministic: the plan comes from the shipped CSV and one ``random.Random(seed)`` and is built
+completely before anything is written, so ``--force`` can skip the external ids that already
+exist and fill in only what is missing, and tests can predict the planted pairs. The drawn
+catalog of earlier versions (:mod:`catalog.demo_drawn`, ``seed_demo --drawn``) stays for tests.
 
 Every write goes through :mod:`catalog.services`, the same path as the pages, the API and the CSV
 import, so the demo also exercises validation and the on-commit embedding jobs.
@@ -17,137 +29,100 @@ import, so the demo also exercises validation and the on-commit embedding jobs.
 
 from __future__ import annotations
 
+import csv
 import io
-import math
+import itertools
 import random
+import re
 import secrets
 import time
+import zlib
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageEnhance
 
 from catalog import services
+from catalog.importing import fashion_price
 from catalog.models import Category, ImageKind, Product, Seller
 
-SIZE = 224
+if TYPE_CHECKING:
+    from catalog.demo_drawn import Drawing
+
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data" / "fashion"
 DEFAULT_SEED = 42
-DEFAULT_PRODUCTS = 300
 DEFAULT_DUPLICATES = 8
 ORIGINAL_PREFIX = "demo-"
-# Planted near-duplicates are ``dup-`` + the original's external id, owned by the *other* seller,
+# Planted near-duplicates are ``dup-`` + the original's external id, owned by *another* seller,
 # so a moderator (and the dedupe tests) can tell a planted pair from the id alone.
 DUPLICATE_PREFIX = "dup-"
+SOURCES = ("photos", "drawn")
+RELIST_GAP = 40
 
-# (username, display name) of the two demo sellers; the catalog is split between them.
+# (username, display name) of the demo sellers; the catalog is split between them.
 SELLERS = [
     ("seller1", "Harbour Lane Outfitters"),
     ("seller2", "Kestrel & Co. Resale"),
+    ("seller3", "Juniper Street Market"),
 ]
 
-BRANDS = [
-    "Northwind", "Aurelia", "Fjordline", "Calder & Moss", "Peregrine", "Lumen Street",
-    "Oakhaven", "Solstice", "Vantage Row", "Tidewell",
-]  # fmt: skip
+# Words of the set's titles that start the buyer-side part; what comes before is the brand
+# ("United Colors of Benetton Women Solid Black Top").
+GENDER_WORDS = ("Men", "Women", "Unisex", "Boys", "Girls", "Kids")
 
-# Name in the title -> RGB. Names are the ones a shopper types ("navy", "beige"), so text search
-# and zero-shot colour scoring can be checked against what is drawn.
-COLOURS = {
-    "Red": (200, 30, 40),
-    "Blue": (40, 90, 200),
-    "Navy": (20, 32, 80),
-    "Black": (25, 25, 28),
-    "White": (248, 248, 246),
-    "Green": (40, 140, 60),
-    "Yellow": (240, 200, 40),
-    "Pink": (238, 130, 170),
-    "Grey": (128, 128, 132),
-    "Brown": (110, 70, 40),
-    "Beige": (215, 195, 160),
-    "Orange": (240, 120, 30),
-    "Purple": (110, 50, 150),
-}
-PATTERNS = ["Solid", "Striped", "Checked", "Dotted"]
-PATTERN_WORD = {"Solid": "", "Striped": "Striped", "Checked": "Checked", "Dotted": "Polka Dot"}
+# How a second seller words the same item: (pattern, replacement), whole words, first match of
+# each. Same meaning, other words.
+REWORDINGS = [
+    (r"T-?[Ss]hirts?", "Tee"), (r"Tee", "T-shirt"), (r"Sports Shoes", "Trainers"),
+    (r"Casual Shoes", "Sneakers"), (r"Formal Shoes", "Dress Shoes"), (r"Watch", "Wristwatch"),
+    (r"Handbags?", "Hand Bag"), (r"Backpacks?", "Rucksack"), (r"Sunglasses", "Shades"),
+    (r"Trousers", "Pants"), (r"Jeans", "Denims"), (r"Flip Flops", "Slippers"),
+    (r"Wallets?", "Billfold"), (r"Perfume", "Fragrance"), (r"Grey", "Gray"), (r"Navy Blue", "Navy"),
+    (r"Kurta", "Kurta Tunic"), (r"Heels", "High Heels"), (r"Belts?", "Waist Belt"),
+    (r"Socks", "Pair of Socks"), (r"Shirt", "Button-Down Shirt"), (r"Tops?", "Blouse"),
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
-class CategorySpec:
-    path: str
-    shape: str
-    base_price: Decimal
-    nouns: tuple[str, ...]
-    materials: tuple[str, ...]
-    genders: tuple[str, ...] = ("Men", "Women")
-    patterns: tuple[str, ...] = tuple(PATTERNS)
+class Relisting:
+    """How a planted re-listing's photo differs from the original's: the share of each side cut
+    off (left, top, right, bottom), then brightness and contrast factors, then JPEG quality."""
 
-
-CATEGORIES = [
-    CategorySpec("Apparel > Topwear > Tshirts", "tshirt", Decimal("19.00"),
-                 ("T-shirt", "Crew Neck T-shirt", "V-Neck T-shirt"),
-                 ("Cotton", "Organic Cotton", "Jersey")),
-    CategorySpec("Apparel > Topwear > Shirts", "shirt", Decimal("39.00"),
-                 ("Shirt", "Oxford Shirt", "Casual Shirt"), ("Cotton", "Linen", "Poplin")),
-    CategorySpec("Apparel > Bottomwear > Jeans", "jeans", Decimal("59.00"),
-                 ("Slim Fit Jeans", "Straight Jeans", "Relaxed Jeans"), ("Denim", "Stretch Denim"),
-                 patterns=("Solid", "Solid", "Striped")),
-    CategorySpec("Apparel > Bottomwear > Shorts", "shorts", Decimal("29.00"),
-                 ("Shorts", "Chino Shorts", "Bermuda Shorts"), ("Cotton", "Twill", "Linen")),
-    CategorySpec("Apparel > Dress > Dresses", "dress", Decimal("49.00"),
-                 ("Dress", "Midi Dress", "Summer Dress"), ("Viscose", "Cotton", "Chiffon"),
-                 genders=("Women",)),
-    CategorySpec("Footwear > Shoes > Sneakers", "sneaker", Decimal("69.00"),
-                 ("Sneakers", "Low-Top Sneakers", "Running Sneakers"),
-                 ("Canvas", "Leather", "Mesh"), genders=("Men", "Women", "Unisex")),
-    CategorySpec("Footwear > Shoes > Boots", "boot", Decimal("99.00"),
-                 ("Boots", "Ankle Boots", "Chelsea Boots"), ("Leather", "Suede"),
-                 patterns=("Solid",)),
-    CategorySpec("Accessories > Bags > Handbags", "handbag", Decimal("79.00"),
-                 ("Handbag", "Tote Handbag", "Shoulder Handbag"),
-                 ("Leather", "Faux Leather", "Canvas"), genders=("Women",)),
-    CategorySpec("Accessories > Bags > Backpacks", "backpack", Decimal("45.00"),
-                 ("Backpack", "Laptop Backpack", "Daypack Backpack"),
-                 ("Nylon", "Canvas", "Recycled Polyester"), genders=("Unisex",)),
-    CategorySpec("Accessories > Headwear > Caps", "cap", Decimal("17.00"),
-                 ("Cap", "Baseball Cap", "Snapback Cap"), ("Cotton", "Twill", "Wool Blend"),
-                 genders=("Men", "Women", "Unisex")),
-]  # fmt: skip
-
-# Rewording for the planted duplicates: the same product as another seller would list it. Keys
-# are matched as whole words in the original title.
-SYNONYMS = {
-    "T-shirt": "Tee", "Shirt": "Button-Down", "Jeans": "Five-Pocket Pants", "Shorts": "Short Pants",
-    "Dress": "Frock", "Sneakers": "Trainers", "Boots": "Booties", "Handbag": "Purse",
-    "Backpack": "Rucksack", "Cap": "Hat", "Striped": "Stripe", "Checked": "Plaid",
-    "Polka Dot": "Dotted", "Women": "Ladies", "Men": "Mens", "Grey": "Gray",
-}  # fmt: skip
-
-FITS = ["a regular fit", "a relaxed fit", "a slim fit", "a classic cut", "an easy shape"]
-OCCASIONS = ["everyday wear", "weekends", "the office", "travel", "evenings out", "the commute"]
-CARE = ["Machine wash at 30°C.", "Wipe clean with a damp cloth.", "Hand wash cold, dry flat.",
-        "Do not tumble dry."]  # fmt: skip
+    crop: tuple[float, float, float, float]
+    brightness: float
+    contrast: float
+    quality: int
 
 
 @dataclass(frozen=True)
 class DemoProduct:
-    """One planned listing. ``image_seed`` drives the drawing, independent of the plan order."""
+    """One planned listing.
+
+    A real one has ``photo`` (a path under :data:`DEMO_DATA`), its ``style_id`` and its
+    ``article_type``; a planted re-listing also has ``relisting``; a drawn one has ``drawing``.
+    """
 
     external_id: str
     seller: str
-    category: CategorySpec
+    category_path: str
     title: str
     description: str
     brand: str
     price: Decimal
-    colour: str
-    pattern: str
-    image_seed: int
-    lifestyle: bool
     duplicate_of: str | None = None
+    photo: str = ""
+    style_id: int | None = None
+    article_type: str = ""
+    colour: str = ""
+    relisting: Relisting | None = None
+    drawing: Drawing | None = None
 
 
 @dataclass
@@ -159,6 +134,8 @@ class SeedSummary:
     images: int = 0
     # (original, duplicate) external ids of the near-duplicates planted by this run.
     duplicates: list[tuple[str, str]] = field(default_factory=list)
+    # Pairs of listings in the plan that share a title (variants, not duplicates).
+    variants: int = 0
     accounts: list[tuple[str, str, str]] = field(default_factory=list)
     seconds: float = 0.0
     nothing_to_do: bool = False
@@ -167,98 +144,179 @@ class SeedSummary:
 # --------------------------------------------------------------------------------- the plan
 
 
-def _price(rng: random.Random, base: Decimal) -> Decimal:
-    """Base price × 0.8–1.5, ending in .99 or .95 or .49 like real price tags."""
-    raw = float(base) * rng.uniform(0.8, 1.5)
-    return Decimal(math.floor(raw)) + Decimal(rng.choice(["0.99", "0.95", "0.49"]))
+def fashion_brand(title: str) -> str:
+    """The words before the first gender word ("Pepe Jeans Men Casual Sunglasses" → "Pepe
+    Jeans"), else the first word: the set has no brand column."""
+    words = title.split()
+    for index, word in enumerate(words[:5]):
+        if word in GENDER_WORDS:
+            return " ".join(words[:index]) or words[0]
+    return words[0] if words else ""
 
 
-def _title(brand: str, gender: str, colour: str, pattern: str, material: str, noun: str) -> str:
-    words = [brand, gender, colour, PATTERN_WORD[pattern], material, noun]
-    return " ".join(w for w in words if w)
+def _description(row: dict) -> str:
+    """ "Tshirts for men in black, for casual wear. Summer 2012 collection." from the labels."""
+    text = row["articleType"]
+    if row["gender"]:
+        text += f" for {row['gender'].lower()}" if row["gender"] != "Unisex" else ", unisex,"
+    if row["baseColour"]:
+        text += f" in {row['baseColour'].lower()}"
+    if row["usage"]:
+        text += f", for {row['usage'].lower()} wear"
+    season = " ".join(filter(None, [row["season"], row["year"]]))
+    return f"{text}. {season} collection." if season else f"{text}."
 
 
-def _description(rng: random.Random, spec: CategorySpec, colour: str, pattern: str,
-                 material: str, noun: str) -> str:  # fmt: skip
-    look = f"{pattern.lower()} {colour.lower()}" if pattern != "Solid" else colour.lower()
-    return (
-        f"A {look} {noun.lower()} in {material.lower()} with {rng.choice(FITS)}, made for "
-        f"{rng.choice(OCCASIONS)}. {rng.choice(CARE)}"
-    )
+def photo_rows() -> list[dict]:
+    """The shipped subset's styles.csv rows, in their front-page order."""
+    with open(DEMO_DATA / "styles.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
-def _reword(title: str, brand: str, rng: random.Random) -> str:
-    """Synonyms plus a different word order, as another seller would write the same listing:
-    'Aurelia Women Red Linen Shirt' -> 'Aurelia Red Linen Button-Down - Ladies'."""
-    words = title[len(brand) :].split()
-    rest = f" {' '.join(words)} "
-    for word, synonym in SYNONYMS.items():
-        if f" {word} " in rest and rng.random() < 0.8:
-            rest = rest.replace(f" {word} ", f" {synonym} ")
+def _seller_of(title: str) -> str:
+    """One seller per title, so a title group (variants of one line) has one shop."""
+    return SELLERS[zlib.crc32(title.encode()) % len(SELLERS)][0]
+
+
+def reword(title: str, brand: str, rng: random.Random) -> str:
+    """The same item as another seller titles it: the brand in lower case, a synonym or two, the
+    buyer word moved to the end: "Puma Men Grey Solid Round Neck T-Shirt" → "puma Gray Solid
+    Round Neck Tee for Men"."""
+    rest = title[len(brand) :] if brand and title.startswith(brand) else f" {title}"
+    done: list[str] = []  # replacements are parked as \x00<n>\x00 so none is reworded twice
+    for pattern, replacement in REWORDINGS:
+        whole_word = rf"(?<![\w-]){pattern}(?![\w-])"
+        if len(done) < 2 and re.search(whole_word, rest):
+            rest = re.sub(whole_word, f"\x00{len(done)}\x00", rest, count=1)
+            done.append(replacement)
+    for index, replacement in enumerate(done):
+        rest = rest.replace(f"\x00{index}\x00", replacement)
     words = rest.split()
-    if len(words) > 2 and rng.random() < 0.7:
-        words = [*words[1:], "-", words[0]]  # the gender word moves to the end
-    return " ".join([brand, *words])
+    if len(words) > 2 and words[0] in GENDER_WORDS and rng.random() < 0.8:
+        tail = ["(unisex)"] if words[0] == "Unisex" else ["for", words[0]]
+        words = [*words[1:], *tail]
+    reworded = " ".join([brand.lower(), *words]) if brand else " ".join(words)
+    return reworded if reworded != title else f"{reworded} (as new)"
+
+
+def _relisting(rng: random.Random) -> Relisting:
+    crop = tuple(round(rng.uniform(0.02, 0.06), 3) for _ in range(4))
+    # Re-lit visibly but slightly: at least 3 % brighter or darker.
+    brightness = round(rng.choice([-1, 1]) * rng.uniform(0.03, 0.08) + 1, 3)
+    return Relisting(
+        crop=crop, brightness=brightness, contrast=round(rng.uniform(0.94, 1.06), 3),
+        quality=rng.randint(60, 85),
+    )  # fmt: skip
+
+
+def _planted_originals(
+    originals: list[DemoProduct], count: int, rng: random.Random
+) -> list[DemoProduct]:
+    """``count`` originals to re-list: one each of the ``2 × count`` most common articleTypes
+    (where near-duplicates are hard to tell from lookalikes), chosen at random, outside the title
+    groups (a re-listed variant would make a pair that is both)."""
+    titles = Counter(item.title for item in originals)
+    kinds = Counter(item.article_type for item in originals)
+    common = sorted(kinds, key=lambda kind: (-kinds[kind], kind))[: 2 * count]
+    pool = [item for item in originals if titles[item.title] == 1]
+    rng.shuffle(pool)
+    chosen, used = [], set()
+    for kind in rng.sample(common, len(common)):
+        item = next((i for i in pool if i.article_type == kind), None)
+        if item is not None and len(chosen) < count:
+            chosen.append(item)
+            used.add(item.external_id)
+    for item in pool:  # fewer articleTypes than asked for: any others
+        if len(chosen) < count and item.external_id not in used:
+            chosen.append(item)
+            used.add(item.external_id)
+    order = {item.external_id: index for index, item in enumerate(originals)}
+    return sorted(chosen, key=lambda item: order[item.external_id])
 
 
 def demo_plan(
-    *, seed: int = DEFAULT_SEED, products: int = DEFAULT_PRODUCTS,
-    duplicates: int = DEFAULT_DUPLICATES,
+    *, seed: int = DEFAULT_SEED, products: int | None = None,
+    duplicates: int = DEFAULT_DUPLICATES, source: str = "photos",
 ) -> list[DemoProduct]:  # fmt: skip
-    """The full, deterministic list of listings: ``products`` originals, then the duplicates.
+    """The full, deterministic list of listings in the order they are written: the originals,
+    each planted re-listing some listings after its original.
 
-    Categories go round-robin so that even a small catalog covers every leaf; originals alternate
-    between the two sellers; each duplicate belongs to the seller who does not own the original.
+    ``source="photos"`` (the default): the first ``products`` rows of the shipped subset (all of
+    them when None). ``source="drawn"``: ``products`` drawn listings (300 when None).
     """
-    rng = random.Random(seed)
+    if source == "drawn":
+        from catalog import demo_drawn
+
+        return demo_drawn.drawn_plan(
+            seed=seed, products=demo_drawn.DEFAULT_PRODUCTS if products is None else products,
+            duplicates=duplicates,
+        )  # fmt: skip
+    if source != "photos":
+        raise ValueError(f"unknown demo source {source!r}; choose from {', '.join(SOURCES)}")
+    rows = photo_rows()
+    if products is not None:
+        if not 1 <= products <= len(rows):
+            raise ValueError(f"the photo demo has 1 to {len(rows)} products, not {products}")
+        rows = rows[:products]
     originals = []
-    for index in range(products):
-        spec = CATEGORIES[index % len(CATEGORIES)]
-        brand = rng.choice(BRANDS)
-        gender = rng.choice(spec.genders)
-        colour = rng.choice(list(COLOURS))
-        pattern = rng.choice(spec.patterns)
-        material = rng.choice(spec.materials)
-        noun = rng.choice(spec.nouns)
+    for row in rows:
+        title = row["productDisplayName"].strip()
+        parts = (row["masterCategory"], row["subCategory"], row["articleType"])
         originals.append(
             DemoProduct(
-                external_id=f"{ORIGINAL_PREFIX}{index + 1:04d}",
-                seller=SELLERS[index % 2][0],
-                category=spec,
-                title=_title(brand, gender, colour, pattern, material, noun),
-                description=_description(rng, spec, colour, pattern, material, noun),
-                brand=brand,
-                price=_price(rng, spec.base_price),
-                colour=colour,
-                pattern=pattern,
-                image_seed=rng.getrandbits(32),
-                lifestyle=rng.random() < 0.5,
+                external_id=f"{ORIGINAL_PREFIX}{row['id']}",
+                seller=_seller_of(title),
+                category_path=" > ".join(p.strip() for p in parts if p.strip()),
+                title=title,
+                description=_description(row),
+                brand=fashion_brand(title),
+                price=fashion_price(row["id"], row["masterCategory"]),
+                photo=row["image"],
+                style_id=int(row["id"]),
+                article_type=row["articleType"],
+                colour=row["baseColour"],
             )
         )
+    rng = random.Random(seed)
     planted = []
-    for original in rng.sample(originals, min(duplicates, len(originals))):
+    # Originals near the end would put their copies at the top of "latest products".
+    big = len(originals) > 4 * RELIST_GAP
+    early = originals[: len(originals) - 2 * RELIST_GAP] if big else originals
+    for original in _planted_originals(early, duplicates, rng):
         # ±4 % before rounding to cents keeps the result safely within ±5 %.
         price = (original.price * Decimal(str(round(rng.uniform(0.96, 1.04), 4)))).quantize(
             Decimal("0.01"), rounding=ROUND_HALF_UP
         )
-        other = SELLERS[1][0] if original.seller == SELLERS[0][0] else SELLERS[0][0]
+        others = [name for name, _ in SELLERS if name != original.seller]
         planted.append(
             DemoProduct(
                 external_id=f"{DUPLICATE_PREFIX}{original.external_id}",
-                seller=other,
-                category=original.category,
-                title=_reword(original.title, original.brand, rng),
+                seller=rng.choice(others),
+                category_path=original.category_path,
+                title=reword(original.title, original.brand, rng),
                 description=f"Barely used, as new. {original.description}",
                 brand=original.brand,
                 price=price,
-                colour=original.colour,
-                pattern=original.pattern,
-                image_seed=original.image_seed,
-                lifestyle=False,
                 duplicate_of=original.external_id,
+                photo=original.photo,
+                style_id=original.style_id,
+                article_type=original.article_type,
+                colour=original.colour,
+                relisting=_relisting(rng),
             )
         )
-    return originals + planted
+    # Each copy is listed RELIST_GAP listings after its original (at the end of a shorter
+    # catalog): later than the original, as a re-listing is, but not all eight at the top of
+    # "latest products".
+    listings = list(originals)
+    for copy in sorted(planted, key=lambda c: -_position(originals, c.duplicate_of)):
+        at = min(_position(originals, copy.duplicate_of) + 1 + RELIST_GAP, len(originals))
+        listings.insert(at, copy)
+    return listings
+
+
+def _position(originals: list[DemoProduct], external_id: str | None) -> int:
+    return next(i for i, item in enumerate(originals) if item.external_id == external_id)
 
 
 def planted_pairs(plan: list[DemoProduct]) -> list[tuple[str, str]]:
@@ -266,241 +324,48 @@ def planted_pairs(plan: list[DemoProduct]) -> list[tuple[str, str]]:
     return [(p.duplicate_of, p.external_id) for p in plan if p.duplicate_of]
 
 
-# ------------------------------------------------------------------------------- the drawing
+def variant_pairs(plan: list[DemoProduct]) -> list[tuple[str, str]]:
+    """Every pair of original listings that share a title in the source data (the set's colour
+    and design variants of one line): distinct products, NOT duplicates. Sorted external ids."""
+    by_title: dict[str, list[str]] = defaultdict(list)
+    for item in plan:
+        if not item.duplicate_of:
+            by_title[item.title].append(item.external_id)
+    return sorted(
+        pair for ids in by_title.values() for pair in itertools.combinations(sorted(ids), 2)
+    )
 
 
-def _shade(rgb: tuple[int, int, int], factor: float) -> tuple[int, int, int]:
-    """Darker (<1) or lighter (>1) version of a colour, for stripes, outlines and soles."""
-    if factor < 1:
-        return tuple(int(c * factor) for c in rgb)
-    return tuple(int(c + (255 - c) * (factor - 1)) for c in rgb)
+# -------------------------------------------------------------------------------- the photos
 
 
-def _contrast(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
-    """A second pattern colour that is visible on both dark and light garments."""
-    return _shade(rgb, 0.55) if sum(rgb) > 420 else _shade(rgb, 1.6)
-
-
-def _fill(colour: tuple[int, int, int], pattern: str, rng: random.Random) -> Image.Image:
-    tile = Image.new("RGB", (SIZE, SIZE), colour)
-    draw = ImageDraw.Draw(tile)
-    other = _contrast(colour)
-    step = rng.choice([12, 16, 20])
-    if pattern == "Striped":
-        width = step // 2
-        horizontal = rng.random() < 0.7
-        for pos in range(0, SIZE, step):
-            box = (0, pos, SIZE, pos + width) if horizontal else (pos, 0, pos + width, SIZE)
-            draw.rectangle(box, fill=other)
-    elif pattern == "Checked":
-        for pos in range(0, SIZE, step):
-            draw.rectangle((0, pos, SIZE, pos + step // 3), fill=other)
-            draw.rectangle((pos, 0, pos + step // 3, SIZE), fill=other)
-    elif pattern == "Dotted":
-        radius = step // 5 + 1
-        for y in range(0, SIZE, step):
-            for x in range((y // step % 2) * step // 2, SIZE, step):
-                draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=other)
-    return tile
-
-
-def _shape_tshirt(mask, detail, colour):
-    body = [(62, 40), (92, 30), (112, 46), (132, 30), (162, 40), (202, 80), (178, 104),
-            (160, 90), (160, 198), (64, 198), (64, 90), (46, 104), (22, 80)]  # fmt: skip
-    mask.polygon(body, fill=255)
-    detail.arc((92, 14, 132, 48), 20, 160, fill=_shade(colour, 0.6), width=3)
-    return body
-
-
-def _shape_shirt(mask, detail, colour):
-    body = [(64, 36), (96, 28), (112, 44), (128, 28), (160, 36), (198, 150), (178, 160),
-            (160, 98), (160, 202), (64, 202), (64, 98), (46, 160), (26, 150)]  # fmt: skip
-    mask.polygon(body, fill=255)
-    collar = _shade(colour, 0.7) if sum(colour) > 420 else _shade(colour, 1.3)
-    detail.polygon([(96, 28), (112, 44), (100, 58)], fill=collar)
-    detail.polygon([(128, 28), (112, 44), (124, 58)], fill=collar)
-    for y in range(64, 196, 22):
-        detail.ellipse((109, y, 115, y + 6), fill=_contrast(colour))
-    return body
-
-
-def _shape_jeans(mask, detail, colour):
-    body = [(70, 22), (154, 22), (166, 206), (124, 206), (112, 92), (100, 206), (58, 206)]
-    mask.polygon(body, fill=255)
-    detail.line([(70, 34), (154, 34)], fill=_shade(colour, 0.6), width=3)
-    detail.line([(112, 34), (112, 80)], fill=_shade(colour, 0.6), width=2)
-    return body
-
-
-def _shape_shorts(mask, detail, colour):
-    body = [(60, 50), (164, 50), (178, 170), (122, 176), (112, 112), (102, 176), (46, 170)]
-    mask.polygon(body, fill=255)
-    detail.line([(60, 62), (164, 62)], fill=_shade(colour, 0.6), width=3)
-    return body
-
-
-def _shape_dress(mask, detail, colour):
-    body = [(94, 34), (130, 34), (136, 74), (124, 96), (180, 206), (44, 206), (100, 96), (88, 74)]
-    mask.polygon(body, fill=255)
-    detail.line([(96, 36), (90, 14)], fill=_shade(colour, 0.7), width=4)
-    detail.line([(128, 36), (134, 14)], fill=_shade(colour, 0.7), width=4)
-    detail.line([(100, 96), (124, 96)], fill=_contrast(colour), width=4)
-    return body
-
-
-def _shape_sneaker(mask, detail, colour):
-    body = [(26, 150), (36, 112), (78, 100), (108, 78), (142, 82), (152, 108), (194, 126),
-            (202, 160), (26, 160)]  # fmt: skip
-    mask.polygon(body, fill=255)
-    mask.rectangle((22, 158, 204, 178), fill=255)
-    detail.rectangle((22, 158, 204, 178), fill=(245, 245, 240))
-    detail.line([(22, 178), (204, 178)], fill=(150, 150, 150), width=3)
-    for i in range(4):
-        detail.line([(112 + i * 9, 90 + i * 4), (124 + i * 9, 98 + i * 4)], fill="white", width=3)
-    return body
-
-
-def _shape_boot(mask, detail, colour):
-    body = [(70, 34), (132, 34), (134, 128), (186, 142), (198, 176), (62, 176)]
-    mask.polygon(body, fill=255)
-    mask.rectangle((58, 174, 202, 190), fill=255)
-    detail.rectangle((58, 174, 202, 190), fill=_shade(colour, 0.4))
-    detail.line([(70, 44), (132, 44)], fill=_shade(colour, 0.6), width=3)
-    return body
-
-
-def _shape_handbag(mask, detail, colour):
-    body = [(50, 92), (174, 92), (192, 198), (32, 198)]
-    mask.polygon(body, fill=255)
-    mask.arc((70, 30, 154, 130), 180, 360, fill=255, width=10)
-    detail.arc((70, 30, 154, 130), 180, 360, fill=_shade(colour, 0.6), width=10)
-    detail.line([(42, 126), (182, 126)], fill=_shade(colour, 0.7), width=2)
-    detail.rectangle((104, 118, 120, 134), fill=(212, 175, 55))
-    return body
-
-
-def _shape_backpack(mask, detail, colour):
-    mask.rounded_rectangle((58, 36, 166, 204), radius=30, fill=255)
-    mask.arc((90, 14, 134, 58), 180, 360, fill=255, width=8)
-    detail.arc((90, 14, 134, 58), 180, 360, fill=_shade(colour, 0.5), width=8)
-    detail.rounded_rectangle((78, 120, 146, 192), radius=14, outline=_shade(colour, 0.6), width=4)
-    detail.line([(84, 140), (140, 140)], fill=_shade(colour, 0.5), width=3)
-    return []  # the rounded body has no polygon to outline
-
-
-def _shape_cap(mask, detail, colour):
-    mask.pieslice((48, 62, 176, 190), 180, 360, fill=255)
-    brim = [(150, 120), (210, 130), (204, 142), (146, 134)]
-    mask.polygon(brim, fill=255)
-    detail.polygon(brim, fill=_shade(colour, 0.7))
-    detail.ellipse((106, 58, 118, 70), fill=_shade(colour, 0.6))
-    detail.line([(112, 64), (112, 126)], fill=_shade(colour, 0.7), width=2)
-    return [(48, 126), (176, 126)]
-
-
-SHAPES: dict[str, Callable] = {
-    "tshirt": _shape_tshirt, "shirt": _shape_shirt, "jeans": _shape_jeans,
-    "shorts": _shape_shorts, "dress": _shape_dress, "sneaker": _shape_sneaker,
-    "boot": _shape_boot, "handbag": _shape_handbag, "backpack": _shape_backpack,
-    "cap": _shape_cap,
-}  # fmt: skip
-
-
-def product_layer(item: DemoProduct) -> Image.Image:
-    """The product alone on a transparent 224x224 canvas: patterned silhouette plus details."""
-    rng = random.Random(item.image_seed)
-    colour = COLOURS[item.colour]
-    mask = Image.new("L", (SIZE, SIZE), 0)
-    details = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
-    outline = SHAPES[item.category.shape](ImageDraw.Draw(mask), ImageDraw.Draw(details), colour)
-    layer = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
-    layer.paste(_fill(colour, item.pattern, rng), mask=mask)
-    layer.alpha_composite(details)
-    if len(outline) > 2:
-        ImageDraw.Draw(layer).polygon(outline, outline=_shade(colour, 0.5) + (255,), width=2)
-    # A soft shadow-free edge so JPEG does not ring along the silhouette.
-    return layer.filter(ImageFilter.SMOOTH)
-
-
-def _backdrop(rng: random.Random) -> Image.Image:
-    """A light studio background, slightly off-white and varying between products."""
-    base = rng.randint(236, 252)
-    tint = rng.choice([(0, 0, 0), (4, 2, -2), (-2, 0, 4), (2, 3, 0)])
-    return Image.new("RGB", (SIZE, SIZE), tuple(max(0, min(255, base + t)) for t in tint))
-
-
-def _room(rng: random.Random) -> Image.Image:
-    """A lifestyle backdrop: a wall with a vertical gradient, a floor or table, a plant blob."""
-    wall = rng.choice([(226, 214, 196), (200, 216, 222), (232, 222, 226), (214, 224, 206)])
-    floor = rng.choice([(150, 110, 75), (120, 120, 124), (182, 150, 110)])
-    image = Image.new("RGB", (SIZE, SIZE), wall)
-    draw = ImageDraw.Draw(image)
-    horizon = rng.randint(140, 170)
-    for y in range(horizon):
-        draw.line([(0, y), (SIZE, y)], fill=_shade(wall, 0.88 + 0.12 * y / horizon))
-    draw.rectangle((0, horizon, SIZE, SIZE), fill=floor)
-    for x in range(0, SIZE, 28):
-        draw.line([(x, horizon), (x - 30, SIZE)], fill=_shade(floor, 0.85), width=2)
-    px = rng.choice([16, 180])
-    draw.rectangle((px, horizon - 40, px + 28, horizon), fill=(180, 90, 60))
-    draw.ellipse((px - 14, horizon - 96, px + 42, horizon - 30), fill=(60, 120, 60))
-    return image
-
-
-def _jpeg(image: Image.Image, quality: int) -> bytes:
+def relisted_photo(content: bytes, relisting: Relisting) -> bytes:
+    """Another seller's copy of a photo: cropped by a few % per side and scaled back to the
+    original size, re-lit, recompressed."""
+    image = Image.open(io.BytesIO(content)).convert("RGB")
+    width, height = image.size
+    left, top, right, bottom = relisting.crop
+    box = (round(width * left), round(height * top),
+           width - round(width * right), height - round(height * bottom))  # fmt: skip
+    image = image.crop(box).resize((width, height), Image.Resampling.LANCZOS)
+    image = ImageEnhance.Brightness(image).enhance(relisting.brightness)
+    image = ImageEnhance.Contrast(image).enhance(relisting.contrast)
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality, optimize=True)
+    image.save(buffer, "JPEG", quality=relisting.quality)
     return buffer.getvalue()
 
 
-def _place(layer: Image.Image, background: Image.Image, scale: float, dx: int, dy: int,
-           angle: float = 0.0) -> Image.Image:  # fmt: skip
-    size = max(1, round(SIZE * scale))
-    product = layer.resize((size, size), Image.Resampling.LANCZOS)
-    if angle:
-        product = product.rotate(angle, resample=Image.Resampling.BICUBIC, expand=False)
-    canvas = background.convert("RGBA")
-    canvas.alpha_composite(product, ((SIZE - size) // 2 + dx, (SIZE - size) // 2 + dy))
-    return canvas.convert("RGB")
-
-
-def _recolour(image: Image.Image, hue_shift: float, gain: float) -> Image.Image:
-    """A small hue rotation and brightness change: another camera and white balance."""
-    hsv = image.convert("HSV")
-    h, s, v = hsv.split()
-    h = h.point(lambda x: int(x + hue_shift * 255) % 256)
-    v = v.point(lambda x: min(255, int(x * gain)))
-    return Image.merge("HSV", (h, s, v)).convert("RGB")
-
-
 def render_images(item: DemoProduct) -> list[tuple[bytes, str]]:
-    """JPEG bytes and image kind for each photo of ``item``.
+    """JPEG bytes and image kind of each photo of ``item``: the shipped photo as it is, or its
+    re-listed copy, or the drawings of a drawn listing."""
+    if item.drawing is not None:
+        from catalog import demo_drawn
 
-    An original gets a catalog shot and, for about half, a lifestyle shot (smaller, tilted, in a
-    room). A duplicate gets the original's catalog shot re-photographed: shifted, slightly
-    recoloured and re-compressed at a lower quality, which is what a second seller's photo of the
-    same item looks like to a perceptual hash or an embedder.
-    """
-    rng = random.Random(item.image_seed)
-    layer = product_layer(item)
-    scale = rng.uniform(0.86, 0.98)
-    catalog = _place(layer, _backdrop(rng), scale, rng.randint(-4, 4), rng.randint(-4, 4))
-    lifestyle_rng = random.Random(item.image_seed ^ 0x5EED)
-    if item.duplicate_of:
-        dup_rng = random.Random(f"dup:{item.image_seed}")
-        shift = (dup_rng.choice([-1, 1]) * dup_rng.randint(6, 12),
-                 dup_rng.choice([-1, 1]) * dup_rng.randint(4, 10))  # fmt: skip
-        moved = Image.new("RGB", (SIZE, SIZE), catalog.getpixel((0, 0)))
-        moved.paste(catalog, shift)
-        photo = _recolour(moved, dup_rng.uniform(-0.02, 0.02), dup_rng.uniform(0.94, 1.04))
-        return [(_jpeg(photo, dup_rng.randint(55, 68)), ImageKind.CATALOG)]
-    photos = [(_jpeg(catalog, 90), ImageKind.CATALOG)]
-    if item.lifestyle:
-        scene = _place(layer, _room(lifestyle_rng), lifestyle_rng.uniform(0.55, 0.7),
-                       lifestyle_rng.randint(-30, 30), lifestyle_rng.randint(0, 30),
-                       angle=lifestyle_rng.uniform(-12, 12))  # fmt: skip
-        photos.append((_jpeg(scene, 85), ImageKind.LIFESTYLE))
-    return photos
+        return demo_drawn.drawn_images(item)
+    content = (DEMO_DATA / item.photo).read_bytes()
+    if item.relisting is not None:
+        content = relisted_photo(content, item.relisting)
+    return [(content, ImageKind.CATALOG)]
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -511,6 +376,7 @@ ACCOUNTS = [
     ("shopper", "shopper", (), False, False),
     ("seller1", "seller", ("sellers",), False, False),
     ("seller2", "seller", ("sellers",), False, False),
+    ("seller3", "seller", ("sellers",), False, False),
     ("moderator", "moderator", ("moderators",), False, False),
     ("admin", "admin (superuser)", (), True, True),
 ]
@@ -544,7 +410,7 @@ def accounts_ensure() -> list[tuple[str, str, str]]:
 
 
 def sellers_ensure() -> dict[str, Seller]:
-    """Seller profiles for seller1/seller2, linked to their users."""
+    """The demo sellers' profiles, linked to their users."""
     User = get_user_model()
     sellers = {}
     for username, display_name in SELLERS:
@@ -562,8 +428,9 @@ def sellers_ensure() -> dict[str, Seller]:
 def seed(
     *,
     seed: int = DEFAULT_SEED,
-    products: int = DEFAULT_PRODUCTS,
+    products: int | None = None,
     duplicates: int = DEFAULT_DUPLICATES,
+    source: str = "photos",
     force: bool = False,
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
@@ -579,10 +446,10 @@ def seed(
         summary.nothing_to_do = True
         summary.seconds = time.monotonic() - started
         return summary
+    plan = demo_plan(seed=seed, products=products, duplicates=duplicates, source=source)
     with transaction.atomic():
         summary.accounts = accounts_ensure()
         sellers = sellers_ensure()
-    plan = demo_plan(seed=seed, products=products, duplicates=duplicates)
     existing = set(
         Product.objects.filter(seller__in=sellers.values()).values_list(
             "seller__slug", "external_id"
@@ -595,13 +462,13 @@ def seed(
         if (item.seller, item.external_id) in existing:
             summary.skipped += 1
         else:
-            # Drawing and validating happen outside the transaction product_create opens.
+            # Reading, drawing and validating happen outside the transaction product_create opens.
             photos = render_images(item)
             checked = [services.image_validate(content) for content, _ in photos]
-            category = categories.get(item.category.path)
+            category = categories.get(item.category_path)
             if category is None:
-                category = services.category_get_or_create_path(path=item.category.path)
-                categories[item.category.path] = category
+                category = services.category_get_or_create_path(path=item.category_path)
+                categories[item.category_path] = category
             services.product_create(
                 seller=sellers[item.seller],
                 external_id=item.external_id,
@@ -618,7 +485,8 @@ def seed(
                 summary.duplicates.append((item.duplicate_of, item.external_id))
         if on_progress:
             on_progress(1)
-    summary.categories = len({item.category.path for item in plan})
+    summary.variants = len(variant_pairs(plan))
+    summary.categories = len({item.category_path for item in plan})
     summary.sellers = len(sellers)
     summary.seconds = time.monotonic() - started
     return summary

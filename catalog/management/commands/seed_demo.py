@@ -12,14 +12,15 @@ from catalog import demo
 
 class Command(BaseCommand):
     help = (
-        "Create demo accounts and a demo catalog with generated product photos and a few planted "
-        "near-duplicates. Does nothing if the catalog already has products, unless --force."
+        "Create demo accounts and a demo catalog of real product photos (the fashion set's test "
+        "split, shipped in catalog/demo_data/fashion/), their colour variants and a few planted "
+        "re-listings. Does nothing if the catalog already has products, unless --force."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--products", type=int, default=demo.DEFAULT_PRODUCTS,
-            help=f"original listings to create (default {demo.DEFAULT_PRODUCTS})",
+            "--products", type=int, default=None,
+            help="original listings to create (default: every shipped photo; 300 with --drawn)",
         )  # fmt: skip
         parser.add_argument(
             "--duplicates", type=int, default=demo.DEFAULT_DUPLICATES,
@@ -30,13 +31,23 @@ class Command(BaseCommand):
             help=f"random seed; the same seed gives the same catalog (default {demo.DEFAULT_SEED})",
         )  # fmt: skip
         parser.add_argument(
+            "--drawn", action="store_true",
+            help="Pillow-drawn products instead of the real photos (fast catalogs of any size)",
+        )  # fmt: skip
+        parser.add_argument(
             "--force", action="store_true",
             help="seed even if products exist; listings whose external id exists are skipped",
         )  # fmt: skip
 
-    def handle(self, *args, products, duplicates, seed, force, **options):
-        if products < 1:
+    def handle(self, *args, products, duplicates, seed, drawn, force, **options):
+        source = "drawn" if drawn else "photos"
+        if products is not None and products < 1:
             raise CommandError("--products must be at least 1")
+        if not drawn and products is not None and products > len(demo.photo_rows()):
+            raise CommandError(
+                f"--products: the photo demo has {len(demo.photo_rows())} photos; "
+                "use --drawn for a larger catalog"
+            )
         if duplicates < 0:
             raise CommandError("--duplicates cannot be negative")
         bar = tqdm(unit="product", desc="seed_demo", disable=None)
@@ -47,7 +58,7 @@ class Command(BaseCommand):
 
         try:
             summary = demo.seed(
-                seed=seed, products=products, duplicates=duplicates, force=force,
+                seed=seed, products=products, duplicates=duplicates, source=source, force=force,
                 on_progress=bar.update, on_total=on_total,
             )  # fmt: skip
         finally:
@@ -66,6 +77,11 @@ class Command(BaseCommand):
         if summary.duplicates:
             pairs = ", ".join(f"{a}~{b}" for a, b in summary.duplicates)
             self.stdout.write(f"planted duplicate pairs: {pairs}")
+        if summary.variants:
+            self.stdout.write(
+                f"{summary.variants} pairs of listings share a title (colour variants, "
+                "not duplicates: catalog.demo.variant_pairs)"
+            )
         if summary.accounts:
             self.stdout.write("\nNew demo accounts (passwords are shown only this once):")
             width = max(len(name) for name, _, _ in summary.accounts)
