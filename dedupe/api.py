@@ -116,3 +116,28 @@ class CandidateDecisionApi(APIView):
         except services.DecisionError as exc:
             raise exceptions.ValidationError({exc.field: [exc.message]}) from None
         return Response(_detail(selectors.candidate_get(pk=candidate.pk)))
+
+
+class CandidateUndoApi(APIView):
+    permission_classes = [IsModerator]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: CandidateDetailSerializer,
+            404: OpenApiResponse(description="No such pair"),
+            409: OpenApiResponse(description="Nothing to undo, or the undo window has passed"),
+        },
+        summary="Undo the pair's last decision (a merge is reverted too) within the undo window",
+        extensions={"x-request-body": "none"},
+    )
+    def post(self, request, pk: int):
+        try:
+            candidate = services.candidate_decision_undo(candidate_id=pk, moderator=request.user)
+        except services.AlreadyDecided as exc:
+            raise Conflict(exc.message) from None
+        except services.CandidateMissing as exc:
+            raise exceptions.NotFound(exc.message) from None
+        except services.NotAModerator as exc:
+            raise exceptions.PermissionDenied(exc.message) from None
+        return Response(_detail(selectors.candidate_get(pk=candidate.pk)))

@@ -10,4 +10,5 @@ urlpatterns = [
         api.CandidateDecisionApi.as_view(),
         name="api-duplicate-decision",
     ),
+    path("duplicates/<int:pk>/undo/", api.CandidateUndoApi.as_view(), name="api-duplicate-undo"),
 ]

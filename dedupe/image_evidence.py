@@ -172,3 +172,19 @@ def evidence_fold(*, model: LinearModel, fit: EvidenceFit) -> LinearModel:
     }
     return LinearModel(feature_names=names, mean=mean, scale=scale, coef=coef,
                        intercept=model.intercept, threshold=model.threshold, meta=meta)  # fmt: skip
+
+
+def evidence_carry(*, model: LinearModel, previous_meta: dict) -> LinearModel:
+    """Fold the photo terms recorded in a previous model's meta into a text refit.
+
+    The photo terms are fitted apart from the text terms, on photos (`evidence_from_photos`),
+    so a text-only refit keeps them unchanged; this re-folds the recorded fit (coefficients
+    rounded to 4 decimals) instead of recomputing 4,000 photo descriptors.
+    """
+    recorded = previous_meta["image_evidence"]
+    fit = EvidenceFit(
+        coef=[recorded["coef"][name] for name in FEATURES],
+        intercept=recorded["intercept"],
+        report={k: v for k, v in recorded.items() if k not in ("how", "coef", "intercept")},
+    )
+    return evidence_fold(model=model, fit=fit)

@@ -16,6 +16,7 @@ from catalog.models import Product, ProductImage, ProductStatus, Seller
 from dedupe import scoring
 from dedupe.image_evidence import OFFSET_FEATURE
 from dedupe.models import CandidateStatus, DuplicateCandidate, ReviewEvent
+from dedupe.reasons import pair_reasons, variant_flags
 from dedupe.signals import PairSignals
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 
@@ -191,8 +192,16 @@ def candidates_queue(
     rows = list(
         qs.select_related(
             "product_a", "product_b", "product_a__seller", "product_b__seller", "category"
-        ).order_by("-probability", "-id")[: page_size + 1]
+        )
+        .prefetch_related("product_a__images", "product_b__images")
+        .order_by("-probability", "-id")[: page_size + 1]
     )
+    for row in rows:  # what a queue row shows besides the fields: a photo each, variant flags
+        row.thumb_a = next(iter(row.product_a.images.all()), None)
+        row.thumb_b = next(iter(row.product_b.images.all()), None)
+        row.variant_flags = [
+            VARIANT_LABELS[f] for f in variant_flags(PairSignals.from_dict(row.signals))
+        ]
     next_cursor = None
     if len(rows) > page_size:
         rows = rows[:page_size]
@@ -266,6 +275,22 @@ SIGNAL_LABELS = {
     "emb_x_id_conflict": "Title embedding × conflicting model numbers",
     "token_set_x_id_share": "Token-set × shared model number",
     "emb_sq": "Title embedding cosine squared",
+    "title_tfidf_word": "Title TF-IDF cosine (words)",
+    "title_tfidf_char": "Title TF-IDF cosine (character 3-5-grams)",
+    "colour_words": "Colour words in the titles",
+    "gender_words": "Gender words in the titles",
+    "quantity": "Sizes / capacities with units",
+    "pack_count": "Pack counts",
+    "model_number_near": "Model numbers one character apart",
+    "photo_colour": "Photos' colour label (zero-shot)",
+}
+VARIANT_LABELS = {
+    "colour_words": "colour",
+    "gender_words": "gender",
+    "quantity": "size",
+    "pack_count": "pack",
+    "model_number_near": "model no.",
+    "photo_colour": "photo colour",
 }
 
 
@@ -316,6 +341,27 @@ def candidate_explain(*, candidate: DuplicateCandidate) -> list[SignalRow]:
         )
     rows.sort(key=lambda r: -abs(r.contribution))
     return rows
+
+
+def candidate_reasons(*, candidate: DuplicateCandidate) -> dict[str, list]:
+    """The three strongest reasons for and against, in words (`dedupe.reasons`)."""
+    return pair_reasons(
+        signals=PairSignals.from_dict(candidate.signals),
+        title_a=candidate.product_a.title,
+        title_b=candidate.product_b.title,
+    )
+
+
+def candidate_undoable(*, candidate: DuplicateCandidate) -> bool:
+    """Whether the pair's last decision is still inside the undo window."""
+    from django.utils import timezone
+
+    last = candidate.events.filter(action__in=("confirm", "dismiss", "escalate", "undo")).order_by(
+        "-at", "-id"
+    ).first()  # fmt: skip
+    if last is None or last.action == "undo" or last.to_status != candidate.status:
+        return False
+    return (timezone.now() - last.at).total_seconds() <= int(settings.DEDUPE_UNDO_SECONDS)
 
 
 def candidate_intercept() -> float:
@@ -379,3 +425,37 @@ def seller_duplicate_notes(*, seller: Seller) -> dict[int, list[dict]]:
             key = (min(own_id, target_id), max(own_id, target_id))
             notes[own_id].insert(0, _note(target, probabilities.get(key), "merged"))
     return dict(notes)
+
+
+# ------------------------------------------------------------------------------ learning
+
+
+class NotEnoughDecisions(ValueError):
+    pass
+
+
+MIN_DECISIONS_PER_CLASS = 10
+
+
+def decisions_training_rows(*, minimum_per_class: int = MIN_DECISIONS_PER_CLASS):
+    """(stored signals, labels, positives, negatives) of the moderators' decisions.
+
+    Confirmed = 1, dismissed = 0; pairs closed because they were already in one group are left
+    out. Raises NotEnoughDecisions when either class has fewer than ``minimum_per_class``.
+    """
+    rows = list(
+        DuplicateCandidate.objects.filter(
+            status__in=[CandidateStatus.CONFIRMED, CandidateStatus.DISMISSED]
+        )
+        .exclude(reason="same-group")
+        .values_list("signals", "status")
+    )
+    positives = sum(1 for _, s in rows if s == CandidateStatus.CONFIRMED)
+    negatives = len(rows) - positives
+    if positives < minimum_per_class or negatives < minimum_per_class:
+        raise NotEnoughDecisions(
+            f"Need at least {minimum_per_class} confirmed and {minimum_per_class} dismissed "
+            f"pairs to learn from; there are {positives} confirmed and {negatives} dismissed."
+        )
+    labels = [1 if s == CandidateStatus.CONFIRMED else 0 for _, s in rows]
+    return [sig for sig, _ in rows], labels, positives, negatives

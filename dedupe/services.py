@@ -274,8 +274,12 @@ def _root(product: Product) -> Product:
     return product.merged_into if product.merged_into_id else product
 
 
-def _merge(*, canonical: Product, other: Product) -> list[int]:
-    """Merge ``other``'s group into ``canonical``'s; returns the ids that became merged."""
+def _merge(*, canonical: Product, other: Product) -> tuple[list[int], dict]:
+    """Merge ``other``'s group into ``canonical``'s.
+
+    Returns the ids that became merged and, for undo, each changed product's state before:
+    ``{id: {"status": ..., "merged_into": ...}}``.
+    """
     ids = sorted({canonical.pk, other.pk, canonical.merged_into_id or 0, other.merged_into_id or 0}
                  - {0})  # fmt: skip
     locked = {
@@ -284,13 +288,17 @@ def _merge(*, canonical: Product, other: Product) -> list[int]:
     target = locked.get(canonical.merged_into_id) or locked[canonical.pk]
     source = locked.get(other.merged_into_id) or locked[other.pk]
     if target.pk == source.pk:
-        return []
-    moved = list(Product.objects.filter(merged_into=source).values_list("pk", flat=True))
+        return [], {}
+    moved = list(
+        Product.objects.filter(merged_into=source).values_list("pk", "status", "merged_into_id")
+    )
+    before = {str(source.pk): {"status": source.status, "merged_into": source.merged_into_id}}
+    before.update({str(pk): {"status": st, "merged_into": m} for pk, st, m in moved})
     Product.objects.filter(merged_into=source).update(merged_into=target, updated_at=timezone.now())
     source.status = ProductStatus.MERGED
     source.merged_into = target
     source.save(update_fields=["status", "merged_into", "updated_at"])
-    return [source.pk, *moved]
+    return [source.pk, *(pk for pk, _, _ in moved)], before
 
 
 def candidate_decide(
@@ -343,8 +351,8 @@ def candidate_decide(
             products = Product.objects.select_related("merged_into").in_bulk(pair)
             canonical = products[canonical_id]
             other = products[(pair - {canonical_id}).pop()]
-            merged = _merge(canonical=canonical, other=other)
-            details = {"canonical": _root(canonical).pk, "merged": merged}
+            merged, before = _merge(canonical=canonical, other=other)
+            details = {"canonical": _root(canonical).pk, "merged": merged, "before": before}
         previous = candidate.status
         candidate.status = new_status
         candidate.reason = reason
@@ -355,18 +363,90 @@ def candidate_decide(
         else:
             candidate.assignee = None
         candidate.save()
+        if new_status == CandidateStatus.CONFIRMED:
+            details["grouped"] = _close_grouped(
+                canonical_id=details["canonical"], moderator=moderator, exclude=candidate.pk
+            )
         ReviewEvent.objects.create(
             candidate=candidate, actor=moderator, action=action, from_status=previous,
             to_status=new_status, reason=reason, note=note, details=details,
         )  # fmt: skip
-        if new_status == CandidateStatus.CONFIRMED:
-            _close_grouped(canonical_id=details["canonical"], moderator=moderator,
-                           exclude=candidate.pk)  # fmt: skip
     return candidate
 
 
-def _close_grouped(*, canonical_id: int, moderator, exclude: int) -> None:
-    """Open pairs whose two products now sit in the same group need no review any more."""
+UNDOABLE = ("confirm", "dismiss", "escalate")
+
+
+def candidate_decision_undo(*, candidate_id: int, moderator) -> DuplicateCandidate:
+    """Revert the pair's last decision if it is at most ``DEDUPE_UNDO_SECONDS`` old.
+
+    A confirm's merge is fully reverted: every product it changed gets back its status and
+    ``merged_into`` (so its page stops redirecting), and the pairs it closed as "same group"
+    reopen. Refused (409) when the products changed since, e.g. a later merge moved them. The
+    revert is an audit event of its own ("undo", naming the event it reverts).
+    """
+    if not selectors.user_is_moderator(moderator):
+        raise NotAModerator("Only moderators can undo decisions.")
+    window = int(settings.DEDUPE_UNDO_SECONDS)
+    with transaction.atomic():
+        candidate = DuplicateCandidate.objects.select_for_update().filter(pk=candidate_id).first()
+        if candidate is None:
+            raise CandidateMissing("This duplicate pair does not exist.")
+        last = (
+            candidate.events.filter(action__in=(*UNDOABLE, "undo")).order_by("-at", "-id").first()
+        )
+        if last is None or last.action == "undo" or last.to_status != candidate.status:
+            raise AlreadyDecided("There is no decision on this pair to undo.")
+        age = (timezone.now() - last.at).total_seconds()
+        if age > window:
+            raise AlreadyDecided(
+                f"This decision is {int(age // 60)} min old; decisions can be undone for "
+                f"{window // 60} min."
+            )
+        details = last.details or {}
+        if last.action == "confirm" and details.get("before"):
+            before = {int(k): v for k, v in details["before"].items()}
+            locked = {
+                p.pk: p
+                for p in Product.objects.select_for_update().filter(pk__in=before).order_by("pk")
+            }
+            canonical = details["canonical"]
+            moved_on = [pk for pk, p in locked.items()
+                        if p.status != ProductStatus.MERGED or p.merged_into_id != canonical]  # fmt: skip
+            if moved_on:
+                raise AlreadyDecided(
+                    "The merged listings changed since (another merge or an edit); "
+                    "undo it from there first."
+                )
+            now = timezone.now()
+            for pk, state in before.items():
+                product = locked[pk]
+                product.status = state["status"]
+                product.merged_into_id = state["merged_into"]
+                product.updated_at = now
+                product.save(update_fields=["status", "merged_into", "updated_at"])
+            for grouped_id, previous in details.get("grouped", []):
+                DuplicateCandidate.objects.filter(
+                    pk=grouped_id, status=CandidateStatus.CONFIRMED, reason="same-group"
+                ).update(status=previous, decided_by=None, decided_at=None, reason="")
+        undone_status = candidate.status
+        candidate.status = last.from_status or CandidateStatus.PENDING
+        candidate.decided_by = None
+        candidate.decided_at = None
+        candidate.reason = ""
+        candidate.note = ""
+        candidate.save()
+        ReviewEvent.objects.create(
+            candidate=candidate, actor=moderator, action="undo", from_status=undone_status,
+            to_status=candidate.status, details={"undoes": last.pk, "action": last.action},
+        )  # fmt: skip
+    return candidate
+
+
+def _close_grouped(*, canonical_id: int, moderator, exclude: int) -> list[tuple[int, str]]:
+    """Open pairs whose two products now sit in the same group need no review any more.
+
+    Returns (candidate id, previous status) of each pair closed, for undo."""
     group = [canonical_id, *Product.objects.filter(merged_into_id=canonical_id).values_list(
         "pk", flat=True)]  # fmt: skip
     stale = (
@@ -375,8 +455,10 @@ def _close_grouped(*, canonical_id: int, moderator, exclude: int) -> None:
         .exclude(pk=exclude)
     )
     now = timezone.now()
+    closed = []
     for candidate in stale:
         previous = candidate.status
+        closed.append((candidate.pk, previous))
         candidate.status = CandidateStatus.CONFIRMED
         candidate.decided_by = moderator
         candidate.decided_at = now
@@ -387,6 +469,7 @@ def _close_grouped(*, canonical_id: int, moderator, exclude: int) -> None:
             to_status=candidate.status, reason="same-group",
             details={"canonical": canonical_id},
         )  # fmt: skip
+    return closed
 
 
 @transaction.atomic
@@ -416,37 +499,3 @@ def candidates_dismiss_bulk(
         )  # fmt: skip
         done += 1
     return done, len(ids) - done
-
-
-# ------------------------------------------------------------------------------ learning
-
-
-class NotEnoughDecisions(ValueError):
-    pass
-
-
-MIN_DECISIONS_PER_CLASS = 10
-
-
-def model_train_from_decisions(*, minimum_per_class: int = MIN_DECISIONS_PER_CLASS):
-    """Refit the scoring model from moderator decisions (confirmed = 1, dismissed = 0)."""
-    from dedupe import scoring
-
-    rows = list(
-        DuplicateCandidate.objects.filter(
-            status__in=[CandidateStatus.CONFIRMED, CandidateStatus.DISMISSED]
-        )
-        .exclude(reason="same-group")
-        .values_list("signals", "status")
-    )
-    positives = sum(1 for _, s in rows if s == CandidateStatus.CONFIRMED)
-    negatives = len(rows) - positives
-    if positives < minimum_per_class or negatives < minimum_per_class:
-        raise NotEnoughDecisions(
-            f"Need at least {minimum_per_class} confirmed and {minimum_per_class} dismissed "
-            f"pairs to learn from; there are {positives} confirmed and {negatives} dismissed."
-        )
-    labels = [1 if s == CandidateStatus.CONFIRMED else 0 for _, s in rows]
-    model = scoring.fit_from_signals([sig for sig, _ in rows], labels)
-    model.meta["trained_on"] = f"moderator decisions ({positives} confirmed, {negatives} dismissed)"
-    return model, positives, negatives

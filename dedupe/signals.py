@@ -16,6 +16,8 @@ from typing import Literal
 import numpy as np
 from rapidfuzz import fuzz
 
+from dedupe import tfidf, variants
+
 Agreement = Literal["equal", "different", "missing"]
 IdState = Literal["share", "conflict", "missing"]
 PriceState = Literal["known", "missing", "unknown"]
@@ -212,6 +214,8 @@ class Listing:
     # copy-detection descriptors (`dedupe.image_copy`): (n, 1280) unit rows and (n, 64) histograms
     image_copy_vecs: np.ndarray | None = None
     image_colours: np.ndarray | None = None
+    # the stored zero-shot colour of the primary photo (`visualsearch` ImageAttribute), if known
+    photo_colour: str | None = None
 
 
 @dataclass
@@ -240,6 +244,16 @@ class PairSignals:
     image_sha256_match: bool | None = None
     image_copy_cos: float | None = None
     image_colour_sim: float | None = None
+    # TF-IDF cosines of the titles (word, char 3-5-grams); None without IDF tables or titles
+    title_tfidf_word: float | None = None
+    title_tfidf_char: float | None = None
+    # variant signals (`dedupe.variants`): conflict / agree / missing
+    colour_words: str = "missing"
+    gender_words: str = "missing"
+    quantity: str = "missing"
+    pack_count: str = "missing"
+    model_number_near: str = "missing"
+    photo_colour: str = "missing"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -250,8 +264,29 @@ class PairSignals:
         return cls(**known)
 
 
-def pair_signals(*, a: Listing, b: Listing, rates: dict[str, float] | None = None) -> PairSignals:
-    """Compute every signal for a pair. Symmetric: pair_signals(a, b) == pair_signals(b, a)."""
+def photo_colour_state(*, a: str | None, b: str | None) -> str:
+    """conflict / agree / missing for the photos' stored zero-shot colour labels."""
+    if not a or not b:
+        return "missing"
+    return "agree" if a.strip().lower() == b.strip().lower() else "conflict"
+
+
+def pair_signals(
+    *,
+    a: Listing,
+    b: Listing,
+    rates: dict[str, float] | None = None,
+    weights: tfidf.TextWeights | None = None,
+) -> PairSignals:
+    """Compute every signal for a pair. Symmetric: pair_signals(a, b) == pair_signals(b, a).
+
+    ``weights``: the TF-IDF tables; None uses the shipped ones (`tfidf.default_weights`).
+    """
+    weights = weights or tfidf.default_weights()
+    tf_word = tf_char = None
+    if weights is not None:
+        tf_word = weights.similarity(a.title, b.title, "word")
+        tf_char = weights.similarity(a.title, b.title, "char")
     fz = title_fuzzy(a=a.title, b=b.title)
     ids_a = identifiers(a.title) | identifiers(a.modelno)
     ids_b = identifiers(b.title) | identifiers(b.modelno)
@@ -292,4 +327,8 @@ def pair_signals(*, a: Listing, b: Listing, rates: dict[str, float] | None = Non
         image_sha256_match=sha,
         image_copy_cos=best_image_cosine(a=a.image_copy_vecs, b=b.image_copy_vecs),
         image_colour_sim=best_colour_similarity(a=a.image_colours, b=b.image_colours),
+        title_tfidf_word=tf_word,
+        title_tfidf_char=tf_char,
+        **variants.variant_states(a=a.title, b=b.title),
+        photo_colour=photo_colour_state(a=a.photo_colour, b=b.photo_colour),
     )

@@ -103,6 +103,8 @@ def _pair_context(candidate) -> dict:
         "title_a": left,
         "title_b": right,
         "signals": rows,
+        "why": selectors.candidate_reasons(candidate=candidate),
+        "undoable": selectors.candidate_undoable(candidate=candidate),
         "intercept": round(selectors.candidate_intercept(), 3),
         "events": selectors.candidate_events(candidate=candidate),
         "next": selectors.candidate_next_pending(after=candidate),
@@ -152,3 +154,17 @@ def decide(request, pk: int):
     if following is not None:
         return redirect("moderation-pair", pk=following.pk)
     return redirect("moderation-queue")
+
+
+@_moderator_only
+@require_POST
+def undo(request, pk: int):
+    try:
+        candidate = services.candidate_decision_undo(candidate_id=pk, moderator=request.user)
+    except services.DecisionError as exc:
+        if exc.status_code == 404:
+            return render(request, "404.html", status=404)
+        messages.error(request, exc.message)
+        return redirect("moderation-pair", pk=pk)
+    messages.success(request, f"Undone: pair #{candidate.pk} is {candidate.status} again.")
+    return redirect("moderation-pair", pk=candidate.pk)

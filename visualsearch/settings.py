@@ -232,6 +232,8 @@ DEDUPE_AUTOHIDE_THRESHOLD = env_float("DEDUPE_AUTOHIDE_THRESHOLD", 0.0, low=0.0,
 DEDUPE_MIN_PRICE_CHANGE = Decimal(env_str("DEDUPE_MIN_PRICE_CHANGE", "0.05"))
 DEDUPE_SCAN_ON_EMBED = env_bool("DEDUPE_SCAN_ON_EMBED", True)
 DEDUPE_SCAN_BATCH = env_int("DEDUPE_SCAN_BATCH", 50, minimum=1)
+# Seconds during which a moderator's decision can be undone (0 = never).
+DEDUPE_UNDO_SECONDS = env_int("DEDUPE_UNDO_SECONDS", 900, minimum=0)
 
 # ----------------------------------------------------------------------------- auth & API
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,11 +1,11 @@
 """`manage.py dedupe_eval --dataset DIR [--also DIR ...] [--blocking DIR] [--k 10]`: thin wrapper
-over `dedupe.evaluation`."""
+over `dedupe.lab.evaluation`."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from dedupe.evaluation import run
+from dedupe.lab.evaluation import run
 
 
 class Command(BaseCommand):
@@ -16,17 +16,33 @@ class Command(BaseCommand):
         parser.add_argument("--also", type=Path, action="append", default=[],
                             help="another Magellan folder trained and calibrated together; "
                             "its test split is reported apart")  # fmt: skip
+        parser.add_argument("--transfer", type=Path, action="append", default=[],
+                            help="another Magellan folder whose test split the model (which "
+                            "never saw it) is scored on")  # fmt: skip
         parser.add_argument("--blocking", type=Path, help="folder with tableA/tableB/matches.csv")
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--save-model", type=Path)
+        parser.add_argument("--demo", action="store_true",
+                            help="report the queue against the demo's planted duplicates and "
+                            "variants (after make run or seed_demo + dedupe_scan)")  # fmt: skip
+        parser.add_argument("--speed", type=Path, metavar="DIR",
+                            help="time serve-time pair scoring on DIR's test pairs")  # fmt: skip
 
     def handle(self, *args, **opts):
+        if opts["demo"]:
+            from dedupe.lab.demo_report import demo_queue_report
+
+            demo_queue_report(log=self.stdout.write)
+            if not opts["dataset"] and not opts["speed"] and not opts["blocking"]:
+                return
         run(
             dataset=opts["dataset"],
             also=opts["also"],
+            transfer=opts["transfer"],
             blocking=opts["blocking"],
             k=opts["k"],
             save_model=opts["save_model"],
+            speed=opts["speed"],
             progress=True,
             log=self.stdout.write,
         )

@@ -52,25 +52,31 @@ class Command(BaseCommand):
             self._image_evidence(previous=previous, data_dir=opts["image_evidence"], opts=opts)
             return
         if opts["from_decisions"]:
-            from dedupe.services import NotEnoughDecisions, model_train_from_decisions
+            from dedupe.lab.fitting import fit_from_signals
+            from dedupe.selectors import NotEnoughDecisions, decisions_training_rows
 
             try:
-                model, positives, negatives = model_train_from_decisions()
+                rows, labels, positives, negatives = decisions_training_rows()
             except NotEnoughDecisions as exc:
                 raise CommandError(str(exc)) from None
+            model = fit_from_signals(rows, labels)
+            model.meta["trained_on"] = (
+                f"moderator decisions ({positives} confirmed, {negatives} dismissed)"
+            )
             model.threshold = previous.threshold
             self.stdout.write(f"fitted on {positives} confirmed and {negatives} dismissed pairs")
         else:
-            from dedupe.evaluation import read_pairs, signals_for
+            from dedupe.lab import fitting
+            from dedupe.lab.evaluation import read_pairs, signals_for
 
             pairs, labels = read_pairs(opts["pairs"])
-            model = scoring.fit(pairs_signals=signals_for(pairs, progress=True), labels=labels)
+            model = fitting.fit(pairs_signals=signals_for(pairs, progress=True), labels=labels)
             if opts["valid"]:
                 vp, vl = read_pairs(opts["valid"])
                 vs = signals_for(vp, progress=True)
-                model = scoring.calibrate(model=model, pairs_signals=vs, labels=vl)
+                model = fitting.calibrate(model=model, pairs_signals=vs, labels=vl)
                 probs = model.proba(scoring.feature_matrix(vs))
-                model.threshold, f1 = scoring.best_threshold(probs=probs, labels=np.asarray(vl))
+                model.threshold, f1 = fitting.best_threshold(probs=probs, labels=np.asarray(vl))
                 self.stdout.write(f"valid f1={f1:.4f} threshold={model.threshold:.3f}")
             model.meta["trained_on"] = str(opts["pairs"])
         kept = _keep_absent_priors(model=model, previous=previous)

@@ -1,10 +1,11 @@
 """Evaluate the duplicate scorer on any DeepMatcher/Magellan folder (pure, no Django).
 
 Train on train.csv, calibrate and pick the threshold on valid.csv, report test.csv. The same
-features and procedure for every dataset: no dataset-specific rules. MiniLM title embeddings
-are cached under var/cache/minilm keyed by the sha256 of the texts, so re-runs are fast.
+features and procedure for every dataset: no dataset-specific rules. The TF-IDF tables are
+fitted on the training split's titles only. MiniLM title embeddings are cached under
+var/cache/minilm keyed by the sha256 of the texts, so re-runs are fast.
 
-    python -m dedupe.evaluation --dataset DIR [--blocking DIR] [--k 10] [--save-model PATH]
+    python manage.py dedupe_eval --dataset DIR [--also DIR] [--transfer DIR] [--save-model PATH]
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from dedupe import scoring
+from dedupe import scoring, tfidf
+from dedupe.lab import fitting
 from dedupe.signals import Listing, PairSignals, pair_signals
 
-CACHE_DIR = Path(__file__).resolve().parents[1] / "var" / "cache" / "minilm"
+CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "minilm"
 
 
 def _price(v: str | None) -> float | None:
@@ -65,7 +68,11 @@ def embed_cached(texts: list[str], *, progress: bool = False) -> np.ndarray:
 
 
 def signals_for(
-    pairs: list[tuple[Listing, Listing]], *, progress: bool = False, embeddings: bool = True
+    pairs: list[tuple[Listing, Listing]],
+    *,
+    progress: bool = False,
+    embeddings: bool = True,
+    weights: tfidf.TextWeights | None = None,
 ) -> list[PairSignals]:
     if embeddings:
         titles = sorted({x.title or "" for p in pairs for x in p})
@@ -79,7 +86,15 @@ def signals_for(
         from tqdm import tqdm
 
         it = tqdm(pairs, desc="signals")
-    return [pair_signals(a=a, b=b) for a, b in it]
+    return [pair_signals(a=a, b=b, weights=weights) for a, b in it]
+
+
+def weights_fit(pairs: list[tuple[Listing, Listing]], *, source: str) -> tfidf.TextWeights:
+    """IDF tables from the titles of (training) pairs; terms seen once are left to `unseen`."""
+    titles = [x.title or "" for p in pairs for x in p]
+    return tfidf.TextWeights.fit(
+        titles, min_df=2, meta={"fitted_on": source, "titles": len(set(titles))}
+    )
 
 
 def prf(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
@@ -89,13 +104,13 @@ def prf(pred: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def _load_splits(dataset: Path, *, limit, progress, embeddings) -> dict:
+def _read_splits(dataset: Path, *, limit) -> dict:
     data = {}
     for split in ("train", "valid", "test"):
         pairs, labels = read_pairs(dataset / f"{split}.csv")
         if limit:
             pairs, labels = pairs[:limit], labels[:limit]
-        data[split] = (signals_for(pairs, progress=progress, embeddings=embeddings), labels)
+        data[split] = (pairs, labels)
     return data
 
 
@@ -103,6 +118,7 @@ def evaluate(
     *,
     dataset: Path,
     also: list[Path] | None = None,
+    transfer: list[Path] | None = None,
     progress: bool = False,
     limit: int | None = None,
     embeddings: bool = True,
@@ -112,10 +128,20 @@ def evaluate(
 
     ``also``: more folders in the same format whose train and valid pairs join the fit and the
     calibration (one model for several sources); each folder's test split is reported apart.
+    ``transfer``: folders whose test split is scored by the same model, which never saw them
+    (a check on generalisation to another catalog).
     """
     t0 = time.time()
-    sets = {d: _load_splits(d, limit=limit, progress=progress, embeddings=embeddings)
-            for d in [dataset, *(also or [])]}  # fmt: skip
+    raw = {d: _read_splits(d, limit=limit) for d in [dataset, *(also or [])]}
+    weights = weights_fit(
+        [p for data in raw.values() for p in data["train"][0]],
+        source="+".join(f"{d.name}/train" for d in raw),
+    )
+
+    def sig(pairs):
+        return signals_for(pairs, progress=progress, embeddings=embeddings, weights=weights)
+
+    sets = {d: {split: (sig(p), y) for split, (p, y) in data.items()} for d, data in raw.items()}
     joined = {
         split: (
             [s for data in sets.values() for s in data[split][0]],
@@ -127,10 +153,10 @@ def evaluate(
     t1 = time.time()
     best = None
     for c in (0.1, 1.0, 10.0):  # C chosen on valid F1, never on test
-        m = scoring.fit(pairs_signals=joined["train"][0], labels=joined["train"][1], c=c)
-        m = scoring.calibrate(model=m, pairs_signals=joined["valid"][0], labels=joined["valid"][1])
+        m = fitting.fit(pairs_signals=joined["train"][0], labels=joined["train"][1], c=c)
+        m = fitting.calibrate(model=m, pairs_signals=joined["valid"][0], labels=joined["valid"][1])
         pv = m.proba(scoring.feature_matrix(joined["valid"][0]))
-        t, f = scoring.best_threshold(probs=pv, labels=np.asarray(joined["valid"][1]))
+        t, f = fitting.best_threshold(probs=pv, labels=np.asarray(joined["valid"][1]))
         log(f"C={c} valid f1={f:.4f} threshold={t:.3f}")
         if best is None or f > best[0]:
             best = (f, c, t, m)
@@ -139,7 +165,9 @@ def evaluate(
     model.meta.update({"C": c, "valid_f1": round(f_valid, 4),
                        "trained_on": "+".join(d.name for d in sets)})  # fmt: skip
     t_train = time.time() - t1
-    log(f"features {t_feat:.1f}s, training {t_train:.1f}s; C={c} threshold={thr:.3f}")
+    n_train = len(joined["train"][1])
+    log(f"features {t_feat:.1f}s ({n_train + len(joined['valid'][1])} train+valid pairs), "
+        f"training {t_train:.1f}s; C={c} threshold={thr:.3f}")  # fmt: skip
     per_dataset = {}
     for d, data in sets.items():
         pt = model.proba(scoring.feature_matrix(data["test"][0]))
@@ -147,9 +175,39 @@ def evaluate(
         if len(sets) > 1:
             p, r, f = per_dataset[d.name]
             log(f"{d.name} test precision={p:.4f} recall={r:.4f} f1={f:.4f}")
+    transferred = {}
+    for d in transfer or []:
+        pairs, labels = read_pairs(d / "test.csv")
+        pt = model.proba(scoring.feature_matrix(sig(pairs)))
+        transferred[d.name] = prf(pt >= thr, np.asarray(labels))
+        p, r, f = transferred[d.name]
+        log(f"transfer to {d.name} test precision={p:.4f} recall={r:.4f} f1={f:.4f}")
     p, r, f = per_dataset[dataset.name]
-    return {"model": model, "precision": p, "recall": r, "f1": f, "valid_f1": f_valid,
-            "per_dataset": per_dataset}  # fmt: skip
+    return {"model": model, "weights": weights, "precision": p, "recall": r, "f1": f,
+            "valid_f1": f_valid, "per_dataset": per_dataset, "transfer": transferred,
+            "seconds": {"features": t_feat, "training": t_train}}  # fmt: skip
+
+
+def scoring_speed(*, dataset: Path, neighbours: int = 10, products: int = 10_000, log=print):
+    """Serve-time cost of one pair: signals (fuzzy, TF-IDF, variants) plus the calibrated score,
+    on the test pairs of ``dataset`` with the shipped model and tables (title vectors are
+    precomputed, as the scan caches them). Reports pairs/s and what a scan of ``products``
+    listings with ``neighbours`` candidates each would take on one core of this machine."""
+    pairs, _ = read_pairs(dataset / "test.csv")
+    rng = np.random.default_rng(0)
+    for a, b in pairs:
+        a.title_vec, b.title_vec = rng.standard_normal(384), rng.standard_normal(384)
+    t0 = time.perf_counter()
+    for a, b in pairs:
+        scoring.score(pair_signals(a=a, b=b))
+    rate = len(pairs) / (time.perf_counter() - t0)
+    scan_min = products * neighbours / rate / 60
+    log(
+        f"pair scoring: {rate:.0f} pairs/s on {len(pairs)} {dataset.name} pairs; "
+        f"a {products}-product scan ({neighbours} neighbours each) ~ {scan_min:.1f} min of "
+        "pair scoring on one core"
+    )
+    return {"pairs_per_s": rate, "scan_minutes": scan_min}
 
 
 def _read_table(path: Path) -> list[dict]:
@@ -215,31 +273,59 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--blocking", type=Path)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--also", type=Path, action="append", default=[])
+    ap.add_argument("--transfer", type=Path, action="append", default=[])
     ap.add_argument("--save-model", type=Path)
     args = ap.parse_args(argv)
-    run(dataset=args.dataset, also=args.also, blocking=args.blocking, k=args.k,
-        save_model=args.save_model)  # fmt: skip
+    run(dataset=args.dataset, also=args.also, transfer=args.transfer, blocking=args.blocking,
+        k=args.k, save_model=args.save_model)  # fmt: skip
 
 
 def run(
     *,
     dataset: Path | None,
     also: list[Path] | None = None,
+    transfer: list[Path] | None = None,
     blocking: Path | None = None,
     k: int = 10,
     save_model: Path | None = None,
+    speed: Path | None = None,
     progress: bool = True,
     log=print,
 ) -> dict:
-    """What both `python -m dedupe.evaluation` and `manage.py dedupe_eval` call."""
+    """What both `python -m dedupe.lab.evaluation` and `manage.py dedupe_eval` call."""
     out: dict = {}
+    if speed:
+        out["speed"] = scoring_speed(dataset=speed, log=log)
     if blocking:
         out["blocking"] = blocking_recall(blocking=blocking, k=k, progress=progress, log=log)
     if dataset:
-        res = evaluate(dataset=dataset, also=also, progress=progress, log=log)
+        res = evaluate(dataset=dataset, also=also, transfer=transfer, progress=progress, log=log)
         out.update(res)
         if save_model:
-            scoring.model_save(model=res["model"], path=save_model)
+            save_model = Path(save_model)
+            idf_path = save_model.with_name(save_model.stem.replace("model", "idf") + ".json.gz")
+            if idf_path == save_model:
+                idf_path = save_model.with_suffix(".idf.json.gz")
+            model = res["model"]
+            if save_model.exists():  # a text refit keeps the photo terms fitted on photos
+                previous = json.loads(save_model.read_text()).get("meta", {})
+                if "image_evidence" in previous:
+                    from dedupe.image_evidence import evidence_carry
+
+                    model = evidence_carry(model=model, previous_meta=previous)
+                    log(
+                        "kept the photo terms of the previous model (dedupe_train --image-evidence)"
+                    )
+            model.meta["version"] = time.strftime("%Y-%m-%d") + "-tfidf-variants"
+            model.meta["idf_file"] = idf_path.name
+            model.meta["made_by"] = (
+                "manage.py dedupe_eval --dataset " + str(dataset.name)
+                + "".join(f" --also {d.name}" for d in also or []) + " --save-model ..."
+            )  # fmt: skip
+            res["model"] = model
+            scoring.model_save(model=model, path=save_model)
+            tfidf.weights_save(weights=res["weights"], path=idf_path)
+            log(f"wrote {save_model} and {idf_path}")
         log(f"test precision={res['precision']:.4f} recall={res['recall']:.4f} f1={res['f1']:.4f}")
     return out
 
