@@ -409,21 +409,38 @@ def trainable_load(model, state: dict) -> None:
 
 
 def supervision_for(
-    *, model, tokenizer, name: str, values: list[str | None], weight: float
+    *,
+    model,
+    tokenizer,
+    name: str,
+    values: list[str | None],
+    val_values: list[str | None] = (),
+    weight: float | None = None,
 ) -> Supervision | None:
-    """A :class:`Supervision` from per-row label values (None = unknown), prompts
-    "a photo of <label>." embedded by the frozen text tower; None when fewer than 2 labels."""
+    """A :class:`Supervision` from per-row label values (None = unknown) and the validation
+    rows' values, prompts "a photo of <label>." embedded by the frozen text tower, weight
+    ``SUPERVISION_WEIGHTS[name]`` unless given; None when fewer than 2 labels."""
     labels = sorted({v.strip().lower() for v in values if v and v.strip()})
     if len(labels) < 2:
         return None
     index = {label: i for i, label in enumerate(labels)}
-    targets = np.array(
-        [index.get(v.strip().lower(), -1) if v else -1 for v in values], dtype=np.int64
-    )
+
+    def targets_of(rows):
+        return np.array(
+            [index.get(v.strip().lower(), -1) if v else -1 for v in rows], dtype=np.int64
+        )
+
     prompts = text_features(
         model=model, tokenizer=tokenizer, texts=[f"a photo of {label}." for label in labels]
     )
-    return Supervision(name=name, labels=labels, prompts=prompts, targets=targets, weight=weight)
+    return Supervision(
+        name=name,
+        labels=labels,
+        prompts=prompts,
+        targets=targets_of(values),
+        weight=SUPERVISION_WEIGHTS.get(name, 1.0) if weight is None else weight,
+        val_targets=targets_of(val_values),
+    )
 
 
 def train_space(
@@ -489,19 +506,11 @@ def train_space(
     supervision = []
     for name, (values, val_values) in (labels or {}).items():
         sup = supervision_for(
-            model=model,
-            tokenizer=tokenizer,
-            name=name,
-            values=list(values),
-            weight=SUPERVISION_WEIGHTS.get(name, 1.0),
-        )
-        if sup is None:
-            continue
-        index = {label: j for j, label in enumerate(sup.labels)}
-        sup.val_targets = np.array(
-            [index.get((v or "").strip().lower(), -1) for v in val_values], dtype=np.int64
-        )
-        supervision.append(sup)
+            model=model, tokenizer=tokenizer, name=name, values=list(values),
+            val_values=list(val_values),
+        )  # fmt: skip
+        if sup is not None:
+            supervision.append(sup)
     remaining = max(2.0, max_seconds - (time.monotonic() - start) - 2.0)
     history, metrics = train_projections(
         model=model,

@@ -236,11 +236,8 @@ def run_fit(
             tokenizer=tokenizer,
             name=name,
             values=[values[name][i] for i in fit],
+            val_values=[values[name][i] for i in val],
             weight=weight,
-        )
-        index = {label: j for j, label in enumerate(sup.labels)}
-        sup.val_targets = np.array(
-            [index.get((values[name][i] or "").lower(), -1) for i in val], dtype=np.int64
         )
         supervision.append(sup)
     history, train_metrics = om.train_projections(
