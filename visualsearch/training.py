@@ -1,8 +1,8 @@
 """Retrain the offline space on a live catalog: always a *candidate*, never a downgrade.
 
 The model code is in ``offline_model`` (no ORM). This module gathers the catalog's products,
-splits them by product id (80% train, 10% validation for early stopping and head calibration,
-10% held out), trains a candidate space with the seller-given category (and the colour a title
+splits them by product (80% train, 10% validation for early stopping and head calibration,
+10% held out; :func:`splits`), trains a candidate space with the seller-given category (and the colour a title
 names) as supervised labels, fits its calibrated heads, and then measures the candidate and the
 active space **side by side on the held-out products**:
 
@@ -43,10 +43,16 @@ class CatalogItem:
     colour: str | None
 
 
-def split_of(product_id: int) -> str:
-    """'train' (80%), 'val' (10%) or 'holdout' (10%), stable per product id."""
-    bucket = zlib.crc32(f"product-{product_id}".encode()) % 10
-    return "holdout" if bucket == 0 else "val" if bucket == 1 else "train"
+def splits(product_ids) -> dict[int, str]:
+    """{product id: 'train' | 'val' | 'holdout'}: products ordered by a hash of their id, the
+    first 10% (at least 2) held out, the next 10% (at least 2) validation, the rest training,
+    so every part has products however small the catalog (from 6 products on)."""
+    ordered = sorted(set(product_ids), key=lambda pid: (zlib.crc32(f"product-{pid}".encode()), pid))
+    n = max(2, len(ordered) // 10) if len(ordered) >= 6 else 0
+    return {
+        pid: "holdout" if i < n else "val" if i < 2 * n else "train"
+        for i, pid in enumerate(ordered)
+    }
 
 
 def catalog_training_items(*, limit: int | None = None) -> list[CatalogItem]:
@@ -162,8 +168,9 @@ def space_train(
     from visualsearch.offline_model import train_space
 
     parts = {"train": [], "val": [], "holdout": []}
+    part_of = splits(item.product_id for item in items)
     for item in items:
-        parts[split_of(item.product_id)].append(item)
+        parts[part_of[item.product_id]].append(item)
     if len(parts["train"]) < 10 or len(parts["val"]) < 2:
         raise ValueError(
             f"need at least 10 training and 2 validation photos, got "

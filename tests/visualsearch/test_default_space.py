@@ -126,3 +126,12 @@ def test_the_rule_needs_a_better_mean_and_no_measure_much_worse():
     assert not training.candidate_wins(dict.fromkeys(training.MEASURES, 0.5), active)
     lopsided = {"title_photo_ndcg10": 0.9, "photo_p10_category": 0.9, "item_type_accuracy": 0.45}
     assert not training.candidate_wins(lopsided, active)
+
+
+def test_every_part_of_the_split_has_products_however_small_the_catalog():
+    for n in (6, 20, 37, 300):
+        parts = training.splits(range(1000, 1000 + n))
+        counts = {part: list(parts.values()).count(part) for part in ("train", "val", "holdout")}
+        assert counts["holdout"] >= 2 and counts["val"] >= 2 and counts["train"] >= 2
+        assert counts["holdout"] == counts["val"] == max(2, n // 10)
+    assert training.splits(range(5)) == dict.fromkeys(range(5), "train")
