@@ -250,6 +250,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
+    # DRF's JSON parser with a nesting limit (catalog.parsers): deep nesting is a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "catalog.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
     # One error shape everywhere: {"errors": {field: [messages]}} (catalog.api_errors).

@@ -11,6 +11,7 @@ import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.shortcuts import render
+from rest_framework.throttling import ScopedRateThrottle
 
 from catalog import selectors
 from catalog.models import Category
@@ -94,8 +95,23 @@ def _label(param: str) -> str:
     return "Item type" if param == "item_type" else param.capitalize()
 
 
+class _SearchScope:
+    """Stands in for a DRF view: the page shares the API's "search" throttle and budget."""
+
+    throttle_scope = "search"
+
+
+def _throttled(request) -> int | None:
+    """Seconds to wait when this client used up the "search" rate (API and page together)."""
+    throttle = ScopedRateThrottle()
+    if throttle.allow_request(request, _SearchScope()):
+        return None
+    return max(1, int(throttle.wait() or 1))
+
+
 def home(request):
-    """The search page; without a query it shows the latest products."""
+    """The search page; without a query it shows the latest products. Searches count against
+    the same THROTTLE_SEARCH budget as the search API."""
     context = {
         "categories": Category.objects.order_by("path"),
         "form": {},
@@ -111,6 +127,14 @@ def home(request):
     context["form"] = form
     context["attribute_fields"] = _attribute_fields(form)
     context["searched"] = True
+    wait = _throttled(request)
+    if wait is not None:
+        context["errors"] = {
+            "non_field_errors": [f"Too many searches. Try again in {wait} seconds."]
+        }
+        response = render(request, "visualsearch/home.html", context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     serializer = SearchInputSerializer(data=data)
     status = 200
     if not serializer.is_valid():
