@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from catalog.images import ImageRejected
+from catalog.images import ImageRejected, too_big_message
 from catalog.models import Category, Product, ProductStatus, Seller
 from catalog.parsers import JSONParser
 from catalog.services import image_validate
@@ -90,7 +90,7 @@ class SearchInputSerializer(serializers.Serializer):
             # Refuse an oversized upload before reading it into memory.
             if upload.size is not None and upload.size > limit:
                 raise serializers.ValidationError(
-                    f"“{upload.name}” is {upload.size} bytes; the limit is {limit} bytes."
+                    too_big_message(name=upload.name, size=upload.size, limit=limit)
                 )
             try:
                 checked.append(image_validate(upload.read()))

@@ -50,7 +50,8 @@ def _keep(checked_images) -> list[str]:
 def _query_data(request):
     if request.method == "POST":
         data = request.POST.copy()
-        uploads = [f for f in request.FILES.getlist("image") if f.size]
+        # A chosen file counts even when empty, so the form can say it is empty.
+        uploads = [f for f in request.FILES.getlist("image") if f.name]
         if not uploads and not data.get("forget_photo"):
             uploads = _kept_photos(data)
         data.setlist("image", uploads)
@@ -89,6 +90,15 @@ def _facets(result, form: dict) -> list[dict]:
             ]
             facets.append({"param": param, "label": _label(param), "values": values})
     return facets
+
+
+def _flat(messages) -> list[str]:
+    """A field's messages as plain strings (a photo's are keyed by its index in the list)."""
+    if isinstance(messages, dict):
+        return [text for value in messages.values() for text in _flat(value)]
+    if isinstance(messages, list | tuple):
+        return [text for value in messages for text in _flat(value)]
+    return [str(messages)]
 
 
 def _label(param: str) -> str:
@@ -138,7 +148,7 @@ def home(request):
     serializer = SearchInputSerializer(data=data)
     status = 200
     if not serializer.is_valid():
-        context["errors"] = serializer.errors
+        context["errors"] = {field: _flat(value) for field, value in serializer.errors.items()}
         status = 400
     else:
         context["kept_photos"] = _keep(serializer.validated_data["image"])
