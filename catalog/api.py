@@ -10,13 +10,14 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, permissions, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from catalog import selectors, services
 from catalog.models import Product, ProductImage
+from catalog.parsers import JSONParser
 from catalog.serializers import (
     ImageOutSerializer,
     ImagePatchSerializer,

@@ -130,7 +130,9 @@ def seller_required(view):
 
 
 def _own_product(seller, pk: int) -> Product:
-    product = Product.objects.filter(pk=pk, seller=seller).first()
+    product = (
+        Product.objects.filter(pk=pk, seller=seller).exclude(status=ProductStatus.DELETED).first()
+    )
     if product is None:
         raise Http404("No such product of yours")
     return product

@@ -79,6 +79,9 @@ class ProductStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     HIDDEN = "hidden", "Hidden"
     MERGED = "merged", "Merged"
+    # Deleted by its seller: kept (never shown, never searched) so the duplicate pairs and the
+    # moderators' audit trail that mention it outlive it.
+    DELETED = "deleted", "Deleted"
 
 
 class Product(models.Model):

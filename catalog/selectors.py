@@ -40,9 +40,9 @@ def product_get(*, pk: int) -> Product | None:
 # ----------------------------------------------------------------------------- seller dashboard
 def seller_products(*, seller) -> QuerySet[Product]:
     """A seller's own listings, every status, newest first."""
-    return products_with_gallery(Product.objects.filter(seller=seller)).order_by(
-        "-created_at", "-id"
-    )
+    return products_with_gallery(
+        Product.objects.filter(seller=seller).exclude(status=ProductStatus.DELETED)
+    ).order_by("-created_at", "-id")
 
 
 def product_images_status(*, product: Product) -> list[dict]:
@@ -140,7 +140,7 @@ def products_filter(
 
 def product_visible_to(*, pk: int, user) -> Product | None:
     """An active product for anyone; the owner (or staff) also sees drafts and hidden ones."""
-    product = products_with_gallery().filter(pk=pk).first()
+    product = products_with_gallery().filter(pk=pk).exclude(status=ProductStatus.DELETED).first()
     if product is None or product.status == ProductStatus.ACTIVE:
         return product
     owner = user.is_authenticated and product.seller.user_id == user.pk

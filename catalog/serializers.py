@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from catalog import services
-from catalog.images import ImageRejected
+from catalog.images import ImageRejected, too_big_message
 from catalog.models import Category, ImageKind, Product, ProductImage, ProductStatus, Seller
 
 SELLER_STATUSES = [ProductStatus.DRAFT, ProductStatus.ACTIVE, ProductStatus.HIDDEN]
@@ -146,7 +146,7 @@ class ImagesUploadSerializer(serializers.Serializer):
         for upload in files:
             if upload.size is not None and upload.size > limit:  # refuse before reading
                 raise serializers.ValidationError(
-                    f"“{upload.name}” is {upload.size} bytes; the limit is {limit} bytes."
+                    too_big_message(name=upload.name, size=upload.size, limit=limit)
                 )
             try:
                 checked.append(services.image_validate(upload.read()))

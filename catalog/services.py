@@ -417,11 +417,17 @@ def token_revoke(*, user) -> bool:
 
 @transaction.atomic
 def product_delete(*, product: Product) -> None:
-    """Delete a product and its images (files go once the transaction commits)."""
+    """A seller's delete is a soft delete: the listing leaves every page, search and the
+    seller's own lists, but its row (and photos) stay, so the duplicate pairs and review events
+    that mention it are never erased by a user action. A canonical listing can be deleted too:
+    the listings merged into it stay merged. Its external id is freed for a later import."""
     product = Product.objects.select_for_update().get(pk=product.pk)
-    for image in list(product.images.all()):
-        product_image_remove(image=image)
-    product.delete()
+    if product.status == ProductStatus.DELETED:
+        return
+    product.status = ProductStatus.DELETED
+    product.merged_into = None
+    product.external_id = f"deleted-{product.pk}-{product.external_id}"[:100]
+    product.save(update_fields=["status", "merged_into", "external_id", "updated_at"])
 
 
 @transaction.atomic

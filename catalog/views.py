@@ -7,7 +7,7 @@ from catalog.models import ProductStatus
 
 def product_detail(request, pk: int):
     product = selectors.product_get(pk=pk)
-    if product is None:
+    if product is None or (product.status == ProductStatus.DELETED and not request.user.is_staff):
         raise Http404("No such product")
     if product.status == ProductStatus.MERGED and product.merged_into_id:
         return redirect(product.merged_into, permanent=True)

@@ -6,6 +6,8 @@ decided (another moderator got there first)."""
 
 from __future__ import annotations
 
+import math
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, permissions
 from rest_framework.pagination import CursorPagination
@@ -41,6 +43,24 @@ class QueuePagination(CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def decode_cursor(self, request):
+        """DRF's decoding, and a 400 for a cursor this API did not issue: DRF passes any
+        position string to the database, where a non-number ended as a 500."""
+        cursor_given = bool(request.query_params.get(self.cursor_query_param))
+        try:
+            cursor = super().decode_cursor(request)
+            if cursor is not None and cursor.position is not None:
+                position = float(cursor.position)
+                if not math.isfinite(position):
+                    raise ValueError(position)
+        except (exceptions.NotFound, ValueError, TypeError, OverflowError):
+            if cursor_given:
+                raise exceptions.ValidationError(
+                    {self.cursor_query_param: ["Invalid cursor; use the next or previous link."]}
+                ) from None
+            raise
+        return cursor
 
 
 def _detail(candidate) -> dict:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from catalog.images import ImageRejected
+from catalog.images import ImageRejected, too_big_message
 from catalog.models import Category, Product, ProductStatus, Seller
+from catalog.parsers import JSONParser
 from catalog.services import image_validate
 from visualsearch.attributes import (
     ATTRIBUTE_PARAMS,
@@ -35,6 +36,7 @@ from visualsearch.search import (
 from visualsearch.spaces import space_active
 
 EMPTY_QUERY_MESSAGE = "Give a photo or a description to search with."
+MAX_PAGE = 100
 
 
 class SearchInputSerializer(serializers.Serializer):
@@ -54,7 +56,14 @@ class SearchInputSerializer(serializers.Serializer):
     brand = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
     seller = serializers.CharField(required=False, allow_blank=True, default="")
     k = serializers.IntegerField(required=False, default=24, min_value=1, max_value=100)
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
+    page = serializers.IntegerField(
+        required=False,
+        default=1,
+        min_value=1,
+        max_value=MAX_PAGE,
+        help_text=f"1..{MAX_PAGE}: deeper pages are not served (each page re-ranks every result "
+        "before it).",
+    )
     diversity = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=1)
     min_score = serializers.FloatField(
         required=False, allow_null=True, default=None, min_value=-1, max_value=1
@@ -88,7 +97,7 @@ class SearchInputSerializer(serializers.Serializer):
             # Refuse an oversized upload before reading it into memory.
             if upload.size is not None and upload.size > limit:
                 raise serializers.ValidationError(
-                    f"“{upload.name}” is {upload.size} bytes; the limit is {limit} bytes."
+                    too_big_message(name=upload.name, size=upload.size, limit=limit)
                 )
             try:
                 checked.append(image_validate(upload.read()))

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "visualsearch.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,6 +126,31 @@ TEMPLATES = [
         },
     }
 ]
+
+# ----------------------------------------------------------------------------- HTTPS & headers
+# HTTPS=1: the site is served over TLS (directly or behind a proxy that sets X-Forwarded-Proto):
+# Secure cookies, HSTS for a year, HTTP redirected to HTTPS.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    f"img-src 'self' data: blob:{' https:' if env_str('AWS_STORAGE_BUCKET_NAME') else ''}; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+PERMISSIONS_POLICY = env_str(
+    "PERMISSIONS_POLICY",
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+)
 
 # ----------------------------------------------------------------------------- database
 DATABASE_URL = env_str("DATABASE_URL")
@@ -166,6 +192,23 @@ DRAMATIQ_BROKER = {
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0)
+
+# ----------------------------------------------------------------------------- cache
+# Throttles and the log-in limit count in this cache, so it must be shared by every process:
+# the local Redis (its database 1: clearing the cache never touches the queues), a redis:// broker
+# as it is, or CACHE_URL.
+if DRAMATIQ_BROKER_URL.startswith(("redis://", "rediss://")):
+    _cache_default = DRAMATIQ_BROKER_URL
+else:
+    _cache_default = infra.local_redis_url(VAR_DIR / "redis") + "?db=1"
+CACHE_URL = env_str("CACHE_URL", _cache_default)
+CACHES = {
+    "default": {
+        "BACKEND": "visualsearch.cache.ResilientRedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", DRAMATIQ_NAMESPACE),
+    }
+}
 
 # ----------------------------------------------------------------------------- media & static
 STATIC_URL = "/static/"
@@ -251,6 +294,12 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+    ],
+    # DRF's JSON parser with a nesting limit (catalog.parsers): deep nesting is a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "catalog.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,

@@ -11,6 +11,7 @@ import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.shortcuts import render
+from rest_framework.throttling import ScopedRateThrottle
 
 from catalog import selectors
 from catalog.models import Category
@@ -50,7 +51,8 @@ def _keep(checked_images) -> list[str]:
 def _query_data(request):
     if request.method == "POST":
         data = request.POST.copy()
-        uploads = [f for f in request.FILES.getlist("image") if f.size]
+        # A chosen file counts even when empty, so the form can say it is empty.
+        uploads = [f for f in request.FILES.getlist("image") if f.name]
         if not uploads and not data.get("forget_photo"):
             uploads = _kept_photos(data)
         data.setlist("image", uploads)
@@ -91,12 +93,36 @@ def _facets(result, form: dict) -> list[dict]:
     return facets
 
 
+def _flat(messages) -> list[str]:
+    """A field's messages as plain strings (a photo's are keyed by its index in the list)."""
+    if isinstance(messages, dict):
+        return [text for value in messages.values() for text in _flat(value)]
+    if isinstance(messages, list | tuple):
+        return [text for value in messages for text in _flat(value)]
+    return [str(messages)]
+
+
 def _label(param: str) -> str:
     return "Item type" if param == "item_type" else param.capitalize()
 
 
+class _SearchScope:
+    """Stands in for a DRF view: the page shares the API's "search" throttle and budget."""
+
+    throttle_scope = "search"
+
+
+def _throttled(request) -> int | None:
+    """Seconds to wait when this client used up the "search" rate (API and page together)."""
+    throttle = ScopedRateThrottle()
+    if throttle.allow_request(request, _SearchScope()):
+        return None
+    return max(1, int(throttle.wait() or 1))
+
+
 def home(request):
-    """The search page; without a query it shows the latest products."""
+    """The search page; without a query it shows the latest products. Searches count against
+    the same THROTTLE_SEARCH budget as the search API."""
     context = {
         "categories": Category.objects.order_by("path"),
         "form": {},
@@ -112,10 +138,18 @@ def home(request):
     context["form"] = form
     context["attribute_fields"] = _attribute_fields(form)
     context["searched"] = True
+    wait = _throttled(request)
+    if wait is not None:
+        context["errors"] = {
+            "non_field_errors": [f"Too many searches. Try again in {wait} seconds."]
+        }
+        response = render(request, "visualsearch/home.html", context, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     serializer = SearchInputSerializer(data=data)
     status = 200
     if not serializer.is_valid():
-        context["errors"] = serializer.errors
+        context["errors"] = {field: _flat(value) for field, value in serializer.errors.items()}
         status = 400
     else:
         data = serializer.validated_data

@@ -108,5 +108,5 @@ def test_an_oversized_upload_is_refused_on_its_field_before_it_is_read(
     assert response.status_code == 400
     errors = field_errors(response)
     assert list(errors) == ["image"]
-    assert "2048" in errors["image"][0]
+    assert "the limit is 2 KB" in errors["image"][0]
     assert read == []
