@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Product, ProductImage, ProductStatus
@@ -119,6 +119,15 @@ def duplicate_candidates_find(*, product: Product, k: int | None = None) -> Scan
     return result
 
 
+def _candidate_detected(*, candidate: DuplicateCandidate, pair: ScoredPair, result: ScanResult):
+    ReviewEvent.objects.create(
+        candidate=candidate, action="detected", to_status=candidate.status,
+        details={"probability": round(pair.probability, 4)},
+    )  # fmt: skip
+    result.created += 1
+    _autohide(candidate=candidate, result=result)
+
+
 @transaction.atomic
 def _candidate_upsert(
     *, product: Product, other: Product, pair: ScoredPair, shas: dict, result: ScanResult
@@ -144,14 +153,16 @@ def _candidate_upsert(
         if pair.probability < threshold:
             result.below_threshold += 1
             return
-        candidate = DuplicateCandidate.objects.create(product_a=a, product_b=b, **values)
-        ReviewEvent.objects.create(
-            candidate=candidate, action="detected", to_status=candidate.status,
-            details={"probability": round(pair.probability, 4)},
-        )  # fmt: skip
-        result.created += 1
-        _autohide(candidate=candidate, result=result)
-        return
+        try:
+            with transaction.atomic():  # a savepoint: a lost race leaves this transaction usable
+                candidate = DuplicateCandidate.objects.create(product_a=a, product_b=b, **values)
+        except IntegrityError:
+            # A concurrent scan inserted this pair after our read (candidate_unique_pair): the
+            # insert waited for it to commit; lock its row and update it like any existing pair.
+            existing = DuplicateCandidate.objects.select_for_update().get(product_a=a, product_b=b)
+        else:
+            _candidate_detected(candidate=candidate, pair=pair, result=result)
+            return
     if existing.status in OPEN_STATUSES:
         for key, value in values.items():
             setattr(existing, key, value)
