@@ -105,6 +105,21 @@ class CandidateDetailApi(APIView):
         return Response(_detail(candidate))
 
 
+def _decision_call(service, **kwargs):
+    """Run a decision service, its typed errors mapped to API errors once for every caller:
+    409 already decided / nothing to undo, 404, 403, else 400 on the named field."""
+    try:
+        return service(**kwargs)
+    except services.AlreadyDecided as exc:
+        raise Conflict(exc.message) from None
+    except services.CandidateMissing as exc:
+        raise exceptions.NotFound(exc.message) from None
+    except services.NotAModerator as exc:
+        raise exceptions.PermissionDenied(exc.message) from None
+    except services.DecisionError as exc:
+        raise exceptions.ValidationError({exc.field: [exc.message]}) from None
+
+
 class CandidateDecisionApi(APIView):
     permission_classes = [IsModerator]
 
@@ -122,19 +137,11 @@ class CandidateDecisionApi(APIView):
         serializer = DecisionInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            candidate = services.candidate_decide(
-                candidate_id=pk, moderator=request.user, action=data["action"],
-                canonical_id=data.get("canonical"), reason=data["reason"], note=data["note"],
-            )  # fmt: skip
-        except services.AlreadyDecided as exc:
-            raise Conflict(exc.message) from None
-        except services.CandidateMissing as exc:
-            raise exceptions.NotFound(exc.message) from None
-        except services.NotAModerator as exc:
-            raise exceptions.PermissionDenied(exc.message) from None
-        except services.DecisionError as exc:
-            raise exceptions.ValidationError({exc.field: [exc.message]}) from None
+        candidate = _decision_call(
+            services.candidate_decide,
+            candidate_id=pk, moderator=request.user, action=data["action"],
+            canonical_id=data.get("canonical"), reason=data["reason"], note=data["note"],
+        )  # fmt: skip
         return Response(_detail(selectors.candidate_get(pk=candidate.pk)))
 
 
@@ -152,12 +159,7 @@ class CandidateUndoApi(APIView):
         extensions={"x-request-body": "none"},
     )
     def post(self, request, pk: int):
-        try:
-            candidate = services.candidate_decision_undo(candidate_id=pk, moderator=request.user)
-        except services.AlreadyDecided as exc:
-            raise Conflict(exc.message) from None
-        except services.CandidateMissing as exc:
-            raise exceptions.NotFound(exc.message) from None
-        except services.NotAModerator as exc:
-            raise exceptions.PermissionDenied(exc.message) from None
+        candidate = _decision_call(
+            services.candidate_decision_undo, candidate_id=pk, moderator=request.user
+        )
         return Response(_detail(selectors.candidate_get(pk=candidate.pk)))
