@@ -336,14 +336,16 @@ def space_heads_fit(
         flat_scores += row[top].tolist()
         flat_relevant += (labels[top] == labels[q]).tolist()
     relevance = relevance_fit(scores=np.array(flat_scores), relevant=np.array(flat_relevant))
-    costs = {}
-    for floor in np.round(np.arange(0.05, 0.96, 0.05), 2):
-        lost = []
-        for q, row in zip(val_rows, scores, strict=True):
-            top = _top_excluding(row, q, 10)
-            hit = labels[top] == labels[q]
-            lost.append((hit & (relevance.probability(row[top]) < floor)).sum() / 10)
-        costs[float(floor)] = float(np.mean(lost))
+    # each validation query's top 10: whether each is relevant, and its calibrated relevance
+    tops = [_top_excluding(row, q, 10) for q, row in zip(val_rows, scores, strict=True)]
+    hits = np.array([labels[top] == labels[q] for q, top in zip(val_rows, tops, strict=True)])
+    probs = np.array(
+        [relevance.probability(row[top]) for row, top in zip(scores, tops, strict=True)]
+    )
+    costs = {
+        float(floor): float(((hits & (probs < floor)).sum(axis=1) / 10).mean())
+        for floor in np.round(np.arange(0.05, 0.96, 0.05), 2)
+    }
     ok = [f for f, cost in costs.items() if cost <= floor_cost]
     relevance.floor = max(ok) if ok else 0.05
     heads.relevance["vector"] = relevance

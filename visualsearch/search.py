@@ -574,15 +574,17 @@ def _photo_scores(
     ids = [pid for pid, _ in ranked]
     matrix = np.stack([vectors[pid] for pid in ids])
     cosines = np.max(matrix @ np.stack(list(query_vectors)).T, axis=1)
-    same_type = heads.type_rerank_weight * heads.same_type_probability(query_vectors[0], matrix)
-    photo = cosines + same_type  # what the photo relevance is calibrated on
     # Re-rank by type only when the photo's type is known (calibrated confidence at the
     # attribute floor): a photo of a kind the head never learnt is ranked by its cosines
     # (docs/benchmarks.md, "kinds the weights never saw").
     type_head = heads.heads.get("category")
-    known = type_head is not None and float(
-        type_head.probabilities(np.atleast_2d(query_vectors[0])).max()
-    ) >= float(settings.ATTRIBUTE_MIN_CONFIDENCE)
+    if type_head is None:
+        photo, known = cosines, False
+    else:
+        query_types = type_head.probabilities(np.atleast_2d(query_vectors[0]))[0]
+        same_type = type_head.probabilities(matrix) @ query_types
+        photo = cosines + heads.type_rerank_weight * same_type  # what relevance is calibrated on
+        known = float(query_types.max()) >= float(settings.ATTRIBUTE_MIN_CONFIDENCE)
     scores = photo if known else cosines
     colour_head = heads.heads.get("colour")
     if colour and colour_head is not None and colour in colour_head.labels:
