@@ -142,12 +142,12 @@ def _own_product(seller, pk: int) -> Product:
 @seller_required
 def dashboard(request, seller):
     page = Paginator(selectors.seller_products(seller=seller), 20).get_page(request.GET.get("page"))
-    rows = selectors.seller_dashboard_rows(seller=seller, products=list(page.object_list))
     return render(
         request,
         "seller/dashboard.html",
         {
-            "seller": seller, "rows": rows, "page": page, "import_form": ImportForm(),
+            "seller": seller, "products": list(page.object_list), "page": page,
+            "import_form": ImportForm(),
             "jobs": selectors.seller_import_jobs(seller=seller, limit=5),
         },
     )  # fmt: skip
@@ -188,16 +188,13 @@ def product_edit(request, seller, pk: int):
         else:
             messages.success(request, "Saved.")
             return redirect("seller-product-edit", pk=product.pk)
-    from dedupe.services import product_duplicates_check
-
     return render(
         request,
         "seller/product_form.html",
         {
             "form": form, "product": product,
-            "images": selectors.product_images_status(product=product),
+            "images": selectors.product_images(product=product),
             "images_form": ImagesAddForm(), "kinds": ImageKind.choices,
-            "duplicates": product_duplicates_check(product=product, limit=3),
         },
     )  # fmt: skip
 
@@ -298,7 +295,7 @@ def import_start(request, seller):
         "seller/dashboard.html",
         {
             "seller": seller, "page": page, "import_form": form,
-            "rows": selectors.seller_dashboard_rows(seller=seller, products=list(page)),
+            "products": list(page),
             "jobs": selectors.seller_import_jobs(seller=seller, limit=5),
         },
         status=400,

@@ -45,33 +45,9 @@ def seller_products(*, seller) -> QuerySet[Product]:
     ).order_by("-created_at", "-id")
 
 
-def product_images_status(*, product: Product) -> list[dict]:
-    """The gallery with each photo's indexing status in the active space:
-    {"image", "status": "done" | "pending" | "failed", "reason"}."""
-    from visualsearch.selectors import image_embedding_status
-    from visualsearch.spaces import space_active
-
-    space = space_active()
-    rows = []
-    for image in product.images.order_by("position", "id"):
-        state, reason = image_embedding_status(image=image, space=space)
-        rows.append({"image": image, "status": state, "reason": reason})
-    return rows
-
-
-def seller_dashboard_rows(*, seller, products: list[Product]) -> list[dict]:
-    """One row per product: the product, its photos' statuses and its duplicate notes."""
-    from dedupe.selectors import seller_duplicate_notes
-
-    notes = seller_duplicate_notes(seller=seller)
-    return [
-        {
-            "product": product,
-            "images": product_images_status(product=product),
-            "duplicates": notes.get(product.pk, []),
-        }
-        for product in products
-    ]
+def product_images(*, product: Product) -> list[ProductImage]:
+    """A product's gallery in display order."""
+    return list(product.images.order_by("position", "id"))
 
 
 def product_form_initial(*, product: Product) -> dict:

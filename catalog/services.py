@@ -1,8 +1,9 @@
 """Writes to the catalog. Pages, API, commands and jobs all come through here.
 
 Image decoding and hashing happen before the transaction opens; each write runs in
-``transaction.atomic`` and asks for embedding with ``transaction.on_commit``, so a worker never
-sees a row that is not committed yet and a failed write enqueues nothing.
+``transaction.atomic`` and announces what changed (``catalog.signals``) once it commits, so the
+apps above (embedding, duplicate checks) never see a row that is not committed yet and a failed
+write announces nothing.
 """
 
 from __future__ import annotations
@@ -29,16 +30,13 @@ from catalog.models import (
     ProductStatus,
     Seller,
 )
+from catalog.signals import announce_on_commit, product_content_changed, product_deleted
 
 
-def _enqueue_embedding(image_ids: Sequence[int], product_ids: Sequence[int] = ()) -> None:
-    """Ask the workers to embed these images (and product titles) once the transaction commits."""
-    if not image_ids and not product_ids:
-        return
-    from visualsearch.services import embeddings_enqueue
-
-    image_ids, product_ids = list(image_ids), list(product_ids)
-    transaction.on_commit(lambda: embeddings_enqueue(image_ids=image_ids, product_ids=product_ids))
+def _content_changed(image_ids: Sequence[int], product_ids: Sequence[int] = ()) -> None:
+    """Announce new photos (and changed product text) once the transaction commits; visualsearch
+    embeds them (``catalog.signals.product_content_changed``)."""
+    announce_on_commit(product_content_changed, image_ids=image_ids, product_ids=product_ids)
 
 
 def image_validate(content: bytes) -> CheckedImage:
@@ -148,7 +146,7 @@ def product_create(
             product.external_id += "x"
     product.save()
     added = images_attach(product=product, images=images, kinds=kinds, new=True)
-    _enqueue_embedding([img.pk for img in added], [product.pk])
+    _content_changed([img.pk for img in added], [product.pk])
     return product
 
 
@@ -162,7 +160,7 @@ def product_update(*, product: Product, data: ProductData) -> bool:
     product.full_clean(exclude=NOT_CLEANED, validate_unique=False, validate_constraints=False)
     product.save()
     if product.title != old_title:
-        _enqueue_embedding([], [product.pk])
+        _content_changed([], [product.pk])
     return True
 
 
@@ -206,7 +204,7 @@ def product_images_add(
 ) -> list[ProductImage]:
     Product.objects.select_for_update().filter(pk=product.pk).first()
     added = images_attach(product=product, images=images, kinds=kinds)
-    _enqueue_embedding([img.pk for img in added])
+    _content_changed([img.pk for img in added])
     return added
 
 
@@ -237,7 +235,7 @@ def product_images_replace(*, product: Product, images: Sequence[CheckedImage]) 
         elif img.position != position:
             img.position = position
             img.save(update_fields=["position", "updated_at"])
-    _enqueue_embedding([img.pk for img in added])
+    _content_changed([img.pk for img in added])
     return True
 
 
@@ -428,6 +426,7 @@ def product_delete(*, product: Product) -> None:
     product.merged_into = None
     product.external_id = f"deleted-{product.pk}-{product.external_id}"[:100]
     product.save(update_fields=["status", "merged_into", "external_id", "updated_at"])
+    announce_on_commit(product_deleted, product_ids=[product.pk])
 
 
 @transaction.atomic

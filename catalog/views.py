@@ -17,20 +17,8 @@ def product_detail(request, pk: int):
     return render(
         request,
         "catalog/product_detail.html",
-        {"product": product, "similar": _similar(product) if product.is_active else []},
+        {"product": product},
     )
-
-
-def _similar(product, k: int = 8) -> list:
-    """(product, score) pairs that look like ``product``, best score first (MMR picks a varied
-    set; the page shows it in score order); empty until it has vectors."""
-    from visualsearch.search import EmptyQuery, NoActiveSpace, products_similar
-
-    try:
-        results = products_similar(product=product, k=k, diversity=0.3).results
-    except (EmptyQuery, NoActiveSpace):
-        return []
-    return sorted(results, key=lambda pair: -pair[1])
 
 
 def page_not_found(request, exception=None):

@@ -6,10 +6,9 @@ class DedupeConfig(AppConfig):
     verbose_name = "Duplicate moderation"
 
     def ready(self):
-        import dramatiq
+        # Imported here, not at the top: the receivers send dramatiq jobs, whose broker
+        # django_dramatiq configures in its own ready().
+        from dedupe import receivers  # noqa: PLC0415
+        from visualsearch.signals import vectors_written  # noqa: PLC0415
 
-        from dedupe.tasks import DuplicateScanAfterEmbedding
-
-        broker = dramatiq.get_broker()
-        if not any(isinstance(m, DuplicateScanAfterEmbedding) for m in broker.middleware):
-            broker.add_middleware(DuplicateScanAfterEmbedding())
+        vectors_written.connect(receivers.scan_after_vectors, dispatch_uid="dedupe.scan_after")

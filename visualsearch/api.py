@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -11,257 +10,16 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from catalog.images import ImageRejected, too_big_message
-from catalog.models import Category, Product, ProductStatus, Seller
+from catalog.models import Product, ProductStatus
 from catalog.parsers import JSONParser
-from catalog.services import image_validate
-from visualsearch.attributes import (
-    ATTRIBUTE_PARAMS,
-    TAXONOMY,
-    modifier_split,
-    negative_attributes,
+from visualsearch.attributes import ATTRIBUTE_PARAMS
+from visualsearch.search import EmptyQuery, NoActiveSpace, SearchResult, products_similar, search
+from visualsearch.serializers import (
+    SearchInputSerializer,
+    SearchOutSerializer,
+    SimilarInputSerializer,
+    attributes_render,
 )
-from visualsearch.search import (
-    EmptyQuery,
-    NoActiveSpace,
-    SearchResult,
-    modifier_vector_build,
-    products_search,
-    products_search_hybrid,
-    products_similar,
-    query_vector_build,
-    query_vectors_build,
-    space_heads,
-)
-from visualsearch.spaces import space_active
-
-EMPTY_QUERY_MESSAGE = "Give a photo or a description to search with."
-MAX_PAGE = 100
-
-
-class SearchInputSerializer(serializers.Serializer):
-    image = serializers.ListField(child=serializers.FileField(), required=False, default=list)
-    text = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-    negative_text = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=500
-    )
-    image_weight = serializers.FloatField(required=False, default=0.5, min_value=0, max_value=1)
-    category = serializers.CharField(required=False, allow_blank=True, default="")
-    min_price = serializers.DecimalField(
-        required=False, allow_null=True, default=None, max_digits=12, decimal_places=2, min_value=0
-    )
-    max_price = serializers.DecimalField(
-        required=False, allow_null=True, default=None, max_digits=12, decimal_places=2, min_value=0
-    )
-    brand = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
-    seller = serializers.CharField(required=False, allow_blank=True, default="")
-    k = serializers.IntegerField(required=False, default=24, min_value=1, max_value=100)
-    page = serializers.IntegerField(
-        required=False,
-        default=1,
-        min_value=1,
-        max_value=MAX_PAGE,
-        help_text=f"1..{MAX_PAGE}: deeper pages are not served (each page re-ranks every result "
-        "before it).",
-    )
-    diversity = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=1)
-    min_score = serializers.FloatField(
-        required=False, allow_null=True, default=None, min_value=-1, max_value=1
-    )
-    crops = serializers.BooleanField(
-        required=False,
-        default=False,
-        help_text="Photo queries: also search a centre crop and the four corner crops (60% of "
-        "each side); each product keeps its best similarity over the whole photo and the crops.",
-    )
-
-    def get_fields(self):
-        """One optional filter per zero-shot attribute facet (see ATTRIBUTE_PARAMS), restricted to
-        the taxonomy's labels: colour, pattern, style, season, fit, item_type."""
-        fields = super().get_fields()
-        for facet, param in ATTRIBUTE_PARAMS.items():
-            fields[param] = serializers.ChoiceField(
-                choices=list(TAXONOMY[facet]["labels"]),
-                required=False,
-                allow_blank=True,
-                default="",
-                help_text=f"Only products whose zero-shot {facet} (from their primary photo) is "
-                "this label.",
-            )
-        return fields
-
-    def validate_image(self, files):
-        checked = []
-        limit = int(settings.MAX_UPLOAD_BYTES)
-        for upload in files:
-            # Refuse an oversized upload before reading it into memory.
-            if upload.size is not None and upload.size > limit:
-                raise serializers.ValidationError(
-                    too_big_message(name=upload.name, size=upload.size, limit=limit)
-                )
-            try:
-                checked.append(image_validate(upload.read()))
-            except ImageRejected as error:
-                raise serializers.ValidationError(str(error)) from error
-        return checked
-
-    def validate_category(self, slug):
-        slug = slug.strip()
-        if slug and not Category.objects.filter(slug=slug).exists():
-            raise serializers.ValidationError(f"Unknown category “{slug}”.")
-        return slug
-
-    def validate_seller(self, slug):
-        slug = slug.strip()
-        if slug and not Seller.objects.filter(slug=slug).exists():
-            raise serializers.ValidationError(f"Unknown seller “{slug}”.")
-        return slug
-
-    def validate(self, data):
-        if not data["image"] and not data["text"].strip():
-            raise serializers.ValidationError(EMPTY_QUERY_MESSAGE)
-        low, high = data.get("min_price"), data.get("max_price")
-        if low is not None and high is not None and low > high:
-            raise serializers.ValidationError({"max_price": "Must not be below the minimum price."})
-        return data
-
-
-class SimilarInputSerializer(serializers.Serializer):
-    k = serializers.IntegerField(required=False, default=24, min_value=1, max_value=100)
-    diversity = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=1)
-
-
-class ProductOutSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    price = serializers.DecimalField(max_digits=12, decimal_places=2)
-    currency = serializers.CharField()
-    category = serializers.CharField(allow_null=True)
-    brand = serializers.CharField()
-    url = serializers.CharField()
-    image_url = serializers.CharField(allow_null=True)
-
-
-class AttributeOutSerializer(serializers.Serializer):
-    value = serializers.CharField()
-    confidence = serializers.FloatField()
-
-
-class ScorePartsOutSerializer(serializers.Serializer):
-    image = serializers.FloatField(help_text="cosine of the text and the best product image")
-    title = serializers.FloatField(help_text="cosine of the text and the title vector")
-    keyword = serializers.FloatField(help_text="s/(s+k) of the full-text rank s")
-    keyword_rank = serializers.FloatField(help_text="ts_rank_cd of the text on the product")
-
-
-class HitOutSerializer(serializers.Serializer):
-    product = ProductOutSerializer()
-    score = serializers.FloatField(help_text="cosine similarity, or the fused score in hybrid mode")
-    attributes = serializers.DictField(
-        child=AttributeOutSerializer(),
-        help_text="zero-shot attributes of the product's primary photo, keyed by filter name",
-    )
-    score_parts = ScorePartsOutSerializer(
-        allow_null=True, help_text="hybrid mode: the signals fused into the score"
-    )
-    relevance = serializers.FloatField(
-        allow_null=True,
-        help_text="calibrated probability that this result is relevant (null for a space "
-        "without calibration)",
-    )
-    match = serializers.BooleanField(
-        help_text="whether the result reaches the space's relevance floor; results under it "
-        "are weaker ones, not matches"
-    )
-
-
-class SearchOutSerializer(serializers.Serializer):
-    results = HitOutSerializer(many=True)
-    took_ms = serializers.FloatField()
-    space = serializers.CharField()
-    mode = serializers.ChoiceField(
-        choices=["vector", "hybrid"],
-        help_text="hybrid: text-only query, fused image, title and full-text scores; "
-        "vector: photo (± text) or similar-products query, image similarity only",
-    )
-    page = serializers.IntegerField()
-    k = serializers.IntegerField(help_text="results per page")
-    has_next = serializers.BooleanField()
-    no_match = serializers.BooleanField(
-        help_text="there are results but none on this page reaches the relevance floor: "
-        "the shop has no good match for the query"
-    )
-    facets = serializers.DictField(
-        child=serializers.DictField(child=serializers.IntegerField()),
-        help_text="{filter name: {value: number of matching candidate products}}",
-    )
-
-
-def search_execute(data: dict) -> SearchResult:
-    """Run a validated SearchInputSerializer's data through visualsearch.search.
-
-    Photo queries (± text) search the image vectors, with ``crops`` over the crops too; a
-    text-only query runs the hybrid search. Raises NoActiveSpace or EmptyQuery. Shared by the
-    API and the search page.
-    """
-    space = space_active()
-    if space is None:
-        raise NoActiveSpace("Search is unavailable: no embedding space is active.")
-    images = [checked.rgb() for checked in data["image"]]
-    heads = space_heads(space)
-    excluded = negative_attributes(data["negative_text"], heads=heads)
-    common = {
-        "category": data["category"] or None,
-        "min_price": data["min_price"],
-        "max_price": data["max_price"],
-        "brand": data["brand"] or None,
-        "seller": data["seller"] or None,
-        "attributes": {
-            facet: data[param] for facet, param in ATTRIBUTE_PARAMS.items() if data.get(param)
-        },
-        "exclude_attributes": excluded,
-        "k": data["k"],
-        "page": data["page"],
-        "diversity": data["diversity"],
-        "min_score": data["min_score"],
-    }
-    if images:
-        # "like this, but in blue": a colour the space's colour head knows is applied by
-        # re-scoring with that head (measured best on validation, docs/benchmarks.md); what
-        # else the text says is mixed into the query vector as before.
-        colour, text = modifier_split(data["text"], heads=heads)
-        vectors = query_vectors_build(
-            space=space,
-            images=images,
-            text=text,
-            negative_text=data["negative_text"],
-            image_weight=data["image_weight"],
-            crops=data.get("crops", False),
-        )
-        modifier = (
-            modifier_vector_build(space=space, photo_vector=vectors[0], colour=colour)
-            if colour
-            else None
-        )
-        return products_search(
-            space=space,
-            query_vector=vectors[0],
-            query_vectors=vectors[1:],
-            colour=colour,
-            modifier_vector=modifier,
-            **common,
-        )
-    query = query_vector_build(space=space, text=data["text"], negative_text=data["negative_text"])
-    return products_search_hybrid(space=space, text=data["text"], query_vector=query, **common)
-
-
-def attributes_render(found: dict[str, tuple[str, float]]) -> dict:
-    """{filter name: {"value", "confidence"}} in taxonomy order."""
-    return {
-        param: {"value": found[facet][0], "confidence": found[facet][1]}
-        for facet, param in ATTRIBUTE_PARAMS.items()
-        if facet in found
-    }
 
 
 def _render(result: SearchResult, request) -> dict:
@@ -331,7 +89,7 @@ class SearchApi(APIView):
         serializer = SearchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            result = search_execute(serializer.validated_data)
+            result = search(serializer.search_query())
         except NoActiveSpace as error:
             return _unavailable(error)
         except EmptyQuery as error:

@@ -1,11 +1,13 @@
 """Visual product search: build a query vector, find the nearest products in a space.
 
+:func:`search` is the entry point: the search page, the JSON API and the commands describe a
+query as a :class:`SearchQuery` and call it. :func:`products_similar` answers "more like this".
+
 The nearest-neighbour query repeats the expression and condition of the space's partial HNSW
 index (``vector::halfvec(D)`` ``WHERE space_id = N``) so PostgreSQL can use it, with
 ``hnsw.iterative_scan = relaxed_order`` so selective filters still fill the candidate list.
 A filter that leaves few rows (``SEARCH_EXACT_MAX_ROWS``) is answered by an exact scan of those
 rows instead (:class:`NearestQuery`).
-Pages, the JSON API and commands all call these functions.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from django.db import connection, transaction
 
 from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
+from visualsearch import spaces
+from visualsearch.attributes import modifier_split, negative_attributes
 from visualsearch.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse, keyword_normalise
 from visualsearch.heads import SpaceHeads, heads_load
 from visualsearch.mmr import mmr
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 from visualsearch.selectors import PRIMARY_ATTRIBUTES_SQL, product_attributes
 from visualsearch.spaces import space_active
+from visualsearch.vector_sql import halfvec_decode, hnsw_session, vector_literal
 from visualsearch.vectors import rows_normalise
 
 
@@ -98,14 +103,6 @@ def _candidate_limit(*, k: int) -> int:
     return max(int(settings.SEARCH_CANDIDATES), 3 * (max(1, int(k)) + 1))
 
 
-def _vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
-
-
-def _vector_parse(text: str) -> np.ndarray:
-    return np.array(text.strip("[]").split(","), dtype=np.float32)
-
-
 # Multi-crop: the whole photo plus a centre crop and the four corners, each 60% of each side.
 CROP_FRACTION = 0.6
 CROP_BOXES: tuple[tuple[float, float], ...] = (
@@ -149,16 +146,18 @@ def query_vectors_build(
     image_weight: float = 0.5,
     crops: bool = False,
 ) -> list[np.ndarray]:
-    """The query vectors: first the whole-photo query (see :func:`query_vector_build`), then with
-    ``crops`` one per crop position (centre + 4 corners), each the normalised mean of the photos'
-    crops at that position, mixed with the text exactly like the whole photo."""
-    from visualsearch.services import embedder_for
+    """The query vectors: first the whole-photo query, then with ``crops`` one per crop position
+    (centre + 4 corners), each the normalised mean of the photos' crops at that position, mixed
+    with the text exactly like the whole photo.
 
+    The whole-photo query: images → normalised mean of their vectors; text alone → its vector;
+    both → normalise(α·e_img + (1 − α)·e_txt) with α = ``image_weight``; a negative text
+    subtracts 0.5·e_neg before the final normalisation."""
     images = list(images)
     text, negative_text = (text or "").strip(), (negative_text or "").strip()
     if not images and not text:
         raise EmptyQuery("Give a photo or a description to search with.")
-    embedder = embedder_for(space)
+    embedder = spaces.embedder_for(space)
     e_txt = _normalise(np.asarray(embedder.encode_texts([text]))[0]) if text else None
     e_neg = (
         _normalise(np.asarray(embedder.encode_texts([negative_text]))[0]) if negative_text else None
@@ -175,29 +174,6 @@ def query_vectors_build(
         at += len(group)
         vectors.append(_compose(e_img, e_txt, e_neg, alpha))
     return vectors
-
-
-def query_vector_build(
-    *,
-    space: EmbeddingSpace,
-    images: Sequence = (),
-    text: str = "",
-    negative_text: str = "",
-    image_weight: float = 0.5,
-) -> np.ndarray:
-    """One normalised query vector from photos and/or a text modifier.
-
-    images → normalised mean of their vectors; text alone → its vector; both →
-    normalise(α·e_img + (1 − α)·e_txt) with α = ``image_weight``; a negative text subtracts
-    0.5·e_neg before the final normalisation.
-    """
-    return query_vectors_build(
-        space=space,
-        images=images,
-        text=text,
-        negative_text=negative_text,
-        image_weight=image_weight,
-    )[0]
 
 
 @dataclass(frozen=True)
@@ -267,12 +243,6 @@ def _filter_sql(space: EmbeddingSpace, filters: Filters) -> tuple[list[str], lis
     return conditions, params
 
 
-def _search_settings(cursor) -> None:
-    cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(settings.HNSW_EF_SEARCH)])
-    cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-    cursor.execute("SET LOCAL hnsw.max_scan_tuples = %s", [int(settings.HNSW_MAX_SCAN_TUPLES)])
-
-
 def rows_estimate(cursor, *, from_where: str, params: list) -> float:
     """The planner's estimate of how many rows ``SELECT 1 {from_where}`` returns (no rows read)."""
     cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 {from_where}", params)
@@ -332,7 +302,7 @@ def nearest_query(
     with the same filters can pass on the earlier query's decision."""
     dim = int(space.dimension)
     conditions, filter_params = _filter_sql(space, filters)
-    literal = _vector_literal(query_vector)
+    literal = vector_literal(query_vector)
     from_where = (
         f"FROM {table} x JOIN {Product._meta.db_table} p ON p.id = x.product_id "
         f"WHERE x.space_id = %s AND {' AND '.join(conditions)}"
@@ -347,6 +317,10 @@ def nearest_query(
     return NearestQuery(sql, [literal, *where_params, literal, int(limit)], exact)
 
 
+IMAGES = ImageEmbedding._meta.db_table
+TITLES = TitleEmbedding._meta.db_table
+
+
 def _nearest(
     *,
     table: str,
@@ -356,12 +330,13 @@ def _nearest(
     limit: int,
     with_vectors: bool = False,
 ) -> tuple[list[tuple], bool]:
-    """Run :func:`nearest_query` for each query vector (same filters, so one path decision)
-    with the search settings: (all their rows, whether they were found exactly)."""
+    """(product id, cosine distance[, vector text]) rows of the vectors in ``table`` (IMAGES or
+    TITLES) nearest to each query vector: :func:`nearest_query` for each (same filters, so one
+    path decision) under the HNSW session settings, and whether they were found exactly."""
     rows: list[tuple] = []
     exact = None
     with transaction.atomic(), connection.cursor() as cursor:
-        _search_settings(cursor)
+        hnsw_session(cursor)
         for vector in query_vectors:
             query = nearest_query(
                 cursor,
@@ -377,41 +352,6 @@ def _nearest(
             cursor.execute(query.sql, query.params)
             rows += cursor.fetchall()
     return rows, bool(exact)
-
-
-def _candidates(
-    *,
-    space: EmbeddingSpace,
-    query_vectors: Sequence[np.ndarray],
-    filters: Filters,
-    with_vectors: bool,
-    limit: int | None = None,
-) -> tuple[list[tuple], bool]:
-    """(product id, cosine distance[, vector text]) rows of the image vectors nearest to each
-    query vector, and whether they were found exactly (see :class:`NearestQuery`)."""
-    return _nearest(
-        table=ImageEmbedding._meta.db_table,
-        space=space,
-        query_vectors=query_vectors,
-        filters=filters,
-        limit=int(limit or settings.SEARCH_CANDIDATES),
-        with_vectors=with_vectors,
-    )
-
-
-def _title_candidates(
-    *, space: EmbeddingSpace, query_vector: np.ndarray, filters: Filters, limit: int
-) -> list[tuple]:
-    """(product id, cosine distance) of the nearest title vectors (the title HNSW index, or
-    exact under a selective filter)."""
-    rows, _ = _nearest(
-        table=TitleEmbedding._meta.db_table,
-        space=space,
-        query_vectors=[query_vector],
-        filters=filters,
-        limit=limit,
-    )
-    return rows
 
 
 def _keyword_candidates(
@@ -436,7 +376,7 @@ def _signals_exact(
     """For the union of candidates, every signal computed exactly: the best image (cosine, vector
     text), the title cosine and the full-text rank (0 where the document does not match)."""
     dim = int(space.dimension)
-    literal = _vector_literal(query_vector)
+    literal = vector_literal(query_vector)
     ids = [int(i) for i in product_ids]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -539,15 +479,13 @@ def modifier_vector_build(
 ) -> np.ndarray | None:
     """For photo + "in <colour>": the text "<colour> <the photo's predicted item type>" in the
     space (the type named by its calibrated head), or None for a space without heads."""
-    from visualsearch.services import embedder_for
-
     heads = space_heads(space)
     head = heads.heads.get("category") if heads is not None else None
     if head is None:
         return None
     predicted = head.labels[int(head.probabilities(np.atleast_2d(photo_vector))[0].argmax())]
     text = f"{colour} {predicted}"
-    return _normalise(np.asarray(embedder_for(space).encode_texts([text]))[0])
+    return _normalise(np.asarray(spaces.embedder_for(space).encode_texts([text]))[0])
 
 
 def _photo_scores(
@@ -666,7 +604,8 @@ def products_search(
     )
     limit = _candidate_limit(k=k)
     want_vectors = diversity > 0 or heads is not None
-    rows, exact = _candidates(
+    rows, exact = _nearest(
+        table=IMAGES,
         space=space,
         query_vectors=vectors_in,
         filters=filters,
@@ -677,7 +616,8 @@ def products_search(
         coloured = Filters(
             **{**vars(filters), "attributes": {**filters.attributes, "colour": colour}}
         )
-        more, _ = _candidates(
+        more, _ = _nearest(
+            table=IMAGES,
             space=space,
             query_vectors=vectors_in[:1],
             filters=coloured,
@@ -686,7 +626,8 @@ def products_search(
         )
         rows += more
         if modifier_vector is not None:
-            more, _ = _candidates(
+            more, _ = _nearest(
+                table=IMAGES,
                 space=space,
                 query_vectors=[_query_checked(modifier_vector, space=space)],
                 filters=filters,
@@ -700,7 +641,7 @@ def products_search(
     for row in rows:
         best.setdefault(row[0], row)
     ranked = [(pid, 1.0 - float(row[1])) for pid, row in best.items()]
-    vectors = {pid: _vector_parse(row[2]) for pid, row in best.items()} if want_vectors else {}
+    vectors = {pid: halfvec_decode(row[2]) for pid, row in best.items()} if want_vectors else {}
     ranked, photo_scores = _photo_scores(
         query_vectors=vectors_in,
         ranked=ranked,
@@ -775,11 +716,11 @@ def products_search_hybrid(
         exclude_attributes=dict(exclude_attributes or {}),
     )
     limit = _candidate_limit(k=k)
-    image_rows, exact = _candidates(
-        space=space, query_vectors=[query_vector], filters=filters, with_vectors=False, limit=limit
+    image_rows, exact = _nearest(
+        table=IMAGES, space=space, query_vectors=[query_vector], filters=filters, limit=limit
     )
-    title_rows = _title_candidates(
-        space=space, query_vector=query_vector, filters=filters, limit=limit
+    title_rows, _ = _nearest(
+        table=TITLES, space=space, query_vectors=[query_vector], filters=filters, limit=limit
     )
     keyword_rows = _keyword_candidates(space=space, text=text, filters=filters, limit=limit)
     union = sorted({row[0] for row in image_rows + title_rows + keyword_rows})
@@ -806,7 +747,7 @@ def products_search_hybrid(
     if min_score is not None:
         ranked = [(pid, score) for pid, score in ranked if score >= min_score]
     vectors = (
-        {pid: _vector_parse(vec) for pid, (_, vec) in images.items() if vec}
+        {pid: halfvec_decode(vec) for pid, (_, vec) in images.items() if vec}
         if diversity > 0
         else {}
     )
@@ -848,12 +789,10 @@ def products_similar(
     space = space or space_active()
     if space is None:
         raise NoActiveSpace("No embedding space is active.")
-    texts = ImageEmbedding.objects.filter(space=space, product=product).values_list(
+    stored = ImageEmbedding.objects.filter(space=space, product=product).values_list(
         "vector", flat=True
     )
-    vectors = [
-        np.asarray(v.to_list() if hasattr(v, "to_list") else v, dtype=np.float32) for v in texts
-    ]
+    vectors = [halfvec_decode(v) for v in stored]
     if not vectors:
         raise EmptyQuery("This product has no image vectors in the active space yet.")
     return products_search(
@@ -863,3 +802,78 @@ def products_similar(
         diversity=diversity,
         exclude_product_ids=[product.pk],
     )
+
+
+# ----------------------------------------------------------------------------- the entry point
+@dataclass(frozen=True)
+class SearchQuery:
+    """One shopper query: photos (RGB PIL images) and/or a text, the filters and the page."""
+
+    images: Sequence = ()
+    text: str = ""
+    negative_text: str = ""
+    image_weight: float = 0.5
+    crops: bool = False
+    category: str | None = None
+    min_price: object = None
+    max_price: object = None
+    brand: str | None = None
+    seller: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)  # taxonomy facet → label
+    k: int = 24
+    page: int = 1
+    diversity: float = 0.0
+    min_score: float | None = None
+
+
+def search(query: SearchQuery) -> SearchResult:
+    """Run a shopper query in the active space. Raises NoActiveSpace or EmptyQuery.
+
+    Photo queries (± text) search the image vectors, with ``crops`` over the crops too; a
+    "without X" negative text also drops products whose attribute is X. A text-only query runs
+    the hybrid search (image and title vectors plus full text, fused)."""
+    space = space_active()
+    if space is None:
+        raise NoActiveSpace("Search is unavailable: no embedding space is active.")
+    heads = space_heads(space)
+    common = {
+        "category": query.category or None,
+        "min_price": query.min_price,
+        "max_price": query.max_price,
+        "brand": query.brand or None,
+        "seller": query.seller or None,
+        "attributes": dict(query.attributes),
+        "exclude_attributes": negative_attributes(query.negative_text, heads=heads),
+        "k": query.k,
+        "page": query.page,
+        "diversity": query.diversity,
+        "min_score": query.min_score,
+    }
+    if query.images:
+        # "like this, but in blue": a colour the space's colour head knows is applied by
+        # re-scoring with that head (measured best on validation, docs/benchmarks.md); what
+        # else the text says is mixed into the query vector as before.
+        colour, text = modifier_split(query.text, heads=heads)
+        vectors = query_vectors_build(
+            space=space,
+            images=list(query.images),
+            text=text,
+            negative_text=query.negative_text,
+            image_weight=query.image_weight,
+            crops=query.crops,
+        )
+        modifier = (
+            modifier_vector_build(space=space, photo_vector=vectors[0], colour=colour)
+            if colour
+            else None
+        )
+        return products_search(
+            space=space,
+            query_vector=vectors[0],
+            query_vectors=vectors[1:],
+            colour=colour,
+            modifier_vector=modifier,
+            **common,
+        )
+    vector = query_vectors_build(space=space, text=query.text, negative_text=query.negative_text)
+    return products_search_hybrid(space=space, text=query.text, query_vector=vector[0], **common)

@@ -38,16 +38,32 @@ def embeddings_missing(*, space: EmbeddingSpace) -> tuple[list[int], list[int]]:
     return image_ids, product_ids
 
 
-def image_embedding_status(*, image: ProductImage, space: EmbeddingSpace | None) -> tuple[str, str]:
-    """('done' | 'pending' | 'failed', reason) for the seller dashboard."""
+def images_embedding_status(
+    *, image_ids: list[int], space: EmbeddingSpace | None
+) -> dict[int, dict[str, str]]:
+    """{image id: {"status": "done" | "pending" | "failed", "reason"}} in ``space``, for the
+    seller's pages; two queries however many images."""
     if space is None:
-        return "pending", "no active embedding space"
-    if ImageEmbedding.objects.filter(image=image, space=space).exists():
-        return "done", ""
-    failure = EmbeddingFailure.objects.filter(image=image, space=space).first()
-    if failure is not None:
-        return "failed", failure.reason
-    return "pending", ""
+        return {i: {"status": "pending", "reason": "no active embedding space"} for i in image_ids}
+    done = set(
+        ImageEmbedding.objects.filter(space=space, image_id__in=image_ids).values_list(
+            "image_id", flat=True
+        )
+    )
+    failed = dict(
+        EmbeddingFailure.objects.filter(space=space, image_id__in=image_ids)
+        .exclude(image_id__in=done)
+        .values_list("image_id", "reason")
+    )
+    out = {}
+    for image_id in image_ids:
+        if image_id in done:
+            out[image_id] = {"status": "done", "reason": ""}
+        elif image_id in failed:
+            out[image_id] = {"status": "failed", "reason": failed[image_id]}
+        else:
+            out[image_id] = {"status": "pending", "reason": ""}
+    return out
 
 
 def attributes_missing(*, space: EmbeddingSpace) -> list[int]:

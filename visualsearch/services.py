@@ -10,11 +10,11 @@ import logging
 import time
 from collections.abc import Sequence
 
-from django.conf import settings
 from django.db import transaction
 
 from catalog.images import decode_rgb
 from catalog.models import Product, ProductImage
+from visualsearch import spaces
 from visualsearch.models import (
     EmbeddingFailure,
     EmbeddingSpace,
@@ -22,6 +22,7 @@ from visualsearch.models import (
     ImageEmbedding,
     TitleEmbedding,
 )
+from visualsearch.signals import vectors_written
 from visualsearch.spaces import space_active
 
 log = logging.getLogger(__name__)
@@ -29,16 +30,6 @@ log = logging.getLogger(__name__)
 
 class PermanentEmbedError(Exception):
     """The input itself is bad; retrying cannot help."""
-
-
-def embedder_for(space: EmbeddingSpace):
-    from visualsearch.embedders import get_embedder
-
-    return get_embedder(
-        architecture=space.architecture,
-        pretrained=space.pretrained,
-        threads=settings.EMBED_THREADS or None,
-    )
 
 
 def title_text(product: Product) -> str:
@@ -99,7 +90,7 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
                                  permanent=True)  # fmt: skip
     if not rows:
         return 0
-    embedder = embedder_for(space)
+    embedder = spaces.embedder_for(space)
     vectors = embedder.encode_images(decoded)
     attributes = _attributes_score(vectors=vectors, embedder=embedder, space=space)
     with transaction.atomic():
@@ -124,7 +115,17 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
         EmbeddingFailure.objects.filter(
             space=space, image_id__in=[o.image_id for o in objs]
         ).delete()
+        _announce_vectors(space=space, product_ids=[o.product_id for o in objs])
     return len(objs)
+
+
+def _announce_vectors(*, space: EmbeddingSpace, product_ids: list[int]) -> None:
+    """``signals.vectors_written`` once this transaction commits (dedupe scans those products)."""
+    ids = sorted(set(product_ids))
+    if ids:
+        transaction.on_commit(
+            lambda: vectors_written.send(sender=None, space_id=space.pk, product_ids=ids)
+        )
 
 
 def _attributes_score(*, vectors, embedder, space) -> list[dict[str, tuple[str, float]]]:
@@ -184,7 +185,7 @@ def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace)
     vectors = np.stack(
         [np.asarray(getattr(v, "to_list", lambda v=v: v)(), dtype=np.float32) for *_, v in stored]
     )
-    scored = _attributes_score(vectors=vectors, embedder=embedder_for(space), space=space)
+    scored = _attributes_score(vectors=vectors, embedder=spaces.embedder_for(space), space=space)
     with transaction.atomic():
         alive = set(
             ImageEmbedding.objects.filter(
@@ -231,10 +232,11 @@ def titles_embed(*, product_ids: Sequence[int], space: EmbeddingSpace) -> int:
     if not todo:
         return 0
     texts = [title_text(p) for p in todo]
-    vectors = embedder_for(space).encode_texts(texts)
+    vectors = spaces.embedder_for(space).encode_texts(texts)
     with transaction.atomic():
         for product, text, vec in zip(todo, texts, vectors, strict=True):
             TitleEmbedding.objects.update_or_create(
                 product_id=product.pk, space=space, defaults={"vector": vec.tolist(), "text": text}
             )
+        _announce_vectors(space=space, product_ids=[p.pk for p in todo])
     return len(todo)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection, transaction
 
+from visualsearch.embedders import Embedder, get_embedder
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 
 
@@ -53,3 +54,13 @@ def space_activate(*, name: str) -> EmbeddingSpace:
 
 def space_active() -> EmbeddingSpace | None:
     return EmbeddingSpace.objects.filter(is_active=True).first()
+
+
+def embedder_for(space: EmbeddingSpace) -> Embedder:
+    """The space's model, loaded once per process. Search, embedding jobs and training all load
+    it here (call it as ``spaces.embedder_for``, so a test replaces it in one place)."""
+    return get_embedder(
+        architecture=space.architecture,
+        pretrained=space.pretrained,
+        threads=settings.EMBED_THREADS or None,
+    )

@@ -1,4 +1,4 @@
-"""The search page `/`. Parsing and rendering only; the search itself is ``api.search_execute``.
+"""The search page `/`. Parsing and rendering only; the search itself is ``search.search``.
 
 The form posts to itself. After a photo search the page carries a small JPEG copy of the photo
 in a hidden field (``photo_kept``), so the page buttons and facet filters can search again with
@@ -7,6 +7,7 @@ the same photo without asking for it once more, and without any server-side stat
 
 import base64
 import binascii
+import dataclasses
 import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -16,9 +17,9 @@ from rest_framework.throttling import ScopedRateThrottle
 from catalog import selectors
 from catalog.models import Category
 from catalog.services import image_validate
-from visualsearch.api import SearchInputSerializer, attributes_render, search_execute
 from visualsearch.attributes import ATTRIBUTE_PARAMS, TAXONOMY
-from visualsearch.search import EmptyQuery, NoActiveSpace
+from visualsearch.search import EmptyQuery, NoActiveSpace, search
+from visualsearch.serializers import SearchInputSerializer, attributes_render
 
 QUERY_FIELDS = ("text", "image")
 KEPT_PHOTO_SIDE = 512  # the kept copy is only re-embedded, at the model's input size or less
@@ -165,11 +166,15 @@ def home(request):
         )
         # Search with the kept copies themselves, so page 2 (which sends them back) ranks the
         # very same pixels as page 1, and the pages never repeat a product.
-        data["image"] = [
-            image_validate(base64.b64decode(encoded)) for encoded in context["kept_photos"]
-        ]
+        query = dataclasses.replace(
+            serializer.search_query(),
+            images=[
+                image_validate(base64.b64decode(encoded)).rgb()
+                for encoded in context["kept_photos"]
+            ],
+        )
         try:
-            result = search_execute(data)
+            result = search(query)
         except NoActiveSpace as error:
             context["errors"] = {"non_field_errors": [str(error)]}
             status = 503

@@ -3,13 +3,15 @@
 import json
 
 import dramatiq
+import numpy as np
 import pytest
 from django.conf import settings
 
 from catalog.models import ProductStatus
 from dedupe.services import product_duplicates_check
-from dedupe.tasks import DuplicateScanAfterEmbedding
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
+from visualsearch.services import titles_embed
+from visualsearch.spaces import space_register
 
 pytestmark = pytest.mark.django_db
 
@@ -46,20 +48,35 @@ def test_an_unrelated_draft_gets_no_warning_and_hidden_products_are_not_compared
     assert product_duplicates_check(product=draft) == []
 
 
-def test_a_finished_embedding_job_sends_a_duplicate_scan_for_its_products():
+class _TextEmbedder:
+    dim = 4
+
+    def encode_texts(self, texts):
+        return np.tile(np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32), (len(texts), 1))
+
+
+def _scans_sent(broker) -> list[list[int]]:
+    stored = broker.client.hvals(f"{broker.namespace}:dedupe.msgs")
+    return sorted(json.loads(raw)["args"][0] for raw in stored)
+
+
+def test_written_title_vectors_send_a_duplicate_scan_for_their_products_once_committed(
+    monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: _TextEmbedder())
+    space = space_register(name="words", architecture="x", pretrained="y", dimension=4)
     product = ProductFactory()
-    image = ProductImageFactory(product=product)
     broker = dramatiq.get_broker()
     broker.flush("dedupe")
-    middleware = DuplicateScanAfterEmbedding()
-    for actor, ids in (("images_embed_task", [image.pk]), ("titles_embed_task", [product.pk])):
-        message = dramatiq.Message(queue_name="embedding", actor_name=actor, args=(ids, 1),
-                                   kwargs={}, options={})  # fmt: skip
-        middleware.after_process_message(broker, message, result=None)
-    failed = dramatiq.Message(queue_name="embedding", actor_name="titles_embed_task",
-                              args=([product.pk], 1), kwargs={}, options={})  # fmt: skip
-    middleware.after_process_message(broker, failed, exception=RuntimeError("boom"))
-    stored = broker.client.hvals(f"{broker.namespace}:dedupe.msgs")
-    sent = sorted(json.loads(raw)["args"][0] for raw in stored)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert titles_embed(product_ids=[product.pk], space=space) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert titles_embed(product_ids=[product.pk], space=space) == 0  # nothing new written
+    settings.DEDUPE_SCAN_ON_EMBED = False
+    product.title = "Another title"
+    product.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert titles_embed(product_ids=[product.pk], space=space) == 1
+    sent = _scans_sent(broker)
     broker.flush("dedupe")
-    assert sent == [[product.pk], [product.pk]]
+    assert sent == [[product.pk]]

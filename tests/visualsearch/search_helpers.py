@@ -60,7 +60,7 @@ class WordEmbedder:
 @pytest.fixture
 def word_embedder(monkeypatch):
     embedder = WordEmbedder()
-    monkeypatch.setattr("visualsearch.services.embedder_for", lambda space: embedder)
+    monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: embedder)
     return embedder
 
 

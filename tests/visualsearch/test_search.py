@@ -1,6 +1,6 @@
 """Search over hand-made 8-d vectors in a registered space.
 
-The API tests replace ``visualsearch.services.embedder_for`` with a fake embedder that maps
+The API tests replace ``visualsearch.spaces.embedder_for`` with a fake embedder that maps
 images and texts to fixed vectors, so they run offline and in milliseconds.
 """
 
@@ -18,7 +18,7 @@ from tests.factories import (
 )
 from tests.visualsearch.test_embedders import TINY, tiny_checkpoint  # noqa: F401 (fixture)
 from visualsearch.models import ImageEmbedding
-from visualsearch.search import EmptyQuery, products_search, products_similar, query_vector_build
+from visualsearch.search import EmptyQuery, products_search, products_similar, query_vectors_build
 from visualsearch.spaces import space_activate, space_register
 
 pytestmark = pytest.mark.django_db
@@ -197,7 +197,7 @@ class FakeEmbedder:
 
 @pytest.fixture
 def fake_embedder(monkeypatch):
-    monkeypatch.setattr("visualsearch.services.embedder_for", lambda space: FakeEmbedder())
+    monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: FakeEmbedder())
 
 
 def test_the_query_vector_mixes_image_and_text_by_weight(space, fake_embedder, image_bytes):
@@ -206,15 +206,15 @@ def test_the_query_vector_mixes_image_and_text_by_weight(space, fake_embedder, i
     from PIL import Image
 
     red = Image.open(io.BytesIO(image_bytes(colour=(250, 0, 0))))
-    only_text = query_vector_build(space=space, text="blue")
+    only_text = query_vectors_build(space=space, text="blue")[0]
     assert np.argmax(only_text) == 1
-    mixed = query_vector_build(space=space, images=[red], text="green", image_weight=0.75)
+    mixed = query_vectors_build(space=space, images=[red], text="green", image_weight=0.75)[0]
     assert mixed[0] > mixed[2] > 0
     assert np.linalg.norm(mixed) == pytest.approx(1, abs=1e-5)
-    negative = query_vector_build(space=space, text="red", negative_text="blue")
+    negative = query_vectors_build(space=space, text="red", negative_text="blue")[0]
     assert negative[1] < 0
     with pytest.raises(EmptyQuery):
-        query_vector_build(space=space)
+        query_vectors_build(space=space)
 
 
 @pytest.fixture
@@ -333,7 +333,7 @@ def test_the_api_searches_with_a_real_tiny_open_clip_model(client, tiny_checkpoi
     from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image
 
-    from visualsearch.services import embedder_for
+    from visualsearch.spaces import embedder_for
 
     _, _, checkpoint = tiny_checkpoint
     real = space_register(

@@ -99,7 +99,7 @@ def test_an_oversized_upload_is_refused_on_its_field_before_it_is_read(
     settings.MAX_UPLOAD_BYTES = 2048
     read = []
     monkeypatch.setattr(
-        "visualsearch.api.image_validate", lambda content: read.append(content) or None
+        "visualsearch.serializers.image_validate", lambda content: read.append(content) or None
     )
     noise = bytes(range(256)) * 20  # 5,120 bytes; its size alone must get it refused
     big = SimpleUploadedFile("big.png", noise, "image/png")
