@@ -1,5 +1,7 @@
 from django.urls import NoReverseMatch, reverse
 
+from catalog.roles import user_is_moderator, user_is_seller
+
 
 def _url(name: str) -> str | None:
     try:
@@ -12,10 +14,8 @@ def navigation(request):
     """The navigation bar's links, by role, so a newcomer finds every page from it."""
     user = getattr(request, "user", None)
     authenticated = bool(user and user.is_authenticated)
-    is_seller = authenticated and hasattr(user, "seller")
-    is_moderator = authenticated and (
-        user.is_staff or user.groups.filter(name="moderators").exists()
-    )
+    is_seller = user_is_seller(user)
+    is_moderator = user_is_moderator(user)
     items = []
     if is_seller and _url("seller-dashboard"):
         items.append({"label": "Seller dashboard", "url": _url("seller-dashboard")})

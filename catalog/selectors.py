@@ -114,10 +114,21 @@ def products_filter(
     return products_with_gallery(qs).order_by("-created_at", "-id")
 
 
+def product_is_visible(*, product: Product, user) -> bool:
+    """The one visibility rule: an active product to anyone; a draft, hidden or merged one to
+    its seller and staff; a deleted one to staff only."""
+    if product.status == ProductStatus.ACTIVE:
+        return True
+    staff = bool(user and user.is_authenticated and user.is_staff)
+    if product.status == ProductStatus.DELETED:
+        return staff
+    owner = bool(user and user.is_authenticated and product.seller.user_id == user.pk)
+    return owner or staff
+
+
 def product_visible_to(*, pk: int, user) -> Product | None:
-    """An active product for anyone; the owner (or staff) also sees drafts and hidden ones."""
-    product = products_with_gallery().filter(pk=pk).exclude(status=ProductStatus.DELETED).first()
-    if product is None or product.status == ProductStatus.ACTIVE:
-        return product
-    owner = user.is_authenticated and product.seller.user_id == user.pk
-    return product if owner or (user.is_authenticated and user.is_staff) else None
+    """The product with its gallery, if ``user`` may see it (:func:`product_is_visible`)."""
+    product = product_get(pk=pk)
+    return (
+        product if product is not None and product_is_visible(product=product, user=user) else None
+    )

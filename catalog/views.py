@@ -7,18 +7,11 @@ from catalog.models import ProductStatus
 
 def product_detail(request, pk: int):
     product = selectors.product_get(pk=pk)
-    if product is None or (product.status == ProductStatus.DELETED and not request.user.is_staff):
-        raise Http404("No such product")
-    if product.status == ProductStatus.MERGED and product.merged_into_id:
+    if product is not None and product.status == ProductStatus.MERGED and product.merged_into_id:
         return redirect(product.merged_into, permanent=True)
-    owner = request.user.is_authenticated and product.seller.user_id == request.user.pk
-    if product.status != ProductStatus.ACTIVE and not (owner or request.user.is_staff):
+    if product is None or not selectors.product_is_visible(product=product, user=request.user):
         raise Http404("No such product")
-    return render(
-        request,
-        "catalog/product_detail.html",
-        {"product": product},
-    )
+    return render(request, "catalog/product_detail.html", {"product": product})
 
 
 def page_not_found(request, exception=None):

@@ -14,6 +14,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.roles import user_is_moderator
 from dedupe import selectors, services
 from dedupe.serializers import (
     CandidateDetailSerializer,
@@ -27,7 +28,7 @@ class IsModerator(permissions.BasePermission):
     message = "Only moderators can review duplicates."
 
     def has_permission(self, request, view):
-        return selectors.user_is_moderator(request.user)
+        return user_is_moderator(request.user)
 
 
 class Conflict(exceptions.APIException):

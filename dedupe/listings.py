@@ -20,6 +20,7 @@ from dedupe import image_copy, scoring
 from dedupe.models import ImageHash, SignalGroup, TitleVector
 from dedupe.signals import Listing, PairSignals, normalise_text, pair_signals, phash_hex
 from visualsearch.models import EmbeddingSpace, ImageEmbedding
+from visualsearch.vector_sql import halfvec_decode
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFing
         ):
             if hit.phash:
                 out[image.pk] = ImageFingerprint(
-                    hit.phash, _vector(hit.copy_vector), np.asarray(hit.colour_hist, np.float32)
+                    hit.phash,
+                    halfvec_decode(hit.copy_vector),
+                    np.asarray(hit.colour_hist, np.float32),
                 )
             continue
         pil = None
@@ -116,10 +119,6 @@ def title_vectors(*, products: Sequence[Product]) -> dict[int, np.ndarray]:
     return out
 
 
-def _vector(value) -> np.ndarray:
-    return np.asarray(value.to_list() if hasattr(value, "to_list") else value, dtype=np.float32)
-
-
 def listings_build(
     *, products: Sequence[Product], space: EmbeddingSpace | None
 ) -> dict[int, Listing]:
@@ -137,7 +136,7 @@ def listings_build(
             "product_id", "vector"
         )
         for product_id, value in rows:
-            vectors[product_id].append(_vector(value))
+            vectors[product_id].append(halfvec_decode(value))
     titles = title_vectors(products=products)
     out = {}
     for product in products:

@@ -19,23 +19,9 @@ from dedupe.models import CandidateStatus, DuplicateCandidate, ReviewEvent
 from dedupe.reasons import pair_reasons, variant_flags
 from dedupe.signals import PairSignals
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
-
-# ------------------------------------------------------------------------------ who may moderate
-
-
-def user_is_moderator(user) -> bool:
-    return bool(
-        user
-        and user.is_authenticated
-        and (user.is_staff or user.groups.filter(name="moderators").exists())
-    )
-
+from visualsearch.vector_sql import halfvec_decode, hnsw_session, vector_literal
 
 # ------------------------------------------------------------------------------ neighbours
-
-
-def _literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
 def _nearest(
@@ -51,19 +37,14 @@ def _nearest(
         f"WHERE e.space_id = %s AND p.status = %s AND e.product_id <> %s "
         f"ORDER BY {distance} LIMIT %s"
     )
-    literal = _literal(vector)
+    literal = vector_literal(vector)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(settings.HNSW_EF_SEARCH)])
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        hnsw_session(cursor)
         cursor.execute(
             sql,
             [literal, space.pk, ProductStatus.ACTIVE, exclude_id or 0, literal, int(limit)],
         )
         return [(int(pid), float(d)) for pid, d in cursor.fetchall()]
-
-
-def _as_array(value) -> np.ndarray:
-    return np.asarray(value.to_list() if hasattr(value, "to_list") else value, dtype=np.float32)
 
 
 def image_neighbours(*, product: Product, space: EmbeddingSpace, k: int) -> dict[int, float]:
@@ -75,7 +56,7 @@ def image_neighbours(*, product: Product, space: EmbeddingSpace, k: int) -> dict
     for value in vectors:
         # Rows are images, not products: ask for a few more so k distinct products remain.
         for pid, distance in _nearest(
-            table=ImageEmbedding._meta.db_table, space=space, vector=_as_array(value),
+            table=ImageEmbedding._meta.db_table, space=space, vector=halfvec_decode(value),
             exclude_id=product.pk, limit=k * 3,
         ):  # fmt: skip
             best[pid] = max(best.get(pid, -1.0), 1.0 - distance)
@@ -92,7 +73,7 @@ def title_neighbours(*, product: Product, space: EmbeddingSpace, k: int) -> dict
     if value is None:
         return {}
     rows = _nearest(
-        table=TitleEmbedding._meta.db_table, space=space, vector=_as_array(value),
+        table=TitleEmbedding._meta.db_table, space=space, vector=halfvec_decode(value),
         exclude_id=product.pk, limit=k,
     )  # fmt: skip
     return {pid: 1.0 - d for pid, d in rows}

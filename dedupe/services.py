@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import Product, ProductImage, ProductStatus
+from catalog.roles import user_is_moderator
 from dedupe import selectors
 from dedupe.listings import ScoredPair, fingerprint, fingerprint_changes, pairs_score
 from dedupe.models import OPEN_STATUSES, CandidateStatus, DuplicateCandidate, ReviewEvent
@@ -325,7 +326,7 @@ def candidate_decide(
 
     Runs in one transaction with the candidate row locked, so of two moderators deciding the
     same pair at once exactly one lands; the other gets AlreadyDecided (409)."""
-    if not selectors.user_is_moderator(moderator):
+    if not user_is_moderator(moderator):
         raise NotAModerator("Only moderators can decide duplicate pairs.")
     if action not in ACTIONS:
         raise DecisionError(
@@ -396,7 +397,7 @@ def candidate_decision_undo(*, candidate_id: int, moderator) -> DuplicateCandida
     reopen. Refused (409) when the products changed since, e.g. a later merge moved them. The
     revert is an audit event of its own ("undo", naming the event it reverts).
     """
-    if not selectors.user_is_moderator(moderator):
+    if not user_is_moderator(moderator):
         raise NotAModerator("Only moderators can undo decisions.")
     window = int(settings.DEDUPE_UNDO_SECONDS)
     with transaction.atomic():
@@ -488,7 +489,7 @@ def candidates_dismiss_bulk(
     *, candidate_ids: Sequence[int], moderator, reason: str = "", note: str = ""
 ) -> tuple[int, int]:
     """Dismiss many open pairs at once; returns (dismissed, skipped because already decided)."""
-    if not selectors.user_is_moderator(moderator):
+    if not user_is_moderator(moderator):
         raise NotAModerator("Only moderators can decide duplicate pairs.")
     ids = sorted({int(i) for i in candidate_ids})
     rows = list(DuplicateCandidate.objects.select_for_update().filter(pk__in=ids).order_by("pk"))

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from catalog.models import Category, Product, Seller
+from catalog.roles import user_is_moderator
 from dedupe import selectors, services
 from dedupe.diff import title_diff
 from dedupe.models import CandidateStatus, SignalGroup
@@ -19,7 +20,7 @@ from dedupe.models import CandidateStatus, SignalGroup
 def _moderator_only(view):
     @login_required
     def wrapped(request, *args, **kwargs):
-        if not selectors.user_is_moderator(request.user):
+        if not user_is_moderator(request.user):
             raise PermissionDenied("Only moderators can review duplicates.")
         return view(request, *args, **kwargs)
 
