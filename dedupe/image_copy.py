@@ -15,7 +15,7 @@ re-listed photos needs an instance-level signal that does not depend on which sp
   colour, and colour variants are the commonest near-miss in a catalog.
 
 ``relisted`` is the simulation of a re-listing used to fit how much these signals are worth
-(`dedupe.image_evidence`): a crop/shift of up to 10% per side, ±10% brightness, contrast and
+(`dedupe.lab.image_evidence`): a crop/shift of up to 10% per side, ±10% brightness, contrast and
 saturation, and JPEG re-compression at quality 50-85. Its parameters were set once, before
 looking at any catalog, and are not tuned.
 """

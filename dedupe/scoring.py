@@ -19,6 +19,9 @@ import numpy as np
 from dedupe.signals import PairSignals
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("default_model.json")
+# The photo terms' fitted intercept (dedupe.lab.image_evidence) rides on this feature's missing
+# indicator; the moderators' pair page shows it as its own row.
+PHOTO_OFFSET_FEATURE = "image_copy_cos__missing"
 
 _NUMERIC = (
     "token_set",

@@ -14,7 +14,6 @@ from django.db.models import Q, QuerySet
 
 from catalog.models import Product, ProductImage, ProductStatus, Seller
 from dedupe import scoring
-from dedupe.image_evidence import OFFSET_FEATURE
 from dedupe.models import CandidateStatus, DuplicateCandidate, ReviewEvent
 from dedupe.reasons import pair_reasons, variant_flags
 from dedupe.signals import PairSignals
@@ -278,7 +277,9 @@ VARIANT_LABELS = {
 def _base(name: str) -> str:
     if name.startswith("image_sha256"):
         return "image_sha256"
-    if name == OFFSET_FEATURE:  # the photo terms' intercept: its own row, not the cosine's
+    if (
+        name == scoring.PHOTO_OFFSET_FEATURE
+    ):  # the photo terms' intercept: its own row, not the cosine's
         return "image_offset"
     return name.split("__", 1)[0].split("=", 1)[0]
 

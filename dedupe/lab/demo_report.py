@@ -1,6 +1,6 @@
 """How the duplicate queue does on the demo catalog: planted re-listings found, variants kept out.
 
-The demo generator (`catalog.demo`) knows which pairs are planted duplicates (`planted_pairs`)
+The demo generator (`catalog.lab.demo`) knows which pairs are planted duplicates (`planted_pairs`)
 and, where it has them, which are variants (`variant_pairs`: listings of one product line in
 another colour or design, NOT duplicates). Run after `make run` (or `seed_demo` + a scan):
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from catalog import demo
+from catalog.lab import demo
 from catalog.models import Product
 from dedupe.models import OPEN_STATUSES, DuplicateCandidate
 

@@ -10,7 +10,6 @@ var/cache/minilm keyed by the sha256 of the texts, so re-runs are fast.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
@@ -267,19 +266,6 @@ def blocking_recall(*, blocking: Path, k: int = 10, progress: bool = False, log=
     return rec
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--dataset", type=Path)
-    ap.add_argument("--blocking", type=Path)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--also", type=Path, action="append", default=[])
-    ap.add_argument("--transfer", type=Path, action="append", default=[])
-    ap.add_argument("--save-model", type=Path)
-    args = ap.parse_args(argv)
-    run(dataset=args.dataset, also=args.also, transfer=args.transfer, blocking=args.blocking,
-        k=args.k, save_model=args.save_model)  # fmt: skip
-
-
 def run(
     *,
     dataset: Path | None,
@@ -292,7 +278,7 @@ def run(
     progress: bool = True,
     log=print,
 ) -> dict:
-    """What both `python -m dedupe.lab.evaluation` and `manage.py dedupe_eval` call."""
+    """What `manage.py dedupe_eval` calls."""
     out: dict = {}
     if speed:
         out["speed"] = scoring_speed(dataset=speed, log=log)
@@ -310,7 +296,7 @@ def run(
             if save_model.exists():  # a text refit keeps the photo terms fitted on photos
                 previous = json.loads(save_model.read_text()).get("meta", {})
                 if "image_evidence" in previous:
-                    from dedupe.image_evidence import evidence_carry
+                    from dedupe.lab.image_evidence import evidence_carry
 
                     model = evidence_carry(model=model, previous_meta=previous)
                     log(
@@ -328,7 +314,3 @@ def run(
             log(f"wrote {save_model} and {idf_path}")
         log(f"test precision={res['precision']:.4f} recall={res['recall']:.4f} f1={res['f1']:.4f}")
     return out
-
-
-if __name__ == "__main__":
-    main()

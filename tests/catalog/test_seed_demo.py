@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from PIL import Image, ImageChops, ImageStat
 
-from catalog import demo
+from catalog.lab import demo
 from catalog.models import Category, Product, ProductImage
 from tests.conftest import SHARED_DATA
 
@@ -72,7 +72,7 @@ def test_shipped_subset_is_under_2_mb_with_its_licence_and_source():
 
 @needs_fashion
 def test_shipped_photos_are_the_sets_own_and_all_from_its_test_split():
-    from visualsearch.evaluation import load_products, split_ids
+    from visualsearch.lab.evaluation import load_products, split_ids
 
     train, test = split_ids([p.id for p in load_products(FASHION)], seed=0)
     with open(FASHION / "styles.csv", newline="", encoding="utf-8") as handle:

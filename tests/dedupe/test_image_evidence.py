@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image, ImageDraw
 
 from dedupe import image_copy, scoring
-from dedupe.image_evidence import (
+from dedupe.lab.image_evidence import (
     EvidenceFit,
     evidence_fit,
     evidence_fold,

@@ -18,8 +18,8 @@ from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
     word_embedder,
     word_space,
 )
-from visualsearch.evaluation import split_ids
 from visualsearch.lab import api_eval, metrics
+from visualsearch.lab.evaluation import split_ids
 from visualsearch.spaces import space_activate
 
 # ruff: noqa: F811  (pytest fixtures imported from search_helpers are parameters here)

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from visualsearch import bench
+from visualsearch.lab import bench
 
 pytestmark = pytest.mark.django_db
 

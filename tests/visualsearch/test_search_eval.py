@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.factories import ProductFactory, ProductImageFactory
+from visualsearch.lab.search_eval import search_eval
 from visualsearch.models import ImageEmbedding
-from visualsearch.search_eval import search_eval
 from visualsearch.spaces import space_activate, space_register
 
 pytestmark = pytest.mark.django_db

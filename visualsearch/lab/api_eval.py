@@ -38,8 +38,8 @@ from tqdm import tqdm
 from catalog import importing
 from catalog.models import Product, ProductImage, ProductStatus
 from visualsearch.attributes import ATTRIBUTE_PARAMS, TAXONOMY
-from visualsearch.evaluation import BM25, load_products, split_ids, tokenize, top_k
 from visualsearch.lab import metrics
+from visualsearch.lab.evaluation import BM25, load_products, split_ids, tokenize, top_k
 from visualsearch.models import EmbeddingFailure, ImageEmbedding, TitleEmbedding
 from visualsearch.selectors import product_attributes
 from visualsearch.spaces import space_active

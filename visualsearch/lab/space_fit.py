@@ -34,15 +34,6 @@ from pathlib import Path
 import numpy as np
 
 from visualsearch import offline_model as om
-from visualsearch.evaluation import (
-    BM25,
-    DEFAULT_DATA,
-    colour_type_queries,
-    load_products,
-    ranking_metrics,
-    split_ids,
-    top_k,
-)
 from visualsearch.fusion import DEFAULT_WEIGHTS
 from visualsearch.heads import (
     SpaceHeads,
@@ -51,6 +42,15 @@ from visualsearch.heads import (
     softmax,
     space_heads_fit,
     temperature_fit,
+)
+from visualsearch.lab.evaluation import (
+    BM25,
+    DEFAULT_DATA,
+    colour_type_queries,
+    load_products,
+    ranking_metrics,
+    split_ids,
+    top_k,
 )
 from visualsearch.vectors import rows_normalise
 

@@ -1,13 +1,13 @@
-"""``manage.py seed_demo``: a thin wrapper over :func:`catalog.demo.seed`.
+"""``manage.py seed_demo``: a thin wrapper over :func:`catalog.lab.demo.seed`.
 
-The logic lives in :mod:`catalog.demo` so tests and other code can seed without parsing command
+The logic lives in :mod:`catalog.lab.demo` so tests and other code can seed without parsing command
 output; this file only turns options into arguments and the summary into text.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from catalog import demo
+from catalog.lab import demo
 
 
 class Command(BaseCommand):
@@ -80,7 +80,7 @@ class Command(BaseCommand):
         if summary.variants:
             self.stdout.write(
                 f"{summary.variants} pairs of listings share a title (colour variants, "
-                "not duplicates: catalog.demo.variant_pairs)"
+                "not duplicates: catalog.lab.demo.variant_pairs)"
             )
         if summary.accounts:
             self.stdout.write("\nNew demo accounts (passwords are shown only this once):")

@@ -5,7 +5,7 @@ Platt-calibrated and its threshold chosen on those pairs.
 --from-decisions: the moderators' decisions (confirmed = 1, dismissed = 0) with the signals
 stored on each pair; refuses with a message when there are too few of either.
 
---image-evidence: refit only the photo terms (`dedupe.image_evidence`) on a folder of real
+--image-evidence: refit only the photo terms (`dedupe.lab.image_evidence`) on a folder of real
 product photos in the fashion-dataset layout (styles.csv + images/), keeping the text terms.
 
 Signals absent from every training pair (photos, when training on text benchmarks) keep the
@@ -88,7 +88,7 @@ class Command(BaseCommand):
         self.stdout.write(f"wrote {opts['out']}")
 
     def _image_evidence(self, *, previous, data_dir: Path, opts) -> None:
-        from dedupe.image_evidence import evidence_fold, evidence_from_photos
+        from dedupe.lab.image_evidence import evidence_fold, evidence_from_photos
 
         if not (data_dir / "styles.csv").is_file():
             raise CommandError(

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from visualsearch.evaluation import DEFAULT_DATA, run_eval
+from visualsearch.lab.evaluation import DEFAULT_DATA, run_eval
 
 
 class Command(BaseCommand):

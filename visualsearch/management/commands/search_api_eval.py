@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from visualsearch.evaluation import DEFAULT_DATA
 from visualsearch.lab import api_eval
+from visualsearch.lab.evaluation import DEFAULT_DATA
 
 
 class Command(BaseCommand):

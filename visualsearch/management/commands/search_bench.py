@@ -1,7 +1,7 @@
 """``manage.py search_bench``: synthetic-vector benchmark of pgvector HNSW vs faiss and numpy.
 
 Loads into a dedicated ``bench_vectors`` table (dropped afterwards); run it in its own database,
-e.g. ``DATABASE_NAME=mk_bench``. The logic lives in :mod:`visualsearch.bench`.
+e.g. ``DATABASE_NAME=mk_bench``. The logic lives in :mod:`visualsearch.lab.bench`.
 """
 
 import shlex
@@ -11,8 +11,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from visualsearch import bench
-from visualsearch.evaluation import DEFAULT_DATA
+from visualsearch.lab import bench
+from visualsearch.lab.evaluation import DEFAULT_DATA
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from visualsearch.search_eval import NothingToEvaluate, search_eval
+from visualsearch.lab.search_eval import NothingToEvaluate, search_eval
 from visualsearch.spaces import space_active
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from visualsearch.evaluation import DEFAULT_DATA
+from visualsearch.lab.evaluation import DEFAULT_DATA
 
 
 class Command(BaseCommand):

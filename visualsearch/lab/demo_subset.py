@@ -1,11 +1,11 @@
 """Pick the demo catalog's real photos from Fashion Product Images (Small) and write them out.
 
 Reached through ``manage.py demo_subset``; the product never imports this module. The result is
-committed under ``catalog/demo_data/fashion/`` and read by :mod:`catalog.demo`.
+committed under ``catalog/demo_data/fashion/`` and read by :mod:`catalog.lab.demo`.
 
 The rules, all deterministic (no random state; ties broken by CRC32 of the id):
 
-1. Only the **test split**: ``visualsearch.evaluation.split_ids(ids, seed=0)[1]`` over every id of
+1. Only the **test split**: ``visualsearch.lab.evaluation.split_ids(ids, seed=0)[1]`` over every id of
    ``styles.csv`` whose image file exists, the 20% that ``embedder_eval`` and the shipped search
    weights hold out. The demo never shows a photo the shipped weights were trained on.
 2. Leave out innerwear (``subCategory == "Innerwear"``) and the set's "Free Items": the demo's
@@ -85,7 +85,7 @@ def _quotas(counts: Counter, total: int) -> dict[str, int]:
 
 def subset_pick(*, data_dir: Path, size: int = DEFAULT_SIZE) -> Subset:
     """The demo rows of ``data_dir/styles.csv``, by the rules in the module docstring."""
-    from visualsearch.evaluation import split_ids
+    from visualsearch.lab.evaluation import split_ids
 
     rows, fieldnames = _read_styles(data_dir)
     _, test_ids = split_ids([int(row["id"]) for row in rows], seed=SPLIT_SEED)
@@ -179,11 +179,11 @@ def subset_write(*, subset: Subset, data_dir: Path, out_dir: Path) -> dict[str, 
     (out_dir / "SOURCE").write_text(
         f"{SOURCE_NOTE}\n\n"
         f"{len(subset.rows)} photos and their styles.csv rows, from the test split (20% by id,\n"
-        f"visualsearch.evaluation.split_ids(seed={SPLIT_SEED})) of the set as copied from:\n"
+        f"visualsearch.lab.evaluation.split_ids(seed={SPLIT_SEED})) of the set as copied from:\n"
         f"{commits}\n\n"
         "The data set is listed as MIT on Kaggle. The repository it was copied from\n"
         f"(aditya-patil-00/Fashion-Recommender) is itself under the Apache License 2.0: {LICENCE_FILE}.\n"
-        "Chosen by `python manage.py demo_subset` (catalog/lab/demo_subset.py).\n",
+        "Chosen by `python manage.py demo_subset` (visualsearch/lab/demo_subset.py).\n",
         encoding="utf-8",
     )
     files = [p for p in out_dir.rglob("*") if p.is_file()]

@@ -1,11 +1,11 @@
 """``manage.py demo_subset``: choose and write the demo catalog's real photos (a thin wrapper over
-:mod:`catalog.lab.demo_subset`)."""
+:mod:`visualsearch.lab.demo_subset`)."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.lab import demo_subset
+from visualsearch.lab import demo_subset
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -1,6 +1,6 @@
 """The drawn demo catalog (``seed_demo --drawn``): Pillow-drawn garments, shoes and bags.
 
-The default demo shows real photos (:mod:`catalog.demo`). This generator stays for tests that
+The default demo shows real photos (:mod:`catalog.lab.demo`). This generator stays for tests that
 need a catalog of any size in a second, offline: Pillow silhouettes (a T-shirt polygon, a sneaker
 side view, a bag with a handle) filled with a coloured pattern give an embedder something real to
 separate, at 224x224, the input size of the usual CLIP backbones, so nothing is resized away.
@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from catalog.demo import DUPLICATE_PREFIX, ORIGINAL_PREFIX, SELLERS, DemoProduct
+from catalog.lab.demo import DUPLICATE_PREFIX, ORIGINAL_PREFIX, SELLERS, DemoProduct
 from catalog.models import ImageKind
 
 SIZE = 224

@@ -2,7 +2,7 @@
 
 The photos are a subset of Kaggle's Fashion Product Images (Small) (Myntra, MIT), shipped in
 ``catalog/demo_data/fashion/`` with the set's licence and source, chosen by
-``manage.py demo_subset`` (:mod:`catalog.lab.demo_subset`) from the set's **test split** only: the
+``manage.py demo_subset`` (:mod:`visualsearch.lab.demo_subset`) from the set's **test split** only: the
 shipped search weights were trained on the other 80%, so the demo shows what a newcomer's own
 photos would get. Its ``styles.csv`` holds the chosen rows as they are.
 
@@ -21,7 +21,7 @@ What makes it a marketplace:
 Deterministic: the plan comes from the shipped CSV and one ``random.Random(seed)`` and is built
 completely before anything is written, so ``--force`` can skip the external ids that already
 exist and fill in only what is missing, and tests can predict the planted pairs. The drawn
-catalog of earlier versions (:mod:`catalog.demo_drawn`, ``seed_demo --drawn``) stays for tests.
+catalog of earlier versions (:mod:`catalog.lab.demo_drawn`, ``seed_demo --drawn``) stays for tests.
 
 Every write goes through :mod:`catalog.services`, the same path as the pages, the API and the CSV
 import, so the demo also exercises validation and the on-commit embedding jobs.
@@ -54,9 +54,9 @@ from catalog.importing import fashion_price
 from catalog.models import Category, ImageKind, Product, Seller
 
 if TYPE_CHECKING:
-    from catalog.demo_drawn import Drawing
+    from catalog.lab.demo_drawn import Drawing
 
-DEMO_DATA = Path(__file__).resolve().parent / "demo_data" / "fashion"
+DEMO_DATA = Path(__file__).resolve().parents[1] / "demo_data" / "fashion"
 DEFAULT_SEED = 42
 DEFAULT_DUPLICATES = 8
 ORIGINAL_PREFIX = "demo-"
@@ -245,7 +245,7 @@ def demo_plan(
     them when None). ``source="drawn"``: ``products`` drawn listings (300 when None).
     """
     if source == "drawn":
-        from catalog import demo_drawn
+        from catalog.lab import demo_drawn
 
         return demo_drawn.drawn_plan(
             seed=seed, products=demo_drawn.DEFAULT_PRODUCTS if products is None else products,
@@ -359,7 +359,7 @@ def render_images(item: DemoProduct) -> list[tuple[bytes, str]]:
     """JPEG bytes and image kind of each photo of ``item``: the shipped photo as it is, or its
     re-listed copy, or the drawings of a drawn listing."""
     if item.drawing is not None:
-        from catalog import demo_drawn
+        from catalog.lab import demo_drawn
 
         return demo_drawn.drawn_images(item)
     content = (DEMO_DATA / item.photo).read_bytes()

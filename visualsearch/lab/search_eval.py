@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.test.utils import override_settings
 
 from catalog.models import ProductStatus
-from visualsearch.bench import percentiles, recall_at_k
+from visualsearch.lab.bench import percentiles, recall_at_k
 from visualsearch.models import EmbeddingSpace, ImageEmbedding
 from visualsearch.search import products_search
 

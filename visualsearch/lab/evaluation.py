@@ -27,7 +27,7 @@ from visualsearch.fusion import FusionWeights, fuse
 from visualsearch.vectors import rows_normalise
 
 DEFAULT_DATA = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "fashion_product_images_small"
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "fashion_product_images_small"
 )
 
 
@@ -414,25 +414,4 @@ def print_summary(r: dict) -> None:
         f"text_ndcg10={t['text_image']['ndcg10']:.3f} hybrid_ndcg10={t['hybrid']['ndcg10']:.3f}"
         f" bm25_ndcg10={t['bm25']['ndcg10']:.3f} img_p10={r['img_p10_space']:.3f}"
         f" colour_acc={r['colour_acc']:.3f} type_acc={r['type_acc']:.3f}"
-    )
-
-
-if __name__ == "__main__":  # pragma: no cover - convenience for running without Django
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=Path("var/spaces/fashion-eval"))
-    parser.add_argument("--cache", type=Path, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-train-seconds", type=float, default=600)
-    parser.add_argument("--limit", type=int, default=None)
-    a = parser.parse_args()
-    run_eval(
-        data_dir=a.data,
-        out_dir=a.out,
-        seed=a.seed,
-        max_train_seconds=a.max_train_seconds,
-        limit=a.limit,
-        cache_dir=a.cache,
     )

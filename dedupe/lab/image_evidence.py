@@ -26,14 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from dedupe import image_copy
+from dedupe.scoring import PHOTO_OFFSET_FEATURE as OFFSET_FEATURE
 from dedupe.scoring import LinearModel
 from dedupe.signals import phash_distance, phash_hex
 
 FEATURES = ("image_copy_cos", "image_colour_sim", "image_phash_min")
 NEIGHBOURS = 5
-# The fitted intercept is carried by this feature's missing indicator (see `evidence_fold`);
-# the moderators' pair page shows it as its own row.
-OFFSET_FEATURE = "image_copy_cos__missing"
 # Terms of the text model that the fitted evidence replaces (the old hand-set priors).
 REPLACED = ("image_best_cos", "image_best_cos__missing", "image_sha256_match",
             "image_sha256__missing", "image_colour_sim__missing", "image_phash_min__missing")  # fmt: skip
@@ -107,7 +105,7 @@ def fashion_photos(data_dir: Path, *, limit: int, seed: int, test: bool):
     """Up to ``limit`` (image, title) of the train (or held-out) ids of the 80/20 split by id."""
     from PIL import Image
 
-    from visualsearch.evaluation import load_products, split_ids
+    from visualsearch.lab.evaluation import load_products, split_ids
 
     products = load_products(data_dir)
     train, held_out = split_ids([p.id for p in products], seed=seed)
@@ -165,7 +163,7 @@ def evidence_fold(*, model: LinearModel, fit: EvidenceFit) -> LinearModel:
     meta["image_evidence"] = {
         "how": "class-balanced logistic regression over (copy cosine, colour similarity, "
         "pHash/64) of real photos vs their simulated re-listings and hard negatives; its log "
-        "likelihood ratio is added to the text logit (naive Bayes); see dedupe/image_evidence.py",
+        "likelihood ratio is added to the text logit (naive Bayes); see dedupe/lab/image_evidence.py",
         "coef": dict(zip(FEATURES, [round(c, 4) for c in fit.coef], strict=True)),
         "intercept": round(fit.intercept, 4),
         **fit.report,

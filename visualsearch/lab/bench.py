@@ -216,7 +216,7 @@ def spectrum_alpha_measure(
     from PIL import Image
 
     from visualsearch.compat import ensure_torchvision
-    from visualsearch.evaluation import load_products
+    from visualsearch.lab.evaluation import load_products
     from visualsearch.offline_model import effnet_load
 
     ensure_torchvision()
