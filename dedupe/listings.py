@@ -1,4 +1,4 @@
-"""From catalog rows to `dedupe.signals.Listing`s, and the per-pair scoring that follows.
+"""From catalog rows to `dedupe.comparison.Listing`s, and the per-pair scoring that follows.
 
 Reads plus two caches (pHash per image, MiniLM vector per title) that are filled on demand.
 Slow work (decoding images, running MiniLM) happens here, outside any transaction the callers
@@ -17,15 +17,15 @@ from rapidfuzz import fuzz
 
 from catalog.models import Product, ProductImage
 from dedupe import image_copy, scoring
+from dedupe.comparison import Listing, PairSignals, normalise_text, pair_signals, phash_hex
 from dedupe.models import ImageHash, SignalGroup, TitleVector
-from dedupe.signals import Listing, PairSignals, normalise_text, pair_signals, phash_hex
 from visualsearch.models import EmbeddingSpace, ImageEmbedding
 from visualsearch.vector_sql import halfvec_decode
 
 log = logging.getLogger(__name__)
 
 
-def title_text(product: Product) -> str:
+def title_normalised(product: Product) -> str:
     return normalise_text(product.title)
 
 
@@ -98,21 +98,21 @@ def title_vectors(*, products: Sequence[Product]) -> dict[int, np.ndarray]:
     todo = []
     for product in products:
         hit = cached.get(product.pk)
-        if hit is not None and hit.text == title_text(product):
+        if hit is not None and hit.text == title_normalised(product):
             out[product.pk] = np.asarray(hit.vector, dtype=np.float32)
         else:
             todo.append(product)
     if todo:
         from visualsearch.minilm import minilm_encode
 
-        vectors = minilm_encode([title_text(p) for p in todo])
+        vectors = minilm_encode([title_normalised(p) for p in todo])
         for product, vec in zip(todo, vectors, strict=True):
             out[product.pk] = vec
             if product.pk is not None:
                 TitleVector.objects.update_or_create(
                     product_id=product.pk,
                     defaults={
-                        "text": title_text(product),
+                        "text": title_normalised(product),
                         "vector": [round(float(x), 6) for x in vec],
                     },
                 )
@@ -230,7 +230,7 @@ def pairs_score(
 def fingerprint(*, product: Product, image_sha256: Sequence[str]) -> dict:
     """What a product looked like when a pair was scored, to tell a material change later."""
     return {
-        "title": title_text(product),
+        "title": title_normalised(product),
         "price": str(product.price),
         "currency": product.currency,
         "images": sorted(set(image_sha256)),

@@ -47,7 +47,7 @@ class DuplicateCandidate(models.Model):
     )
     seller_a = models.ForeignKey(Seller, null=True, on_delete=models.SET_NULL, related_name="+")
     seller_b = models.ForeignKey(Seller, null=True, on_delete=models.SET_NULL, related_name="+")
-    signals = models.JSONField(help_text="dedupe.signals.PairSignals as a dict")
+    signals = models.JSONField(help_text="dedupe.comparison.PairSignals as a dict")
     probability = models.FloatField()
     strongest_signal = models.CharField(
         max_length=12, choices=SignalGroup.choices, default=SignalGroup.OTHER

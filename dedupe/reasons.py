@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from dedupe import scoring, variants
-from dedupe.signals import PairSignals
+from dedupe.comparison import PairSignals
 
 # feature (base name) -> reason it counts towards
 _REASON_OF = {

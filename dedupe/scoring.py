@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dedupe.signals import PairSignals
+from dedupe.comparison import PairSignals
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("default_model.json")
 # The photo terms' fitted intercept (dedupe.lab.image_evidence) rides on this feature's missing

@@ -14,9 +14,9 @@ from django.db.models import Q, QuerySet
 
 from catalog.models import Product, ProductImage, ProductStatus, Seller
 from dedupe import scoring
+from dedupe.comparison import PairSignals
 from dedupe.models import CandidateStatus, DuplicateCandidate, ReviewEvent
 from dedupe.reasons import pair_reasons, variant_flags
-from dedupe.signals import PairSignals
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 from visualsearch.vector_sql import halfvec_decode, hnsw_session, vector_literal
 

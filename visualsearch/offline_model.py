@@ -443,7 +443,7 @@ def supervision_for(
     )
 
 
-def train_space(
+def checkpoint_train(
     *,
     items: list[tuple],
     out_dir: Path,

@@ -32,7 +32,7 @@ class PermanentEmbedError(Exception):
     """The input itself is bad; retrying cannot help."""
 
 
-def title_text(product: Product) -> str:
+def title_embedding_text(product: Product) -> str:
     parts = [product.title]
     if product.brand and product.brand.lower() not in product.title.lower():
         parts.append(product.brand)
@@ -228,10 +228,10 @@ def titles_embed(*, product_ids: Sequence[int], space: EmbeddingSpace) -> int:
             "product_id", "text"
         )
     )
-    todo = [p for p in products if stored.get(p.pk) != title_text(p)]
+    todo = [p for p in products if stored.get(p.pk) != title_embedding_text(p)]
     if not todo:
         return 0
-    texts = [title_text(p) for p in todo]
+    texts = [title_embedding_text(p) for p in todo]
     vectors = spaces.embedder_for(space).encode_texts(texts)
     with transaction.atomic():
         for product, text, vec in zip(todo, texts, vectors, strict=True):

@@ -165,7 +165,7 @@ def space_train(
     """Train a candidate space on ``items``, register it, compare it with the active space on
     the held-out products and, with ``activate``, backfill and activate it only if it wins.
     The comparison is stored in ``space.notes["comparison"]``."""
-    from visualsearch.offline_model import train_space
+    from visualsearch.offline_model import checkpoint_train
 
     parts = {"train": [], "val": [], "holdout": []}
     part_of = splits(item.product_id for item in items)
@@ -176,7 +176,7 @@ def space_train(
             f"need at least 10 training and 2 validation photos, got "
             f"{len(parts['train'])} and {len(parts['val'])} from {len(items)} photos"
         )
-    result = train_space(
+    result = checkpoint_train(
         items=[(i.image, i.text) for i in parts["train"]],
         val_items=[(i.image, i.text) for i in parts["val"]],
         labels={

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from dedupe import scoring, tfidf
+from dedupe.comparison import Listing, PairSignals, pair_signals
 from dedupe.lab import fitting
-from dedupe.signals import Listing, PairSignals, pair_signals
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "minilm"
 

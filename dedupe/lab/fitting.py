@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dedupe.comparison import PairSignals
 from dedupe.scoring import LinearModel, feature_matrix, feature_names
-from dedupe.signals import PairSignals
 
 
 def fit(

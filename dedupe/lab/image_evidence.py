@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from dedupe import image_copy
+from dedupe.comparison import phash_distance, phash_hex
 from dedupe.scoring import PHOTO_OFFSET_FEATURE as OFFSET_FEATURE
 from dedupe.scoring import LinearModel
-from dedupe.signals import phash_distance, phash_hex
 
 FEATURES = ("image_copy_cos", "image_colour_sim", "image_phash_min")
 NEIGHBOURS = 5

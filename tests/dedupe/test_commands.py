@@ -66,7 +66,7 @@ def test_training_from_decisions_writes_a_model_that_follows_the_moderators(tmp_
     call_command("dedupe_train", "--from-decisions", "--out", str(tmp_path / "m.json"), stdout=out)
     assert "12 confirmed and 12 dismissed" in out.getvalue()
     from dedupe import scoring
-    from dedupe.signals import PairSignals
+    from dedupe.comparison import PairSignals
 
     model = scoring.model_load(tmp_path / "m.json")
     assert (

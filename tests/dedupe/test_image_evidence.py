@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image, ImageDraw
 
 from dedupe import image_copy, scoring
+from dedupe.comparison import PairSignals
 from dedupe.lab.image_evidence import (
     EvidenceFit,
     evidence_fit,
@@ -18,7 +19,6 @@ from dedupe.lab.image_evidence import (
     evidence_report,
     pair_rows,
 )
-from dedupe.signals import PairSignals
 
 COLOURS = [(200, 30, 30), (30, 60, 200), (30, 160, 60), (230, 200, 40), (120, 40, 160)]
 

@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe import scoring
+from dedupe.comparison import PairSignals
 from dedupe.reasons import pair_reasons, variant_flags
-from dedupe.signals import PairSignals
 
 
 def _model(**coef) -> scoring.LinearModel:

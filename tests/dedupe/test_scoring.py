@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedupe.comparison import Listing, pair_signals
 from dedupe.scoring import contributions, model_load, score
-from dedupe.signals import Listing, pair_signals
 
 words = st.text(alphabet="abcdefgh0123456789 ", min_size=0, max_size=30)
 prices = st.one_of(st.none(), st.just(0.0), st.floats(min_value=0.5, max_value=5000))

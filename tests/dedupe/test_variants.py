@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dedupe import variants
-from dedupe.signals import Listing, pair_signals
+from dedupe.comparison import Listing, pair_signals
 
 COLOURS = ["Black", "White", "Red", "Navy", "Green", "Pink", "Grey", "Brown", "Yellow"]
 GENDERS = ["Men", "Women", "Boys", "Girls"]

@@ -66,7 +66,7 @@ def trained(tmp_path_factory):
     untrained_dir = tmp_path_factory.mktemp("untrained")
     model, _, _ = om.build_model()
     untrained_ckpt, _ = om.save_space(model=model, out_dir=untrained_dir)
-    result = om.train_space(
+    result = om.checkpoint_train(
         items=items, out_dir=tmp_path_factory.mktemp("space"), max_seconds=20, progress=False
     )
     yield items, untrained_ckpt, result

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from dedupe.signals import (
+from dedupe.comparison import (
     Listing,
     agreement,
     identifier_agreement,
