@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import Prefetch, Q, QuerySet
+from django.urls import reverse
 
-from catalog.models import Category, Product, ProductImage, ProductStatus
+from catalog.models import Category, ImportJob, Product, ProductImage, ProductStatus
 
 
 def products_active() -> QuerySet[Product]:
@@ -24,7 +26,6 @@ def products_latest(*, limit: int = 24) -> list[Product]:
 
 def category_with_descendants(*, slug: str) -> QuerySet[Category]:
     """The categories with this slug and every category below them."""
-    from django.db.models import Q
 
     roots = list(Category.objects.filter(slug=slug).values_list("lineage", flat=True))
     condition = Q(pk__in=[])
@@ -58,14 +59,12 @@ def product_form_initial(*, product: Product) -> dict:
 
 
 def seller_import_jobs(*, seller, limit: int = 5) -> list:
-    from catalog.models import ImportJob
 
     return list(ImportJob.objects.filter(seller=seller).order_by("-created_at", "-id")[:limit])
 
 
 def import_job_status(*, job) -> dict:
     """What the dashboard's progress bar polls."""
-    from django.urls import reverse
 
     return {
         "id": job.pk,
@@ -94,7 +93,6 @@ def products_filter(
     q: str = "",
 ) -> QuerySet[Product]:
     """Active products matching every given filter, newest first, with their gallery."""
-    from django.contrib.postgres.search import SearchQuery
 
     qs = products_active()
     if category:

@@ -8,16 +8,23 @@ write announces nothing.
 
 from __future__ import annotations
 
+import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
+from rest_framework.authtoken.models import Token
 
+from catalog import importing, tasks
 from catalog.currencies import ISO_4217
 from catalog.images import CheckedImage, ImageRejected, image_check
 from catalog.models import (
@@ -285,7 +292,6 @@ IMPORT_PROGRESS_EVERY = 10  # rows between progress writes
 @transaction.atomic
 def import_job_create(*, seller: Seller, csv_file, images_zip=None) -> ImportJob:
     """Store the upload and queue the import; the worker runs :func:`import_job_run`."""
-    import zipfile
 
     if images_zip is not None and not zipfile.is_zipfile(images_zip):
         raise ValidationError({"images_zip": ["This is not a ZIP file."]})
@@ -299,9 +305,8 @@ def import_job_create(*, seller: Seller, csv_file, images_zip=None) -> ImportJob
     job_id = job.pk
 
     def enqueue():
-        from catalog.tasks import import_job_run_task
 
-        import_job_run_task.send(job_id)
+        tasks.import_job_run_task.send(job_id)
 
     transaction.on_commit(enqueue)
     return job
@@ -314,13 +319,6 @@ def _import_job_save(job_id: int, **fields) -> None:
 def import_job_run(*, job_id: int) -> ImportJob:
     """Run a queued import: rows are written one transaction each (catalog.importing), progress
     is saved every few rows, and the rows that failed go to a CSV error report."""
-    import tempfile
-    import zipfile
-    from pathlib import Path
-
-    from django.utils import timezone
-
-    from catalog import importing
 
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().select_related("seller").get(pk=job_id)
@@ -381,7 +379,6 @@ SELLERS_GROUP = "sellers"
 @transaction.atomic
 def seller_become(*, user) -> Seller:
     """Give ``user`` a Seller profile (named after them) and put them in the sellers group."""
-    from django.contrib.auth.models import Group
 
     seller = Seller.objects.filter(user=user).first()
     if seller is None:
@@ -399,7 +396,6 @@ def seller_become(*, user) -> Seller:
 @transaction.atomic
 def token_create(*, user):
     """A fresh API token for ``user`` (any previous one is revoked)."""
-    from rest_framework.authtoken.models import Token
 
     Token.objects.filter(user=user).delete()
     return Token.objects.create(user=user)
@@ -407,7 +403,6 @@ def token_create(*, user):
 
 @transaction.atomic
 def token_revoke(*, user) -> bool:
-    from rest_framework.authtoken.models import Token
 
     deleted, _ = Token.objects.filter(user=user).delete()
     return bool(deleted)

@@ -175,7 +175,7 @@ def best_colour_similarity(*, a: np.ndarray | None, b: np.ndarray | None) -> flo
 
 def phash_hex(image) -> str:
     """64-bit perceptual hash of a PIL image as 16 hex chars (robust to resize/recompress)."""
-    import imagehash
+    import imagehash  # noqa: PLC0415
 
     return str(imagehash.phash(image))
 

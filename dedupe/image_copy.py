@@ -29,6 +29,10 @@ import threading
 import numpy as np
 from PIL import Image, ImageEnhance
 
+from visualsearch.compat import ensure_torchvision
+from visualsearch.offline_model import effnet_load
+from visualsearch.timm_tower import LITE_MEAN, LITE_STD, gem_pool
+
 # Bump when the descriptors change: cached ones of another version are recomputed.
 DESCRIPTOR_VERSION = 3
 INPUT_SIZE = 224
@@ -45,12 +49,8 @@ def _trunk():
     global _model
     with _lock:
         if _model is None:
-            from visualsearch.compat import ensure_torchvision
-
             ensure_torchvision()
-            import timm
-
-            from visualsearch.offline_model import effnet_load
+            import timm  # noqa: PLC0415
 
             model = timm.create_model("tf_efficientnet_lite0", num_classes=0, global_pool="")
             effnet_load(model)
@@ -61,7 +61,7 @@ def _trunk():
 
 def _tensor(image: Image.Image):
     """The whole picture, aspect kept, centred on a white square of INPUT_SIZE."""
-    import torch
+    import torch  # noqa: PLC0415
 
     image = image.convert("RGB")
     w, h = image.size
@@ -100,12 +100,11 @@ def soft_colour_histogram(pixels: np.ndarray) -> np.ndarray:
 
 def copy_descriptors(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
     """(cnn, colour) for each image: (N, 1280) unit rows and (N, 64) histograms summing to 1."""
-    import torch
+    import torch  # noqa: PLC0415
 
     if not images:
         return np.zeros((0, 1280), np.float32), np.zeros((0, 64), np.float32)
     model = _trunk()
-    from visualsearch.timm_tower import LITE_MEAN, LITE_STD, gem_pool
 
     mean = torch.tensor(LITE_MEAN).view(1, 3, 1, 1)  # what the Lite ImageNet weights expect
     std = torch.tensor(LITE_STD).view(1, 3, 1, 1)

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from rapidfuzz import fuzz
 
 from catalog.models import Product, ProductImage
 from dedupe import image_copy, scoring
 from dedupe.comparison import Listing, PairSignals, normalise_text, pair_signals, phash_hex
 from dedupe.models import ImageHash, SignalGroup, TitleVector
+from visualsearch.minilm import minilm_encode
 from visualsearch.models import EmbeddingSpace, ImageEmbedding
 from visualsearch.vector_sql import halfvec_decode
 
@@ -63,8 +65,6 @@ def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFing
             continue
         pil = None
         try:
-            from PIL import Image
-
             with image.file.open("rb") as handle:
                 with Image.open(handle) as opened:
                     pil = opened.convert("RGB")
@@ -103,8 +103,6 @@ def title_vectors(*, products: Sequence[Product]) -> dict[int, np.ndarray]:
         else:
             todo.append(product)
     if todo:
-        from visualsearch.minilm import minilm_encode
-
         vectors = minilm_encode([title_normalised(p) for p in todo])
         for product, vec in zip(todo, vectors, strict=True):
             out[product.pk] = vec

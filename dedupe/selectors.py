@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from catalog.models import Product, ProductImage, ProductStatus, Seller
 from dedupe import scoring
@@ -95,7 +97,6 @@ def file_hash_neighbours(*, product: Product, sha256s: Sequence[str] | None = No
 def text_neighbours(*, product: Product, k: int) -> list[int]:
     """Other active products whose title shares words with this one (full-text GIN index);
     the cheap title look-up for products that have no vectors yet."""
-    from django.contrib.postgres.search import SearchQuery, SearchRank
 
     words = [w for w in product.title.replace("|", " ").replace("&", " ").split() if w.isalnum()]
     if not words:
@@ -336,7 +337,6 @@ def candidate_reasons(*, candidate: DuplicateCandidate) -> dict[str, list]:
 
 def candidate_undoable(*, candidate: DuplicateCandidate) -> bool:
     """Whether the pair's last decision is still inside the undo window."""
-    from django.utils import timezone
 
     last = candidate.events.filter(action__in=("confirm", "dismiss", "escalate", "undo")).order_by(
         "-at", "-id"

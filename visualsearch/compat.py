@@ -19,7 +19,7 @@ _library = None  # keep the fragment alive for the life of the process
 
 
 def _has_op(name: str) -> bool:
-    import torch
+    import torch  # noqa: PLC0415
 
     try:
         torch._C._dispatch_find_schema_or_throw(f"torchvision::{name}", "")
@@ -31,7 +31,7 @@ def _has_op(name: str) -> bool:
 def ensure_torchvision() -> bool:
     """Register missing torchvision op schemas. Returns True if it had to register any."""
     global _library
-    import torch
+    import torch  # noqa: PLC0415
 
     missing = [name for name in _SCHEMAS if not _has_op(name)]
     if not missing:

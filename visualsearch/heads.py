@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def temperature_fit(logits: np.ndarray, targets: np.ndarray) -> float:
 
     Rows whose target is -1 (unknown) are ignored; with no labelled row, T = 1.
     """
-    from scipy.optimize import minimize_scalar
+    from scipy.optimize import minimize_scalar  # noqa: PLC0415
 
     logits, targets = np.asarray(logits, dtype=np.float64), np.asarray(targets)
     known = targets >= 0
@@ -105,9 +106,8 @@ def head_fit(
     """Fit a multinomial logistic regression on (vectors, values) and its temperature on the
     calibration rows. Labels seen fewer than ``min_per_label`` times are dropped; None when
     fewer than two labels remain."""
-    from collections import Counter
 
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
     counts = Counter(v for v in values if v)
     labels = sorted(label for label, n in counts.items() if n >= min_per_label)
@@ -146,7 +146,7 @@ class Relevance:
 
 def relevance_fit(*, scores: np.ndarray, relevant: np.ndarray, floor: float = 0.5) -> Relevance:
     """Logistic calibration (Platt scaling) of scores against binary relevance labels."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
     x = np.asarray(scores, dtype=np.float64).reshape(-1, 1)
     y = np.asarray(relevant).astype(int)
@@ -172,7 +172,7 @@ class SpaceHeads:
     info: dict = field(default_factory=dict)  # version, how it was made, validation numbers
 
     def save(self, path: Path) -> Path:
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save_file  # noqa: PLC0415
 
         tensors = {}
         for facet, head in self.heads.items():
@@ -195,7 +195,7 @@ class SpaceHeads:
 
     @classmethod
     def load(cls, path: Path) -> SpaceHeads:
-        from safetensors import safe_open
+        from safetensors import safe_open  # noqa: PLC0415
 
         with safe_open(str(path), framework="numpy") as handle:
             meta = json.loads(handle.metadata()["heads"])

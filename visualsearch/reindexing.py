@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from catalog.models import Product, ProductImage
-from visualsearch import selectors, services
+from visualsearch import selectors, services, tasks
 from visualsearch.models import EmbeddingFailure, EmbeddingSpace, ImageEmbedding, TitleEmbedding
 
 
@@ -65,7 +65,6 @@ def space_reindex(
 
     ``limit`` caps how many images and titles (together, images first) this run handles.
     With ``enqueue`` the batches are sent to the dramatiq actors instead of run here."""
-    from visualsearch.tasks import images_embed_task, titles_embed_task
 
     batch = max(1, int(batch))
     image_ids, product_ids = selectors.embeddings_missing(space=space)
@@ -82,7 +81,7 @@ def space_reindex(
     for start in range(0, len(image_ids), batch):
         ids = image_ids[start : start + batch]
         if enqueue:
-            images_embed_task.send(ids, space.pk)
+            tasks.images_embed_task.send(ids, space.pk)
             summary.batches_enqueued += 1
         else:
             try:
@@ -99,7 +98,7 @@ def space_reindex(
     for start in range(0, len(product_ids), batch):
         ids = product_ids[start : start + batch]
         if enqueue:
-            titles_embed_task.send(ids, space.pk)
+            tasks.titles_embed_task.send(ids, space.pk)
             summary.batches_enqueued += 1
         else:
             try:

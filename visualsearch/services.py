@@ -10,11 +10,14 @@ import logging
 import time
 from collections.abc import Sequence
 
+import numpy as np
 from django.db import transaction
 
 from catalog.images import decode_rgb
 from catalog.models import Product, ProductImage
-from visualsearch import spaces
+from visualsearch import spaces, tasks
+from visualsearch.attributes import attributes_score
+from visualsearch.heads import heads_load
 from visualsearch.models import (
     EmbeddingFailure,
     EmbeddingSpace,
@@ -41,15 +44,14 @@ def title_embedding_text(product: Product) -> str:
 
 def embeddings_enqueue(*, image_ids: Sequence[int] = (), product_ids: Sequence[int] = ()) -> None:
     """Send embedding jobs for the active space. Called on commit by catalog services."""
-    from visualsearch.tasks import images_embed_task, titles_embed_task
 
     space = _active_space_cached()
     if space is None:
         return
     for start in range(0, len(image_ids), 32):
-        images_embed_task.send(list(image_ids[start : start + 32]), space.pk)
+        tasks.images_embed_task.send(list(image_ids[start : start + 32]), space.pk)
     for start in range(0, len(product_ids), 64):
-        titles_embed_task.send(list(product_ids[start : start + 64]), space.pk)
+        tasks.titles_embed_task.send(list(product_ids[start : start + 64]), space.pk)
 
 
 _active_cache: tuple[float, EmbeddingSpace | None] = (0.0, None)
@@ -135,8 +137,6 @@ def _attributes_score(*, vectors, embedder, space) -> list[dict[str, tuple[str, 
 
     The label prompts are embedded once per embedder (i.e. per space) per process
     (``attributes.label_embeddings`` caches them)."""
-    from visualsearch.attributes import attributes_score
-    from visualsearch.heads import heads_load
 
     if len(vectors) == 0:
         return []
@@ -168,7 +168,6 @@ def _attributes_write(
 def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
     """Backfill zero-shot attributes from the stored vectors of images that have none yet in
     ``space`` (vectors written before attributes existed). Idempotent. Returns images written."""
-    import numpy as np
 
     done = set(
         ImageAttribute.objects.filter(space=space, image_id__in=image_ids).values_list(
@@ -202,10 +201,9 @@ def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace)
 
 def attributes_enqueue(*, image_ids: Sequence[int], space: EmbeddingSpace) -> None:
     """Send attribute backfill jobs (``reconcile`` calls this)."""
-    from visualsearch.tasks import image_attributes_task
 
     for start in range(0, len(image_ids), 256):
-        image_attributes_task.send(list(image_ids[start : start + 256]), space.pk)
+        tasks.image_attributes_task.send(list(image_ids[start : start + 256]), space.pk)
 
 
 def image_failure_record(*, image: ProductImage, space: EmbeddingSpace, reason: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 from django.conf import settings
 
-from visualsearch import services
+from visualsearch import services, training
 from visualsearch.models import EmbeddingSpace
 
 RETRY = {"max_retries": settings.JOB_MAX_RETRIES, "min_backoff": 2_000, "max_backoff": 60_000}
@@ -44,7 +44,6 @@ def image_attributes_task(image_ids: list[int], space_id: int) -> None:
 def space_train_task(name: str, max_seconds: float = 240.0) -> None:
     """Train a candidate space on the catalog; it replaces the active space (backfilled first)
     only if it wins on held-out catalog products (``training.space_train``)."""
-    from visualsearch import training
 
     training.space_train(
         name=name, items=training.catalog_training_items(), max_seconds=max_seconds,

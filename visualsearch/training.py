@@ -27,8 +27,12 @@ from django.conf import settings
 
 from catalog.images import decode_rgb
 from catalog.models import ProductImage
+from visualsearch.attributes import TAXONOMY, attributes_score, colour_named
+from visualsearch.heads import heads_load
 from visualsearch.models import EmbeddingSpace
-from visualsearch.spaces import space_activate, space_active, space_register
+from visualsearch.offline_model import checkpoint_train, product_text
+from visualsearch.reindexing import space_reindex
+from visualsearch.spaces import embedder_for, space_activate, space_active, space_register
 
 TOLERANCE = 0.01
 MEASURES = ("title_photo_ndcg10", "photo_p10_category", "item_type_accuracy")
@@ -58,8 +62,6 @@ def splits(product_ids) -> dict[int, str]:
 def catalog_training_items(*, limit: int | None = None) -> list[CatalogItem]:
     """Every catalog photo of a non-merged product with its title, category and the colour its
     title names (one of the shipped colour labels), if any."""
-    from visualsearch.attributes import TAXONOMY, colour_named
-    from visualsearch.offline_model import product_text
 
     colours = list(TAXONOMY["colour"]["labels"])
     images = (
@@ -114,9 +116,6 @@ def _p10_by_label(vectors, labels, k=10) -> float:
 def space_evaluate(*, space: EmbeddingSpace, items: list[CatalogItem]) -> dict[str, float]:
     """The three measures of ``space`` on ``items`` (held-out catalog photos), through the same
     embedder and attribute scoring that search uses."""
-    from visualsearch.attributes import attributes_score
-    from visualsearch.heads import heads_load
-    from visualsearch.services import embedder_for
 
     embedder = embedder_for(space)
     image_vectors = embedder.encode_images([item.image for item in items])
@@ -165,7 +164,6 @@ def space_train(
     """Train a candidate space on ``items``, register it, compare it with the active space on
     the held-out products and, with ``activate``, backfill and activate it only if it wins.
     The comparison is stored in ``space.notes["comparison"]``."""
-    from visualsearch.offline_model import checkpoint_train
 
     parts = {"train": [], "val": [], "holdout": []}
     part_of = splits(item.product_id for item in items)
@@ -217,8 +215,6 @@ def space_train(
     space.save(update_fields=["notes", "updated_at"])
     out(comparison_report(name=name, comparison=comparison))
     if activate and wins:
-        from visualsearch.reindexing import space_reindex
-
         space_reindex(space=space)
         space = space_activate(name=name)
     return space

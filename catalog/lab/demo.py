@@ -51,6 +51,7 @@ from PIL import Image, ImageEnhance
 
 from catalog import services
 from catalog.importing import fashion_price
+from catalog.lab import demo_drawn
 from catalog.models import Category, ImageKind, Product, Seller
 
 if TYPE_CHECKING:
@@ -245,8 +246,6 @@ def demo_plan(
     them when None). ``source="drawn"``: ``products`` drawn listings (300 when None).
     """
     if source == "drawn":
-        from catalog.lab import demo_drawn
-
         return demo_drawn.drawn_plan(
             seed=seed, products=demo_drawn.DEFAULT_PRODUCTS if products is None else products,
             duplicates=duplicates,
@@ -359,8 +358,6 @@ def render_images(item: DemoProduct) -> list[tuple[bytes, str]]:
     """JPEG bytes and image kind of each photo of ``item``: the shipped photo as it is, or its
     re-listed copy, or the drawings of a drawn listing."""
     if item.drawing is not None:
-        from catalog.lab import demo_drawn
-
         return demo_drawn.drawn_images(item)
     content = (DEMO_DATA / item.photo).read_bytes()
     if item.relisting is not None:

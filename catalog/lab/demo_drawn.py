@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from catalog.lab.demo import DUPLICATE_PREFIX, ORIGINAL_PREFIX, SELLERS, DemoProduct
+from catalog.lab import demo
 from catalog.models import ImageKind
 
 SIZE = 224
@@ -158,14 +158,14 @@ def _reword(title: str, brand: str, rng: random.Random) -> str:
     return " ".join([brand, *words])
 
 
-def drawn_plan(*, seed: int, products: int, duplicates: int) -> list[DemoProduct]:
+def drawn_plan(*, seed: int, products: int, duplicates: int) -> list[demo.DemoProduct]:
     """The full, deterministic list of drawn listings: ``products`` originals, then duplicates.
 
     Categories go round-robin so that even a small catalog covers every leaf; originals alternate
     between the first two sellers; each duplicate belongs to the one who does not own the original.
     """
     rng = random.Random(seed)
-    first, second = SELLERS[0][0], SELLERS[1][0]
+    first, second = demo.SELLERS[0][0], demo.SELLERS[1][0]
     originals = []
     for index in range(products):
         spec = CATEGORIES[index % len(CATEGORIES)]
@@ -176,8 +176,8 @@ def drawn_plan(*, seed: int, products: int, duplicates: int) -> list[DemoProduct
         material = rng.choice(spec.materials)
         noun = rng.choice(spec.nouns)
         originals.append(
-            DemoProduct(
-                external_id=f"{ORIGINAL_PREFIX}{index + 1:04d}",
+            demo.DemoProduct(
+                external_id=f"{demo.ORIGINAL_PREFIX}{index + 1:04d}",
                 seller=(first, second)[index % 2],
                 category_path=spec.path,
                 title=_title(brand, gender, colour, pattern, material, noun),
@@ -200,8 +200,8 @@ def drawn_plan(*, seed: int, products: int, duplicates: int) -> list[DemoProduct
             Decimal("0.01"), rounding=ROUND_HALF_UP
         )
         planted.append(
-            DemoProduct(
-                external_id=f"{DUPLICATE_PREFIX}{original.external_id}",
+            demo.DemoProduct(
+                external_id=f"{demo.DUPLICATE_PREFIX}{original.external_id}",
                 seller=second if original.seller == first else first,
                 category_path=original.category_path,
                 title=_reword(original.title, original.brand, rng),
@@ -422,7 +422,7 @@ def _recolour(image: Image.Image, hue_shift: float, gain: float) -> Image.Image:
     return Image.merge("HSV", (h, s, v)).convert("RGB")
 
 
-def drawn_images(item: DemoProduct) -> list[tuple[bytes, str]]:
+def drawn_images(item: demo.DemoProduct) -> list[tuple[bytes, str]]:
     """JPEG bytes and image kind for each photo of ``item``.
 
     An original gets a catalog shot and, for about half, a lifestyle shot (smaller, tilted, in a

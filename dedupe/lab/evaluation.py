@@ -17,10 +17,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from dedupe import scoring, tfidf
 from dedupe.comparison import Listing, PairSignals, pair_signals
 from dedupe.lab import fitting
+from dedupe.lab.image_evidence import evidence_carry
+from visualsearch.minilm import minilm_encode
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "minilm"
 
@@ -58,7 +61,6 @@ def embed_cached(texts: list[str], *, progress: bool = False) -> np.ndarray:
     path = CACHE_DIR / f"{key}.npy"
     if path.exists():
         return np.load(path)
-    from visualsearch.minilm import minilm_encode
 
     vecs = minilm_encode(texts, batch_size=64, progress=progress)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
@@ -82,8 +84,6 @@ def signals_for(
             b.title_vec = vecs[index[b.title or ""]]
     it = pairs
     if progress:
-        from tqdm import tqdm
-
         it = tqdm(pairs, desc="signals")
     return [pair_signals(a=a, b=b, weights=weights) for a, b in it]
 
@@ -225,7 +225,7 @@ def blocking_recall(*, blocking: Path, k: int = 10, progress: bool = False, log=
     "fused" = the mean of both cosines (still exactly k per record). Also reported: the union of
     the MiniLM and TF-IDF top-k lists (up to 2k candidates).
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
 
     a_rows, b_rows = _read_table(blocking / "tableA.csv"), _read_table(blocking / "tableB.csv")
     truth: dict[str, set[str]] = {}
@@ -296,8 +296,6 @@ def run(
             if save_model.exists():  # a text refit keeps the photo terms fitted on photos
                 previous = json.loads(save_model.read_text()).get("meta", {})
                 if "image_evidence" in previous:
-                    from dedupe.lab.image_evidence import evidence_carry
-
                     model = evidence_carry(model=model, previous_meta=previous)
                     log(
                         "kept the photo terms of the previous model (dedupe_train --image-evidence)"

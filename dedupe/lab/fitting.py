@@ -16,7 +16,7 @@ def fit(
     *, pairs_signals: list[PairSignals], labels: list[int], c: float = 1.0, seed: int = 0
 ) -> LinearModel:
     """Fit the standardised logistic regression on labelled pairs (1 = duplicate)."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
     x = feature_matrix(pairs_signals)
     y = np.asarray(labels, dtype=int)
@@ -44,7 +44,7 @@ def calibrate(
     *, model: LinearModel, pairs_signals: list[PairSignals], labels: list[int]
 ) -> LinearModel:
     """Platt-scale on held-out pairs and fold a*logit+b into the coefficients."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
     z = model.logit(feature_matrix(pairs_signals)).reshape(-1, 1)
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(z, np.asarray(labels, dtype=int))

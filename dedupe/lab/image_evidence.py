@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from dedupe import image_copy
 from dedupe.comparison import phash_distance, phash_hex
 from dedupe.scoring import PHOTO_OFFSET_FEATURE as OFFSET_FEATURE
 from dedupe.scoring import LinearModel
+from visualsearch.lab.evaluation import load_products, split_ids
 
 FEATURES = ("image_copy_cos", "image_colour_sim", "image_phash_min")
 NEIGHBOURS = 5
@@ -81,7 +83,7 @@ def pair_rows(images: list, titles: list[str], *, seed: int, progress: bool = Fa
 
 
 def evidence_fit(x: np.ndarray, y: np.ndarray) -> EvidenceFit:
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
     clf = LogisticRegression(class_weight="balanced", C=1.0, max_iter=2000).fit(x, y)
     return EvidenceFit(coef=clf.coef_[0].tolist(), intercept=float(clf.intercept_[0]))
@@ -89,7 +91,7 @@ def evidence_fit(x: np.ndarray, y: np.ndarray) -> EvidenceFit:
 
 def evidence_report(fit: EvidenceFit, x: np.ndarray, y: np.ndarray) -> dict:
     """Held-out quality: AUC, and at log-LR > 0 the share of copies and of negatives above it."""
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
 
     z = fit.log_lr(x)
     return {
@@ -103,9 +105,6 @@ def evidence_report(fit: EvidenceFit, x: np.ndarray, y: np.ndarray) -> dict:
 
 def fashion_photos(data_dir: Path, *, limit: int, seed: int, test: bool):
     """Up to ``limit`` (image, title) of the train (or held-out) ids of the 80/20 split by id."""
-    from PIL import Image
-
-    from visualsearch.lab.evaluation import load_products, split_ids
 
     products = load_products(data_dir)
     train, held_out = split_ids([p.id for p in products], seed=seed)

@@ -31,6 +31,7 @@ the same N replaces its own section and leaves every other section alone.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -48,6 +49,17 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import connection
+from PIL import Image, ImageDraw
+from tqdm import tqdm
+
+from catalog.images import decode_rgb
+from catalog.models import Product
+from catalog.services import ProductData, image_validate, product_create, seller_get_or_create
+from visualsearch.compat import ensure_torchvision
+from visualsearch.lab.evaluation import load_products
+from visualsearch.offline_model import effnet_load
+from visualsearch.search import exact_order, exact_wanted, products_search
+from visualsearch.spaces import embedder_for, space_active
 
 TABLE = "bench_vectors"
 CHUNK = 50_000
@@ -212,15 +224,10 @@ def spectrum_alpha_measure(
     ``components``. ``within_class`` fits the residuals after subtracting each articleType's
     mean (the spread inside a cluster, what the bench's noise models); ``global`` fits the
     features as they are."""
-    import torch
-    from PIL import Image
-
-    from visualsearch.compat import ensure_torchvision
-    from visualsearch.lab.evaluation import load_products
-    from visualsearch.offline_model import effnet_load
+    import torch  # noqa: PLC0415
 
     ensure_torchvision()
-    import timm
+    import timm  # noqa: PLC0415
 
     rows = load_products(data_dir)  # sorted by id
     picked = np.random.default_rng(seed).permutation(len(rows))[:photos]
@@ -339,7 +346,6 @@ def bench_run(
     log: Callable[[str], None] = print,
     progress: bool = True,
 ) -> BenchReport:
-    from tqdm import tqdm
 
     m, ef_construction = int(settings.HNSW_M), int(settings.HNSW_EF_CONSTRUCTION)
     filter_ef = int(filter_ef or settings.HNSW_EF_SEARCH)
@@ -457,7 +463,6 @@ def bench_run(
     # is kept off sequential scans, bitmap scans and sorts), and by the site's rule (exact_wanted:
     # an exact sort of the filtered rows when few are expected, else the index); then the
     # index alone at each of filter_ef_more.
-    from visualsearch.search import exact_order, exact_wanted
 
     selections = {f"{p}%": list(range(p)) for p in filter_percents}
     masks = {label: np.isin(categories, cats) for label, cats in selections.items()}
@@ -561,7 +566,7 @@ def _rows_scanned(plan_json) -> float:
 
 
 def _faiss_run(*, base, query_vectors, truth, k, m, ef_construction, ef_values, log):
-    import faiss
+    import faiss  # noqa: PLC0415
 
     index = faiss.IndexHNSWFlat(base.shape[1], m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = ef_construction
@@ -589,13 +594,6 @@ def freshness_run(*, uploads: int, log: Callable[[str], None], progress: bool = 
     """Seconds from ``product_create`` with one photo (committed, so its embedding job is sent)
     to ``products_search`` returning that product, with a real dramatiq worker already running
     and warmed up by one upload that is not counted."""
-    from tqdm import tqdm
-
-    from catalog.models import Product
-    from catalog.services import ProductData, image_validate, product_create, seller_get_or_create
-    from visualsearch.search import products_search
-    from visualsearch.services import embedder_for
-    from visualsearch.spaces import space_active
 
     space = space_active()
     if space is None:
@@ -620,7 +618,6 @@ def freshness_run(*, uploads: int, log: Callable[[str], None], progress: bool = 
         for i in tqdm(range(uploads + 1), desc="freshness", disable=not progress):
             content = _upload_image(i)
             checked = image_validate(content)
-            from catalog.images import decode_rgb
 
             query = embedder.encode_images([decode_rgb(content)])[0]
             t0 = time.perf_counter()
@@ -662,9 +659,6 @@ def freshness_run(*, uploads: int, log: Callable[[str], None], progress: bool = 
 
 def _upload_image(i: int) -> bytes:
     """A distinct generated photo for upload ``i`` (different colour, shape and noise)."""
-    import io
-
-    from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(1000 + i)
     image = Image.fromarray(rng.integers(0, 255, size=(96, 96, 3), dtype=np.uint8))
@@ -695,7 +689,7 @@ def machine_description() -> str:
         row = cursor.fetchone()
         cursor.execute("SHOW server_version")
         pg = cursor.fetchone()[0]
-    import faiss
+    import faiss  # noqa: PLC0415
 
     return (
         f"{os.cpu_count()} CPU cores ({model or platform.processor()}), {mem:.0f} GiB RAM; "

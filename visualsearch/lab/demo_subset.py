@@ -34,6 +34,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from visualsearch.lab.evaluation import split_ids
+
 DEFAULT_SIZE = 320
 SPLIT_SEED = 0
 GROUPS = 18
@@ -85,7 +87,6 @@ def _quotas(counts: Counter, total: int) -> dict[str, int]:
 
 def subset_pick(*, data_dir: Path, size: int = DEFAULT_SIZE) -> Subset:
     """The demo rows of ``data_dir/styles.csv``, by the rules in the module docstring."""
-    from visualsearch.lab.evaluation import split_ids
 
     rows, fieldnames = _read_styles(data_dir)
     _, test_ids = split_ids([int(row["id"]) for row in rows], seed=SPLIT_SEED)

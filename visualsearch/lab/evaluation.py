@@ -22,8 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from visualsearch import offline_model as om
+from visualsearch.attributes import attributes_score
+from visualsearch.embedders import get_embedder
 from visualsearch.fusion import FusionWeights, fuse
+from visualsearch.minilm import minilm_encode
 from visualsearch.vectors import rows_normalise
 
 DEFAULT_DATA = (
@@ -198,12 +203,7 @@ def run_eval(
     cache_dir: Path | None = None,
 ) -> dict:
     """Train on 80%, evaluate on 20% and print the summary; returns all numbers as a dict."""
-    import torch
-
-    from visualsearch import offline_model as om
-    from visualsearch.attributes import attributes_score
-    from visualsearch.embedders import get_embedder
-    from visualsearch.minilm import minilm_encode
+    import torch  # noqa: PLC0415
 
     torch.set_num_threads(2)
     t0 = time.monotonic()
@@ -283,7 +283,6 @@ def run_eval(
             model.visual.head(torch.from_numpy(img_feats)).numpy().astype(np.float32)
         )
     # The loaded checkpoint must reproduce what training produced (round-trip sanity check).
-    from PIL import Image
 
     with Image.open(products[0].path) as im:
         check = embedder.encode_images([im])

@@ -22,6 +22,7 @@ module; it reads the files it writes.
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import re
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from visualsearch import offline_model as om
+from visualsearch.attributes import TAXONOMY, TEMPLATES
 from visualsearch.fusion import DEFAULT_WEIGHTS
 from visualsearch.heads import (
     SpaceHeads,
@@ -118,7 +120,6 @@ def pattern_of(title: str) -> str | None:
 
 
 def _style_season(data_dir: Path) -> dict[int, tuple[str | None, str | None]]:
-    import csv
 
     out = {}
     with open(Path(data_dir) / "styles.csv", newline="") as handle:
@@ -203,7 +204,7 @@ def run_fit(
     saw: those products are left out of fitting and every choice, and the report's
     ``unseen_kinds`` compares, on their test photos, photo P@10 by articleType of the raw
     towers and of the fitted space."""
-    import torch
+    import torch  # noqa: PLC0415
 
     torch.set_num_threads(2)
     started = time.monotonic()
@@ -274,7 +275,6 @@ def run_fit(
     best_beta = heads.type_rerank_weight
 
     # 3. zero-shot temperatures for the long tail, where the data has labels
-    from visualsearch.attributes import TAXONOMY, TEMPLATES
 
     extra = _style_season(Path(data_dir))
     zero_shot_labels = {
@@ -390,7 +390,7 @@ def run_fit(
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # noqa: PLC0415
 
     state = om.trainable_state(model)
     save_file(
@@ -404,7 +404,6 @@ def run_fit(
 
 
 def _master_categories(data_dir: Path) -> dict[int, str]:
-    import csv
 
     with open(data_dir / "styles.csv", newline="") as handle:
         return {int(row["id"]): row["masterCategory"] for row in csv.DictReader(handle)}

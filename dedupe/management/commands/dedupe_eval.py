@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from dedupe.lab.demo_report import demo_queue_report
 from dedupe.lab.evaluation import run
 
 
@@ -30,8 +31,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if opts["demo"]:
-            from dedupe.lab.demo_report import demo_queue_report
-
             demo_queue_report(log=self.stdout.write)
             if not opts["dataset"] and not opts["speed"] and not opts["blocking"]:
                 return

@@ -18,6 +18,11 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
 from dedupe import scoring
+from dedupe.lab import fitting
+from dedupe.lab.evaluation import read_pairs, signals_for
+from dedupe.lab.fitting import fit_from_signals
+from dedupe.lab.image_evidence import evidence_fold, evidence_from_photos
+from dedupe.selectors import NotEnoughDecisions, decisions_training_rows
 
 
 def _keep_absent_priors(*, model: scoring.LinearModel, previous: scoring.LinearModel) -> list[str]:
@@ -52,9 +57,6 @@ class Command(BaseCommand):
             self._image_evidence(previous=previous, data_dir=opts["image_evidence"], opts=opts)
             return
         if opts["from_decisions"]:
-            from dedupe.lab.fitting import fit_from_signals
-            from dedupe.selectors import NotEnoughDecisions, decisions_training_rows
-
             try:
                 rows, labels, positives, negatives = decisions_training_rows()
             except NotEnoughDecisions as exc:
@@ -66,9 +68,6 @@ class Command(BaseCommand):
             model.threshold = previous.threshold
             self.stdout.write(f"fitted on {positives} confirmed and {negatives} dismissed pairs")
         else:
-            from dedupe.lab import fitting
-            from dedupe.lab.evaluation import read_pairs, signals_for
-
             pairs, labels = read_pairs(opts["pairs"])
             model = fitting.fit(pairs_signals=signals_for(pairs, progress=True), labels=labels)
             if opts["valid"]:
@@ -88,7 +87,6 @@ class Command(BaseCommand):
         self.stdout.write(f"wrote {opts['out']}")
 
     def _image_evidence(self, *, previous, data_dir: Path, opts) -> None:
-        from dedupe.lab.image_evidence import evidence_fold, evidence_from_photos
 
         if not (data_dir / "styles.csv").is_file():
             raise CommandError(

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from visualsearch.embedders import get_embedder
 from visualsearch.spaces import space_register
 
 
@@ -21,8 +22,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, name, architecture, pretrained, dimension, **options):
         if dimension is None:
-            from visualsearch.embedders import get_embedder
-
             try:
                 dimension = get_embedder(architecture=architecture, pretrained=pretrained).dim
             except Exception as error:  # noqa: BLE001 - unknown tag, no network, bad file

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from visualsearch.default_space import ShippedWeightsMissing, default_space_ensure
+from visualsearch.spaces import space_activate
 
 
 class Command(BaseCommand):
@@ -14,7 +15,6 @@ class Command(BaseCommand):
                             help="make it the search space even if another one is active")  # fmt: skip
 
     def handle(self, *args, activate, **options):
-        from visualsearch.spaces import space_activate
 
         try:
             space = default_space_ensure()

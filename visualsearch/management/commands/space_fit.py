@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from visualsearch.lab.evaluation import DEFAULT_DATA
+from visualsearch.lab.space_fit import WEIGHTS_DIR, run_fit
 
 
 class Command(BaseCommand):
@@ -13,7 +14,6 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        from visualsearch.lab.space_fit import WEIGHTS_DIR
 
         parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
         parser.add_argument("--out", type=Path, default=WEIGHTS_DIR)
@@ -28,7 +28,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, data, out, cache, max_train_seconds, seed, exclude_master,
                **options):  # fmt: skip
-        from visualsearch.lab.space_fit import run_fit
 
         if not (data / "styles.csv").is_file():
             raise CommandError(f"no styles.csv under {data}")

@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from visualsearch import training
+from visualsearch.offline_model import product_text
 
 
 class Command(BaseCommand):
@@ -52,7 +53,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def _csv_items(path: Path, base: Path) -> list[training.CatalogItem]:
-        from visualsearch.offline_model import product_text
 
         with open(path, newline="") as handle:
             return [
