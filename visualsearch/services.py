@@ -27,6 +27,7 @@ from visualsearch.models import (
 )
 from visualsearch.signals import vectors_written
 from visualsearch.spaces import space_active
+from visualsearch.vector_sql import halfvec_decode
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace)
     if not stored:
         return 0
     vectors = np.stack(
-        [np.asarray(getattr(v, "to_list", lambda v=v: v)(), dtype=np.float32) for *_, v in stored]
+        [halfvec_decode(v) for *_, v in stored]
     )
     scored = _attributes_score(vectors=vectors, embedder=spaces.embedder_for(space), space=space)
     with transaction.atomic():

@@ -60,6 +60,7 @@ from visualsearch.lab.evaluation import load_products
 from visualsearch.offline_model import effnet_load
 from visualsearch.search import exact_order, exact_wanted, products_search
 from visualsearch.spaces import embedder_for, space_active
+from visualsearch.vector_sql import vector_literal
 
 TABLE = "bench_vectors"
 CHUNK = 50_000
@@ -295,10 +296,6 @@ COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4,
 COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 
 
-def _literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{float(x):.6g}" for x in vector) + "]"
-
-
 def _exact_topk(base: np.ndarray, query: np.ndarray, k: int, mask: np.ndarray | None = None):
     sims = base @ query
     if mask is not None:
@@ -393,13 +390,13 @@ def bench_run(
     query_vectors = vectors_chunk(
         np.random.default_rng(seed + 2), centres, queries, spread, noise_model
     ).astype(np.float32)
-    literals = [_literal(q) for q in query_vectors]
+    literals = [vector_literal(q) for q in query_vectors]
     # Held-out queries (another seed): ef_search for the targets is chosen on these, so the
     # reported recall is not measured on the queries it was picked with.
     tune_vectors = vectors_chunk(
         np.random.default_rng(report.tune_seed), centres, tune_queries, spread, noise_model
     ).astype(np.float32)
-    tune_literals = [_literal(q) for q in tune_vectors]
+    tune_literals = [vector_literal(q) for q in tune_vectors]
 
     # 2. Build the HNSW index.
     report.parallel_workers = max(0, (os.cpu_count() or 1) - 1)

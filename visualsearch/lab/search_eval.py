@@ -32,6 +32,7 @@ from catalog.models import ProductStatus
 from visualsearch.lab.bench import percentiles, recall_at_k
 from visualsearch.models import EmbeddingSpace, ImageEmbedding
 from visualsearch.search import products_search
+from visualsearch.vector_sql import halfvec_decode, hnsw_session
 
 
 @dataclass
@@ -126,7 +127,7 @@ def plan_of(*, mode: str, sql: str, params) -> str:
     """EXPLAIN of a captured search query under ``mode``'s settings."""
     with transaction.atomic(), connection.cursor() as cursor:
         _path_settings(cursor, mode)
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        hnsw_session(cursor)
         cursor.execute("EXPLAIN " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
@@ -146,7 +147,7 @@ def _sample(space: EmbeddingSpace, queries: int, rng: np.random.Generator) -> li
         raise NothingToEvaluate(f"space {space.name} has no image vectors of active products")
     chosen = [ids[i] for i in rng.choice(len(ids), size=queries, replace=queries > len(ids))]
     by_id = {
-        pk: np.asarray(v.to_list() if hasattr(v, "to_list") else v, dtype=np.float32)
+        pk: halfvec_decode(v)
         for pk, v in ImageEmbedding.objects.filter(pk__in=set(chosen)).values_list("pk", "vector")
     }
     return [by_id[i] for i in chosen]
