@@ -3,8 +3,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog import services
 from catalog.models import ImageKind, Product, ProductImage, ProductStatus
-from tests.conftest import make_image_bytes
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory, SellerFactory
+from tests.support import make_image_bytes
 
 pytestmark = pytest.mark.django_db
 

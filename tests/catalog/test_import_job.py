@@ -7,8 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import ImportJob, ImportJobStatus, Product
 from catalog.tasks import import_job_run_task
-from tests.conftest import make_image_bytes, real_worker
 from tests.factories import SellerFactory
+from tests.support import make_image_bytes, real_worker
 
 CSV = (
     "external_id,title,price,currency,category,images\n"

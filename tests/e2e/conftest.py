@@ -298,7 +298,7 @@ def login(live_site):
 @pytest.fixture
 def photo_file(tmp_path):
     """photo_file(name, colour=..., seed=...) → a real JPEG on disk, for <input type=file>."""
-    from tests.conftest import make_image_bytes
+    from tests.support import make_image_bytes
 
     def make(name: str = "photo.jpg", **kwargs) -> Path:
         path = tmp_path / name

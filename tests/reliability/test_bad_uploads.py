@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from catalog.images import size_human
 from catalog.models import ProductImage
-from tests.conftest import make_image_bytes
 from tests.factories import ProductFactory
+from tests.support import make_image_bytes
 from tests.visualsearch.search_helpers import _fresh_throttles  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.parsers import json_depth_exceeds
-from tests.catalog.test_api_products import low_rate
 from tests.dedupe.helpers import moderator
 from tests.factories import SellerFactory
+from tests.support import low_rate
 from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
     _fresh_throttles,
     add,
