@@ -16,3 +16,35 @@ def _media_root(settings, tmp_path):
 @pytest.fixture
 def image_bytes():
     return make_image_bytes
+
+
+@pytest.fixture
+def fresh_throttles():
+    """The throttle counts live in the cache; each test starts with none.
+
+    Not autouse: clearing the cache flushes the Redis database, which the e2e site's queues
+    share. Modules that need it say ``pytest.mark.usefixtures("fresh_throttles")``."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# ----------------------------------------------------------------------------- search
+# Used by tests/visualsearch and tests/reliability; the helpers are in search_helpers.
+@pytest.fixture
+def word_embedder(monkeypatch):
+    from tests.visualsearch.search_helpers import WordEmbedder
+
+    embedder = WordEmbedder()
+    monkeypatch.setattr("visualsearch.services.embedder_for", lambda space: embedder)
+    return embedder
+
+
+@pytest.fixture
+def word_space():
+    from tests.visualsearch.search_helpers import DIM
+    from visualsearch.spaces import space_register
+
+    return space_register(name="words", architecture="x", pretrained="y", dimension=DIM)
