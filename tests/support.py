@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import subprocess
@@ -66,3 +67,33 @@ def low_rate(monkeypatch, settings, **rates: str) -> None:
     merged = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": merged}
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", merged)
+
+
+# ----------------------------------------------------------------------------- tiny open_clip
+TINY = "vs-tiny-test"
+TINY_CONFIG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def tiny_open_clip(folder: Path):
+    """A random tiny open_clip model (seeded, in eval mode) saved as ``<folder>/<TINY>.pt`` with
+    its config beside it, which visualsearch.embedders.get_embedder registers in every process
+    that loads it. Returns ``(model, preprocess, checkpoint path)``."""
+    from visualsearch.compat import ensure_torchvision
+
+    ensure_torchvision()
+    import open_clip
+    import torch
+
+    config = folder / f"{TINY}.json"
+    config.write_text(json.dumps(TINY_CONFIG))
+    open_clip.add_model_config(config)
+    torch.manual_seed(0)
+    model, _, preprocess = open_clip.create_model_and_transforms(TINY)
+    model.eval()
+    checkpoint = folder / f"{TINY}.pt"
+    torch.save({"state_dict": model.state_dict()}, checkpoint)
+    return model, preprocess, checkpoint
