@@ -13,14 +13,6 @@ def photo(name="p.jpg", seed=0, colour=(200, 30, 30)):
     return SimpleUploadedFile(name, make_image_bytes(colour=colour, seed=seed), "image/jpeg")
 
 
-@pytest.fixture
-def seller_client(client):
-    seller = SellerFactory()
-    client.force_login(seller.user)
-    client.seller = seller
-    return client
-
-
 def product_form(**overrides):
     return {"title": "Linen shirt", "description": "Light", "brand": "Acme", "category": "",
             "price": "39.90", "currency": "EUR"} | overrides  # fmt: skip

@@ -34,14 +34,6 @@ def upload(client, csv_text=CSV, with_zip=True):
     return client.post("/seller/imports/", data)
 
 
-@pytest.fixture
-def seller_client(client):
-    seller = SellerFactory()
-    client.force_login(seller.user)
-    client.seller = seller
-    return client
-
-
 @pytest.mark.django_db
 def test_the_dashboard_stores_the_upload_and_queues_the_job(
     seller_client, django_capture_on_commit_callbacks
