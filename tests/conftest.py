@@ -1,17 +1,10 @@
+"""Fixtures for tests in more than one app. Plain helpers are in tests/support.py."""
+
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import random
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from PIL import Image
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from tests.support import make_image_bytes
 
 
 @pytest.fixture(autouse=True)
@@ -20,52 +13,38 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-def make_image_bytes(
-    colour=(200, 30, 30), size=(64, 64), fmt="JPEG", shape="rect", seed: int = 0
-) -> bytes:
-    """A small real image: a coloured shape on white."""
-    from PIL import ImageDraw
-
-    rng = random.Random(seed)
-    image = Image.new("RGB", size, (250, 250, 250))
-    draw = ImageDraw.Draw(image)
-    w, h = size
-    box = [w * 0.2 + rng.random() * 3, h * 0.2, w * 0.8, h * 0.8 + rng.random() * 3]
-    (draw.ellipse if shape == "circle" else draw.rectangle)(box, fill=colour)
-    buffer = io.BytesIO()
-    image.save(buffer, fmt)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def image_bytes():
     return make_image_bytes
 
 
-ROOT = Path(__file__).resolve().parents[1]
+@pytest.fixture
+def fresh_throttles():
+    """The throttle counts live in the cache; each test starts with none.
+
+    Not autouse: clearing the cache flushes the Redis database, which the e2e site's queues
+    share. Modules that need it say ``pytest.mark.usefixtures("fresh_throttles")``."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
-@contextlib.contextmanager
-def real_worker(*queues: str):
-    """A real ``rundramatiq`` subprocess on the test database, media folder and queue namespace.
+# ----------------------------------------------------------------------------- search
+# Used by tests/visualsearch and tests/reliability; the helpers are in search_helpers.
+@pytest.fixture
+def word_embedder(monkeypatch):
+    from tests.visualsearch.search_helpers import WordEmbedder
 
-    Yields the process (its stdout is the worker's log); stops it on the way out.
-    """
-    from django.conf import settings
-    from django.db import connection
+    embedder = WordEmbedder()
+    monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: embedder)
+    return embedder
 
-    env = os.environ | {
-        "DATABASE_NAME": connection.settings_dict["NAME"],
-        "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_NAMESPACE,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1",
-         "--queues", *queues],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        yield worker
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+
+@pytest.fixture
+def word_space():
+    from tests.visualsearch.search_helpers import DIM
+    from visualsearch.spaces import space_register
+
+    return space_register(name="words", architecture="x", pretrained="y", dimension=DIM)

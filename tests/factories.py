@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
 from catalog.models import Category, Product, ProductImage, Seller
-from tests.conftest import make_image_bytes
+from tests.support import make_image_bytes
 
 
 class UserFactory(factory.django.DjangoModelFactory):

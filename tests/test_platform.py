@@ -45,7 +45,7 @@ def test_an_unreachable_database_url_is_reported_plainly():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_goes_through_redis_to_a_real_worker_and_lands_in_the_database(tmp_path):
-    from tests.conftest import make_image_bytes, real_worker
+    from tests.support import make_image_bytes, real_worker
 
     (tmp_path / "a.jpg").write_bytes(make_image_bytes())
     (tmp_path / "jobs.csv").write_text(

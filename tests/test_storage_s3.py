@@ -8,7 +8,7 @@ import time
 import pytest
 from storages.backends.s3 import S3Storage
 
-from tests.conftest import make_image_bytes
+from tests.support import make_image_bytes
 
 
 def _free_port() -> int:

@@ -6,7 +6,6 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import Product, ProductImage, ProductStatus, Seller
-from tests.conftest import make_image_bytes
 from tests.factories import (
     CategoryFactory,
     ProductFactory,
@@ -14,6 +13,7 @@ from tests.factories import (
     SellerFactory,
     UserFactory,
 )
+from tests.support import low_rate, make_image_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +27,6 @@ def client_for(user=None) -> APIClient:
 
 def photo(name="p.jpg", seed=0, colour=(200, 30, 30)) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, make_image_bytes(colour=colour, seed=seed), "image/jpeg")
-
-
-def low_rate(monkeypatch, settings, **rates: str) -> None:
-    """DRF's throttles read their rates once, at import: patch the class attribute too."""
-    from rest_framework.throttling import SimpleRateThrottle
-
-    merged = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": merged}
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", merged)
 
 
 @pytest.fixture

@@ -3,22 +3,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog import services
 from catalog.models import ImageKind, Product, ProductImage, ProductStatus
-from tests.conftest import make_image_bytes
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory, SellerFactory
+from tests.support import make_image_bytes
 
 pytestmark = pytest.mark.django_db
 
 
 def photo(name="p.jpg", seed=0, colour=(200, 30, 30)):
     return SimpleUploadedFile(name, make_image_bytes(colour=colour, seed=seed), "image/jpeg")
-
-
-@pytest.fixture
-def seller_client(client):
-    seller = SellerFactory()
-    client.force_login(seller.user)
-    client.seller = seller
-    return client
 
 
 def product_form(**overrides):

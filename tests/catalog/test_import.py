@@ -6,7 +6,7 @@ from django.core.management import call_command
 
 from catalog import importing, services
 from catalog.models import Category, Product, ProductImage
-from tests.conftest import SHARED_DATA, make_image_bytes
+from tests.support import SHARED_DATA, make_image_bytes
 
 pytestmark = pytest.mark.django_db
 

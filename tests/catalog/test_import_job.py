@@ -7,8 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import ImportJob, ImportJobStatus, Product
 from catalog.tasks import import_job_run_task
-from tests.conftest import make_image_bytes, real_worker
 from tests.factories import SellerFactory
+from tests.support import make_image_bytes, real_worker
 
 CSV = (
     "external_id,title,price,currency,category,images\n"
@@ -32,14 +32,6 @@ def upload(client, csv_text=CSV, with_zip=True):
     if with_zip:
         data["images_zip"] = images_zip()
     return client.post("/seller/imports/", data)
-
-
-@pytest.fixture
-def seller_client(client):
-    seller = SellerFactory()
-    client.force_login(seller.user)
-    client.seller = seller
-    return client
 
 
 @pytest.mark.django_db

@@ -22,7 +22,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from catalog.lab import demo
 from catalog.models import Category, Product, ProductImage
-from tests.conftest import SHARED_DATA
+from tests.support import SHARED_DATA
 
 FASHION = SHARED_DATA / "fashion_product_images_small"
 needs_fashion = pytest.mark.skipif(

@@ -1,4 +1,5 @@
-"""Shared set-up for the dedupe database tests: a tiny 8-d active space and hand-made vectors."""
+"""Shared set-up for the dedupe database tests: a tiny 8-d active space, hand-made vectors and
+pairs (`candidate_for`)."""
 
 import zlib
 from decimal import Decimal
@@ -7,8 +8,9 @@ import numpy as np
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 
-from tests.conftest import make_image_bytes
+from dedupe.models import DuplicateCandidate
 from tests.factories import ProductFactory, ProductImageFactory, UserFactory
+from tests.support import make_image_bytes
 from visualsearch.models import ImageEmbedding, TitleEmbedding
 
 
@@ -50,3 +52,11 @@ def moderator(username="mod"):
     user = UserFactory(username=username)
     user.groups.add(Group.objects.get_or_create(name="moderators")[0])
     return user
+
+
+def candidate_for(a, b, probability=0.9):
+    a, b = sorted([a, b], key=lambda p: p.pk)
+    return DuplicateCandidate.objects.create(
+        product_a=a, product_b=b, signals={"token_set": 0.9}, probability=probability,
+        seller_a=a.seller, seller_b=b.seller, category=a.category,
+    )  # fmt: skip

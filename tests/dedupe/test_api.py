@@ -6,8 +6,7 @@ from rest_framework.test import APIClient
 
 from catalog.models import ProductStatus
 from dedupe.models import DuplicateCandidate
-from tests.dedupe.helpers import moderator
-from tests.dedupe.test_decisions import candidate_for
+from tests.dedupe.helpers import candidate_for, moderator
 from tests.factories import ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

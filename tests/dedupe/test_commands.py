@@ -7,9 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from dedupe.models import CandidateStatus, DuplicateCandidate, ScanRun
-from tests.conftest import real_worker
 from tests.dedupe.helpers import listed, photo_of, unit
 from tests.factories import CategoryFactory, ProductFactory, SellerFactory
+from tests.support import real_worker
 from visualsearch.spaces import space_activate, space_register
 
 

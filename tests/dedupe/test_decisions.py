@@ -15,16 +15,8 @@ from dedupe.services import (
     candidate_decide,
     candidates_dismiss_bulk,
 )
-from tests.dedupe.helpers import moderator
+from tests.dedupe.helpers import candidate_for, moderator
 from tests.factories import ProductFactory, UserFactory
-
-
-def candidate_for(a, b, probability=0.9):
-    a, b = sorted([a, b], key=lambda p: p.pk)
-    return DuplicateCandidate.objects.create(
-        product_a=a, product_b=b, signals={"token_set": 0.9}, probability=probability,
-        seller_a=a.seller, seller_b=b.seller, category=a.category,
-    )  # fmt: skip
 
 
 @pytest.mark.django_db

@@ -8,8 +8,7 @@ from django.db.models import F
 from catalog.models import Product, ProductStatus
 from dedupe.models import CandidateStatus, DuplicateCandidate, ReviewEvent
 from dedupe.services import AlreadyDecided, candidate_decide, candidate_decision_undo
-from tests.dedupe.helpers import moderator
-from tests.dedupe.test_decisions import candidate_for
+from tests.dedupe.helpers import candidate_for, moderator
 from tests.factories import ProductFactory
 
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import TINY, TINY_CONFIG, make_image_bytes, tiny_open_clip
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -39,12 +41,6 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
 PASSWORD = "e2e-Pass-4321"
 ACCOUNTS = ("shopper", "seller1", "seller2", "moderator", "admin")
 SPACE = "e2e-tiny"
-TINY = "vs-tiny-e2e"
-TINY_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
 DEMO_PRODUCTS = int(os.environ.get("E2E_DEMO_PRODUCTS", "24"))
 
 
@@ -124,25 +120,6 @@ def _drop_database(settings, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _tiny_checkpoint(folder: Path) -> Path:
-    """A random tiny open_clip model saved with its config beside it, which
-    visualsearch.embedders.get_embedder registers in every process that loads it."""
-    from visualsearch.compat import ensure_torchvision
-
-    ensure_torchvision()
-    import open_clip
-    import torch
-
-    config = folder / f"{TINY}.json"
-    config.write_text(json.dumps(TINY_CONFIG))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model, _, _ = open_clip.create_model_and_transforms(TINY)
-    checkpoint = folder / f"{TINY}.pt"
-    torch.save({"state_dict": model.state_dict()}, checkpoint)
-    return checkpoint
-
-
 def _wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -198,7 +175,7 @@ def live_site(tmp_path_factory) -> LiveSite:
     }  # fmt: skip
     _manage(env, "migrate", "--noinput")
     _manage(env, "seed_demo", "--products", str(DEMO_PRODUCTS), "--duplicates", "2")
-    checkpoint = _tiny_checkpoint(work)
+    _, _, checkpoint = tiny_open_clip(work)
     code = (
         "from django.contrib.auth import get_user_model\n"
         "from visualsearch.spaces import space_register\n"
@@ -298,7 +275,6 @@ def login(live_site):
 @pytest.fixture
 def photo_file(tmp_path):
     """photo_file(name, colour=..., seed=...) → a real JPEG on disk, for <input type=file>."""
-    from tests.conftest import make_image_bytes
 
     def make(name: str = "photo.jpg", **kwargs) -> Path:
         path = tmp_path / name

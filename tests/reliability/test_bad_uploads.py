@@ -11,11 +11,10 @@ from rest_framework.test import APIClient
 
 from catalog.images import size_human
 from catalog.models import ProductImage
-from tests.conftest import make_image_bytes
 from tests.factories import ProductFactory
-from tests.visualsearch.search_helpers import _fresh_throttles  # noqa: F401 (fixture)
+from tests.support import make_image_bytes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:

@@ -10,7 +10,7 @@ import sys
 import pytest
 from django.core.cache import cache
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 pytestmark = pytest.mark.django_db
 

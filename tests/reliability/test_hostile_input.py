@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from search_helpers are parameters here)
 """Input an attacker or a careless client sends: each is a 4xx in the API's error shape, never
 a 500 (issue 14, defects 1-4)."""
 
@@ -8,19 +7,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.parsers import json_depth_exceeds
-from tests.catalog.test_api_products import low_rate
 from tests.dedupe.helpers import moderator
 from tests.factories import SellerFactory
-from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
-    _fresh_throttles,
-    add,
-    axis,
-    word_embedder,
-    word_space,
-)
+from tests.support import low_rate
+from tests.visualsearch.search_helpers import add, axis
 from visualsearch.spaces import space_activate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 
 @pytest.fixture

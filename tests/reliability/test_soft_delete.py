@@ -7,8 +7,7 @@ from rest_framework.test import APIClient
 from catalog.models import Product, ProductStatus
 from dedupe.models import DuplicateCandidate, ReviewEvent
 from dedupe.services import candidate_decide
-from tests.dedupe.helpers import moderator
-from tests.dedupe.test_decisions import candidate_for
+from tests.dedupe.helpers import candidate_for, moderator
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db

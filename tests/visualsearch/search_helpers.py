@@ -1,15 +1,14 @@
 """Shared helpers for the search tests of engineer C2: a word-based fake embedder whose vectors
-are easy to reason about, and a way to add products with stored image vectors."""
+are easy to reason about, and a way to add products with stored image vectors. The fixtures
+built on them (``word_embedder``, ``word_space``) are in tests/conftest.py."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from tests.factories import ProductFactory, ProductImageFactory
 from visualsearch.attributes import TAXONOMY
 from visualsearch.models import ImageEmbedding
-from visualsearch.spaces import space_register
 
 DIM = 256  # room for every taxonomy word (the item-type labels are many)
 VOCAB: list[str] = sorted(
@@ -57,18 +56,6 @@ class WordEmbedder:
         return np.stack(rows)
 
 
-@pytest.fixture
-def word_embedder(monkeypatch):
-    embedder = WordEmbedder()
-    monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: embedder)
-    return embedder
-
-
-@pytest.fixture
-def word_space():
-    return space_register(name="words", architecture="x", pretrained="y", dimension=DIM)
-
-
 def add(space, vector, **product_fields):
     """A product (or another photo of ``product=``) whose photo has ``vector`` in ``space``."""
     product = product_fields.pop("product", None) or ProductFactory(**product_fields)
@@ -91,13 +78,3 @@ def field_errors(response) -> dict:
     """Per-field errors, in the global {"errors": {...}} format or DRF's plain one."""
     body = response.json()
     return body["errors"] if "errors" in body else body
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """The throttle counts live in the cache; each test starts with none."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()

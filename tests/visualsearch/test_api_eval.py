@@ -12,17 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
-    PALETTE,
-    _fresh_throttles,
-    word_embedder,
-    word_space,
-)
+from tests.visualsearch.search_helpers import PALETTE
 from visualsearch.lab import api_eval, metrics
 from visualsearch.lab.evaluation import split_ids
 from visualsearch.spaces import space_activate
 
-# ruff: noqa: F811  (pytest fixtures imported from search_helpers are parameters here)
+pytestmark = pytest.mark.usefixtures("fresh_throttles")
 
 # --- the metrics -----------------------------------------------------------------------------
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from search_helpers are parameters here)
 """Zero-shot attributes are stored when an image is embedded, backfilled by reconcile, shown on
 product pages and in search results, and usable as search filters and facets."""
 
@@ -11,22 +10,14 @@ from django.db import connection
 
 from catalog.models import ImageKind
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory, SellerFactory
-from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
-    _fresh_throttles,
-    add,
-    axis,
-    field_errors,
-    ids,
-    word_embedder,
-    word_space,
-)
+from tests.visualsearch.search_helpers import add, axis, field_errors, ids
 from visualsearch.models import ImageAttribute, ImageEmbedding
 from visualsearch.search import products_search
 from visualsearch.selectors import product_attributes
 from visualsearch.services import image_attributes_compute, images_embed
 from visualsearch.spaces import space_activate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 
 def photo(image_bytes, colour):

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from search_helpers are parameters here)
 """Search in a space with calibrated heads: a relevance floor (no match for what the shop does
 not sell), "like this, but in blue", "without stripes", and paging that never repeats."""
 
@@ -10,19 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
-    DIM,
-    PALETTE,
-    _fresh_throttles,
-    add,
-    axis,
-    word_embedder,
-)
+from tests.visualsearch.search_helpers import DIM, PALETTE, add, axis
 from visualsearch.heads import HEADS_FILE, Head, Relevance, SpaceHeads
 from visualsearch.models import ImageAttribute
 from visualsearch.spaces import space_activate, space_register
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 COLOURS = ["red", "blue", "green"]
 TYPES = ["scarf", "bag"]

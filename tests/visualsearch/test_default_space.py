@@ -8,8 +8,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 
-from tests.conftest import make_image_bytes
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
+from tests.support import make_image_bytes
 from visualsearch import training
 from visualsearch.default_space import VERSION, default_space_assemble, default_space_ensure
 from visualsearch.embedders import clear_cache, get_embedder

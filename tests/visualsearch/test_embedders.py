@@ -1,40 +1,13 @@
-"""The Embedder interface over open_clip: a tiny random model saved and loaded back."""
+"""The Embedder interface over open_clip: a tiny random model (the ``tiny_checkpoint`` fixture)
+saved and loaded back."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pytest
 from PIL import Image
 
-from visualsearch.compat import ensure_torchvision
-from visualsearch.embedders import Embedder, clear_cache, get_embedder
-
-TINY = "vs-tiny-test"
-TINY_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-
-
-@pytest.fixture()
-def tiny_checkpoint(tmp_path):
-    ensure_torchvision()
-    import open_clip
-    import torch
-
-    config = tmp_path / f"{TINY}.json"
-    config.write_text(json.dumps(TINY_CONFIG))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    model, _, preprocess = open_clip.create_model_and_transforms(TINY)
-    model.eval()
-    ckpt = tmp_path / f"{TINY}.pt"
-    torch.save({"state_dict": model.state_dict()}, ckpt)
-    yield model, preprocess, ckpt
-    clear_cache()
+from tests.support import TINY
+from visualsearch.embedders import Embedder, get_embedder
 
 
 def _images():

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from search_helpers are parameters here)
 """Hybrid text search: text-only queries fuse image vectors, title vectors and full-text rank
 with the formula of visualsearch.fusion; photo queries stay vector-only."""
 
@@ -7,20 +6,13 @@ import pytest
 from django.db import connection
 
 from tests.factories import CategoryFactory, SellerFactory
-from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
-    _fresh_throttles,
-    add,
-    axis,
-    ids,
-    word_embedder,
-    word_space,
-)
+from tests.visualsearch.search_helpers import add, axis, ids
 from visualsearch.fusion import DEFAULT_WEIGHTS, fuse
 from visualsearch.search import fusion_weights, products_search, products_search_hybrid
 from visualsearch.services import titles_embed
 from visualsearch.spaces import space_activate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 
 def keyword_rank(product, text: str) -> float:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from search_helpers are parameters here)
 """Multi-crop photo search: the whole photo plus a centre and four corner crops, each product
 keeping its best similarity over them."""
 
@@ -8,17 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
-    _fresh_throttles,
-    add,
-    axis,
-    word_embedder,
-    word_space,
-)
+from tests.visualsearch.search_helpers import add, axis
 from visualsearch.search import image_crops, products_search, query_vectors_build
 from visualsearch.spaces import space_activate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 
 def corner_photo() -> Image.Image:

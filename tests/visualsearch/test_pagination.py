@@ -1,19 +1,12 @@
-# ruff: noqa: F811  (pytest fixtures imported from search_helpers are parameters here)
 """Pagination: k results per page, pages that do not overlap, and whether a next page exists,
 in the API and on the search page."""
 
 import pytest
 
-from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
-    _fresh_throttles,
-    add,
-    axis,
-    word_embedder,
-    word_space,
-)
+from tests.visualsearch.search_helpers import add, axis
 from visualsearch.spaces import space_activate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 
 @pytest.fixture

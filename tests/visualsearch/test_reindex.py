@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 
 from tests.factories import ProductImageFactory
-from tests.visualsearch.test_embedders import TINY, tiny_checkpoint  # noqa: F401 (fixture)
+from tests.support import TINY
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 from visualsearch.spaces import space_activate, space_register
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def tiny_space(tiny_checkpoint):  # noqa: F811
+def tiny_space(tiny_checkpoint):
     _, _, checkpoint = tiny_checkpoint
     return space_register(name="green", architecture=TINY, pretrained=str(checkpoint), dimension=32)
 

@@ -16,7 +16,7 @@ from tests.factories import (
     ProductImageFactory,
     SellerFactory,
 )
-from tests.visualsearch.test_embedders import TINY, tiny_checkpoint  # noqa: F401 (fixture)
+from tests.support import TINY
 from visualsearch.models import ImageEmbedding
 from visualsearch.search import EmptyQuery, products_search, products_similar, query_vectors_build
 from visualsearch.spaces import space_activate, space_register
@@ -325,8 +325,8 @@ def test_the_home_page_shows_errors_and_the_empty_state(api, client, space):
     assert "No products match" in response.content.decode()
 
 
-def test_the_api_searches_with_a_real_tiny_open_clip_model(client, tiny_checkpoint, image_bytes):  # noqa: F811
-    """End to end with the tiny offline open_clip checkpoint of test_embedders (no monkeypatch):
+def test_the_api_searches_with_a_real_tiny_open_clip_model(client, tiny_checkpoint, image_bytes):
+    """End to end with the tiny offline open_clip checkpoint, tiny_checkpoint (no monkeypatch):
     the product whose stored vector is the photo's own embedding comes first."""
     import io
 

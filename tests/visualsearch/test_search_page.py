@@ -1,23 +1,15 @@
-# ruff: noqa: F811  (pytest fixtures imported from search_helpers are parameters here)
 """The search page `/` (labels, latest products, facets, errors next to their field, empty
 state, loading indicator) and the search API's guards (throttling, upload size)."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.visualsearch.search_helpers import (  # noqa: F401 (fixtures)
-    _fresh_throttles,
-    add,
-    axis,
-    field_errors,
-    word_embedder,
-    word_space,
-)
+from tests.visualsearch.search_helpers import add, axis, field_errors
 from visualsearch.models import ImageEmbedding
 from visualsearch.services import image_attributes_compute
 from visualsearch.spaces import space_activate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 LABELS = [
     "Photo",

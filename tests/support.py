@@ -1,0 +1,99 @@
+"""Plain helpers shared by tests in several apps (fixtures live in the conftest files)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def make_image_bytes(
+    colour=(200, 30, 30), size=(64, 64), fmt="JPEG", shape="rect", seed: int = 0
+) -> bytes:
+    """A small real image: a coloured shape on white."""
+    from PIL import ImageDraw
+
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, (250, 250, 250))
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    box = [w * 0.2 + rng.random() * 3, h * 0.2, w * 0.8, h * 0.8 + rng.random() * 3]
+    (draw.ellipse if shape == "circle" else draw.rectangle)(box, fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def real_worker(*queues: str):
+    """A real ``rundramatiq`` subprocess on the test database, media folder and queue namespace.
+
+    Yields the process (its stdout is the worker's log); stops it on the way out.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    env = os.environ | {
+        "DATABASE_NAME": connection.settings_dict["NAME"],
+        "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_NAMESPACE,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "1",
+         "--queues", *queues],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def low_rate(monkeypatch, settings, **rates: str) -> None:
+    """DRF's throttles read their rates once, at import: patch the class attribute too."""
+    from rest_framework.throttling import SimpleRateThrottle
+
+    merged = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": merged}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", merged)
+
+
+# ----------------------------------------------------------------------------- tiny open_clip
+TINY = "vs-tiny-test"
+TINY_CONFIG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def tiny_open_clip(folder: Path):
+    """A random tiny open_clip model (seeded, in eval mode) saved as ``<folder>/<TINY>.pt`` with
+    its config beside it, which visualsearch.embedders.get_embedder registers in every process
+    that loads it. Returns ``(model, preprocess, checkpoint path)``."""
+    from visualsearch.compat import ensure_torchvision
+
+    ensure_torchvision()
+    import open_clip
+    import torch
+
+    config = folder / f"{TINY}.json"
+    config.write_text(json.dumps(TINY_CONFIG))
+    open_clip.add_model_config(config)
+    torch.manual_seed(0)
+    model, _, preprocess = open_clip.create_model_and_transforms(TINY)
+    model.eval()
+    checkpoint = folder / f"{TINY}.pt"
+    torch.save({"state_dict": model.state_dict()}, checkpoint)
+    return model, preprocess, checkpoint
