@@ -38,7 +38,7 @@ format: setup ## ruff fix and format
 	$(BIN)/ruff format .
 
 stop: ## Stop the embedded PostgreSQL and the local Redis
-	$(BIN)/python manage.py services stop
+	$(BIN)/python manage.py local_services stop
 
 clean: stop ## Remove var/ (database, media, models) — destroys local data
 	rm -rf var

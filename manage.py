@@ -7,10 +7,14 @@ or with the services stopped."""
 import os
 import sys
 
-# help, --help and --version also start nothing; `services` starts what its action needs itself.
+from django.core.management import execute_from_command_line
+
+from visualsearch.infra import ServiceError, services_ensure
+
+# help, --help and --version also start nothing; `local_services` starts what its action needs itself.
 # `check --database` checks the database and so does need it.
 NO_SERVICES = {
-    "check", "collectstatic", "diffsettings", "help", "makemigrations", "services", "version",
+    "check", "collectstatic", "diffsettings", "help", "local_services", "makemigrations", "version",
 }  # fmt: skip
 
 
@@ -25,13 +29,10 @@ def needs_services(argv: list[str]) -> bool:
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visualsearch.settings")
     if needs_services(sys.argv):
-        from visualsearch.infra import ServiceError, services_ensure
-
         try:
             services_ensure()
         except ServiceError as exc:
             sys.exit(f"{exc}")
-    from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from tests.support import make_image_bytes
+from tests.visualsearch.search_helpers import DIM, WordEmbedder
+from visualsearch.spaces import space_register
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +27,6 @@ def fresh_throttles():
 
     Not autouse: clearing the cache flushes the Redis database, which the e2e site's queues
     share. Modules that need it say ``pytest.mark.usefixtures("fresh_throttles")``."""
-    from django.core.cache import cache
 
     cache.clear()
     yield
@@ -35,7 +37,6 @@ def fresh_throttles():
 # Used by tests/visualsearch and tests/reliability; the helpers are in search_helpers.
 @pytest.fixture
 def word_embedder(monkeypatch):
-    from tests.visualsearch.search_helpers import WordEmbedder
 
     embedder = WordEmbedder()
     monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: embedder)
@@ -44,7 +45,5 @@ def word_embedder(monkeypatch):
 
 @pytest.fixture
 def word_space():
-    from tests.visualsearch.search_helpers import DIM
-    from visualsearch.spaces import space_register
 
     return space_register(name="words", architecture="x", pretrained="y", dimension=DIM)

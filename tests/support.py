@@ -11,7 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PIL import Image
+from django.conf import settings
+from django.db import connection
+from PIL import Image, ImageDraw
+from rest_framework.throttling import SimpleRateThrottle
+
+from visualsearch.compat import ensure_torchvision
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -21,7 +26,6 @@ def make_image_bytes(
     colour=(200, 30, 30), size=(64, 64), fmt="JPEG", shape="rect", seed: int = 0
 ) -> bytes:
     """A small real image: a coloured shape on white."""
-    from PIL import ImageDraw
 
     rng = random.Random(seed)
     image = Image.new("RGB", size, (250, 250, 250))
@@ -40,8 +44,6 @@ def real_worker(*queues: str):
 
     Yields the process (its stdout is the worker's log); stops it on the way out.
     """
-    from django.conf import settings
-    from django.db import connection
 
     env = os.environ | {
         "DATABASE_NAME": connection.settings_dict["NAME"],
@@ -62,7 +64,6 @@ def real_worker(*queues: str):
 
 def low_rate(monkeypatch, settings, **rates: str) -> None:
     """DRF's throttles read their rates once, at import: patch the class attribute too."""
-    from rest_framework.throttling import SimpleRateThrottle
 
     merged = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": merged}
@@ -82,11 +83,10 @@ def tiny_open_clip(folder: Path):
     """A random tiny open_clip model (seeded, in eval mode) saved as ``<folder>/<TINY>.pt`` with
     its config beside it, which visualsearch.embedders.get_embedder registers in every process
     that loads it. Returns ``(model, preprocess, checkpoint path)``."""
-    from visualsearch.compat import ensure_torchvision
 
     ensure_torchvision()
-    import open_clip
-    import torch
+    import open_clip  # noqa: PLC0415
+    import torch  # noqa: PLC0415
 
     config = folder / f"{TINY}.json"
     config.write_text(json.dumps(TINY_CONFIG))

@@ -70,8 +70,7 @@ def test_no_product_module_imports_the_lab(app):
 def test_the_direction_check_sees_an_import_in_the_wrong_direction(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
-        "def f():\n    from dedupe.services import duplicates_scan\n"
-        "from visualsearch import lab\n"
+        "def f():\n    from dedupe.services import duplicates_scan\nfrom visualsearch import lab\n"
     )
     modules = [m for _, m in imports_of(sample)]
     assert "dedupe.services" in modules

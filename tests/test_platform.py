@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import connection
 
 from catalog.models import Product
+from catalog.tasks import catalog_import_task
+from tests.support import make_image_bytes, real_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +47,6 @@ def test_an_unreachable_database_url_is_reported_plainly():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_goes_through_redis_to_a_real_worker_and_lands_in_the_database(tmp_path):
-    from tests.support import make_image_bytes, real_worker
 
     (tmp_path / "a.jpg").write_bytes(make_image_bytes())
     (tmp_path / "jobs.csv").write_text(
@@ -53,8 +54,6 @@ def test_a_job_goes_through_redis_to_a_real_worker_and_lands_in_the_database(tmp
     )
     assert settings.DRAMATIQ_BROKER_URL
     with real_worker("imports") as worker:
-        from catalog.tasks import catalog_import_task
-
         catalog_import_task.send(str(tmp_path / "jobs.csv"), "worker-test", str(tmp_path))
         deadline = time.monotonic() + 90
         while (

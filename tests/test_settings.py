@@ -10,8 +10,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from django.conf import settings
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 from visualsearch.infra import embedded_postgres_socket_dir
 
 # What a shell may have set that points the project at other services or folders.
@@ -101,7 +102,6 @@ def test_a_bad_dedupe_min_price_change_stops_start_up_with_a_message_naming_it(
 def test_a_command_that_needs_the_database_starts_it_where_settings_then_find_it(tmp_path):
     """A VAR_DIR too long for a unix socket in pgdata: the server puts it in a runtime dir, the
     entry point tells Django, and a later plain ``django.setup()`` reads it from postmaster.pid."""
-    from django.conf import settings
 
     var_dir = tmp_path / ("v" * 100)  # var_dir/pg/.s.PGSQL.5432 exceeds a socket path's 107 bytes
     # The queue and cache stay on this run's Redis: only PostgreSQL is started here.
@@ -123,7 +123,7 @@ def test_a_command_that_needs_the_database_starts_it_where_settings_then_find_it
         assert found.stdout.splitlines()[-1] == socket_dir
     finally:
         runtime_dir = embedded_postgres_socket_dir(var_dir / "pg")
-        stopped = run([sys.executable, "manage.py", "services", "stop"], var_dir, **shared)
+        stopped = run([sys.executable, "manage.py", "local_services", "stop"], var_dir, **shared)
         if runtime_dir != var_dir / "pg":
             shutil.rmtree(runtime_dir, ignore_errors=True)
     assert "embedded PostgreSQL: stopped" in stopped.stdout, stopped.stdout + stopped.stderr

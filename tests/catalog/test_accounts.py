@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -45,7 +46,6 @@ def test_a_wrong_password_is_refused_with_a_message(client):
 
 
 def test_login_attempts_are_throttled_per_ip_and_username(client, settings):
-    from django.core.cache import cache
 
     cache.clear()
     rates = dict(settings.REST_FRAMEWORK)

@@ -1,8 +1,10 @@
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.test import APIClient
 
 from catalog.models import Product, ProductImage, ProductStatus, Seller
@@ -41,7 +43,6 @@ def other_seller():
 
 # ----------------------------------------------------------------------------- reading
 def test_anyone_lists_active_products_paginated_newest_first(monkeypatch):
-    from rest_framework.pagination import PageNumberPagination
 
     monkeypatch.setattr(PageNumberPagination, "page_size", 2)  # read once, at import
     old, mid, new = ProductFactory(), ProductFactory(), ProductFactory()
@@ -277,7 +278,6 @@ def test_the_owner_reorders_relabels_and_deletes_images(seller):
 
 
 def test_uploads_are_throttled_with_the_error_format(seller, settings, monkeypatch):
-    from django.core.cache import cache
 
     cache.clear()
     low_rate(monkeypatch, settings, upload="2/min")
@@ -332,7 +332,6 @@ def test_a_token_from_the_api_authenticates_and_can_be_revoked():
 
 
 def test_token_logins_are_throttled(settings, monkeypatch):
-    from django.core.cache import cache
 
     cache.clear()
     low_rate(monkeypatch, settings, login="1/min")

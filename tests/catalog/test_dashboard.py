@@ -3,8 +3,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog import services
 from catalog.models import ImageKind, Product, ProductImage, ProductStatus
+from dedupe.models import DuplicateCandidate
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory, SellerFactory
 from tests.support import make_image_bytes
+from visualsearch.models import EmbeddingFailure, EmbeddingSpace, ImageEmbedding
+from visualsearch.spaces import space_register
 
 pytestmark = pytest.mark.django_db
 
@@ -143,7 +146,6 @@ def test_the_edit_page_warns_about_a_listing_with_the_same_photo_and_title(selle
 
 
 def test_the_dashboard_shows_duplicate_notes_from_the_moderation_queue(seller_client):
-    from dedupe.models import DuplicateCandidate
 
     mine = ProductFactory(seller=seller_client.seller, title="Mine")
     theirs = ProductFactory(title="Theirs, maybe the same")
@@ -158,8 +160,6 @@ def test_the_dashboard_shows_duplicate_notes_from_the_moderation_queue(seller_cl
 
 
 def test_the_dashboard_shows_each_photos_indexing_status(seller_client):
-    from visualsearch.models import EmbeddingFailure, EmbeddingSpace, ImageEmbedding
-    from visualsearch.spaces import space_register
 
     space = space_register(name="tiny-dash", architecture="x", pretrained="y", dimension=2)
     EmbeddingSpace.objects.filter(pk=space.pk).update(is_active=True)

@@ -4,6 +4,7 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from catalog.models import ImportJob, ImportJobStatus, Product
 from catalog.tasks import import_job_run_task
@@ -109,7 +110,6 @@ def test_another_seller_cannot_see_an_import(seller_client, client):
     upload(seller_client)
     job = ImportJob.objects.get()
     other = SellerFactory()
-    from django.test import Client
 
     stranger = Client()
     stranger.force_login(other.user)

@@ -1,6 +1,8 @@
 import pytest
 
 from tests.factories import ProductFactory, ProductImageFactory
+from visualsearch.models import ImageEmbedding
+from visualsearch.spaces import space_activate, space_register
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +40,6 @@ def test_hidden_and_unknown_products_answer_404_in_the_site_style(client):
 
 
 def test_a_product_page_lists_similar_items_once_vectors_exist(client):
-    from visualsearch.models import ImageEmbedding
-    from visualsearch.spaces import space_activate, space_register
 
     space = space_register(name="tiny", architecture="x", pretrained="y", dimension=4)
     space_activate(name="tiny")

@@ -20,9 +20,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from PIL import Image, ImageChops, ImageStat
 
+from catalog.images import image_check
 from catalog.lab import demo
 from catalog.models import Category, Product, ProductImage
 from tests.support import SHARED_DATA
+from visualsearch.lab.evaluation import load_products, split_ids
 
 FASHION = SHARED_DATA / "fashion_product_images_small"
 needs_fashion = pytest.mark.skipif(
@@ -72,7 +74,6 @@ def test_shipped_subset_is_under_2_mb_with_its_licence_and_source():
 
 @needs_fashion
 def test_shipped_photos_are_the_sets_own_and_all_from_its_test_split():
-    from visualsearch.lab.evaluation import load_products, split_ids
 
     train, test = split_ids([p.id for p in load_products(FASHION)], seed=0)
     with open(FASHION / "styles.csv", newline="", encoding="utf-8") as handle:
@@ -225,7 +226,6 @@ def test_seed_lists_real_photos_variants_and_planted_relistings():
 
     # Uploads are stored as their cleaned copy (metadata dropped, catalog.images.image_check):
     # the stored photo is the shipped photo as the upload path cleans it.
-    from catalog.images import image_check
 
     shipped = {
         image_check(

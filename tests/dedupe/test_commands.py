@@ -6,6 +6,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from dedupe import scoring
+from dedupe.comparison import PairSignals
 from dedupe.models import CandidateStatus, DuplicateCandidate, ScanRun
 from tests.dedupe.helpers import listed, photo_of, unit
 from tests.factories import CategoryFactory, ProductFactory, SellerFactory
@@ -65,8 +67,6 @@ def test_training_from_decisions_writes_a_model_that_follows_the_moderators(tmp_
     out = io.StringIO()
     call_command("dedupe_train", "--from-decisions", "--out", str(tmp_path / "m.json"), stdout=out)
     assert "12 confirmed and 12 dismissed" in out.getvalue()
-    from dedupe import scoring
-    from dedupe.comparison import PairSignals
 
     model = scoring.model_load(tmp_path / "m.json")
     assert (

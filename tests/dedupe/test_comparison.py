@@ -1,5 +1,7 @@
 """Pair signals: symmetric, and missing data is its own state."""
 
+import json
+
 import numpy as np
 from PIL import Image
 
@@ -54,7 +56,6 @@ def test_phash_is_close_for_a_resized_copy_and_far_for_another_picture():
 
 
 def test_pair_signals_are_symmetric_and_json_serialisable():
-    import json
 
     a = Listing(
         title="LG 24' LDS4821WW dishwasher",

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from dedupe.lab.evaluation import blocking_recall, run
+
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "er_magellan_products"
 
 pytestmark = pytest.mark.skipif(
@@ -25,7 +27,6 @@ def _sample(tmp_path: Path, ds: str, n: int) -> Path:
 
 
 def test_a_small_sample_trains_and_reports_the_last_line(tmp_path):
-    from dedupe.lab.evaluation import run
 
     lines = []
     res = run(dataset=_sample(tmp_path, "walmart_amazon", 120), progress=False, log=lines.append)
@@ -34,7 +35,6 @@ def test_a_small_sample_trains_and_reports_the_last_line(tmp_path):
 
 
 def test_several_sources_train_one_model_and_each_test_split_is_reported(tmp_path):
-    from dedupe.lab.evaluation import run
 
     lines = []
     res = run(dataset=_sample(tmp_path, "walmart_amazon", 120),
@@ -48,7 +48,6 @@ def test_several_sources_train_one_model_and_each_test_split_is_reported(tmp_pat
 
 
 def test_blocking_recall_finds_most_matches_on_a_slice(tmp_path):
-    from dedupe.lab.evaluation import blocking_recall
 
     src = DATA / "full_tables" / "abt_buy"
     dst = tmp_path / "abt_buy"

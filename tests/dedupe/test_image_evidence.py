@@ -19,6 +19,10 @@ from dedupe.lab.image_evidence import (
     evidence_report,
     pair_rows,
 )
+from dedupe.listings import image_fingerprints
+from dedupe.models import DuplicateCandidate, ImageHash
+from dedupe.selectors import candidate_explain
+from tests.factories import ProductImageFactory
 
 COLOURS = [(200, 30, 30), (30, 60, 200), (30, 160, 60), (230, 200, 40), (120, 40, 160)]
 
@@ -134,9 +138,6 @@ def test_dedupe_train_refuses_a_folder_without_styles_csv(tmp_path):
 
 @pytest.mark.django_db
 def test_photo_fingerprints_are_computed_once_per_image_and_then_read_back(monkeypatch):
-    from dedupe.listings import image_fingerprints
-    from dedupe.models import ImageHash
-    from tests.factories import ProductImageFactory
 
     images = [ProductImageFactory(), ProductImageFactory()]
     first = image_fingerprints(images=images)
@@ -154,9 +155,6 @@ def test_photo_fingerprints_are_computed_once_per_image_and_then_read_back(monke
 
 
 def test_moderators_see_the_photo_offset_apart_from_the_copy_likeness():
-    from dedupe.models import DuplicateCandidate
-    from dedupe.selectors import candidate_explain
-
     signals = PairSignals(token_set=0.9, image_copy_cos=0.97, image_colour_sim=0.9,
                           image_phash_min=10, image_best_cos=0.9)  # fmt: skip
     rows = {

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from catalog.models import ProductStatus
-from dedupe.services import product_duplicates_check
+from dedupe.services import _neighbour_ids, product_duplicates_check
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from visualsearch.services import titles_embed
 from visualsearch.spaces import space_register
@@ -36,7 +36,6 @@ def test_an_identical_photo_is_found_even_with_a_different_title():
     ProductImageFactory(product=existing, sha256="ab" * 32)
     draft = ProductFactory(title="Brass desk light", status=ProductStatus.DRAFT)
     ProductImageFactory(product=draft, sha256="ab" * 32)
-    from dedupe.services import _neighbour_ids
 
     assert existing.pk in _neighbour_ids(product=draft, k=5, space=None)
 

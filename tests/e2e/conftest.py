@@ -29,8 +29,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+from django.conf import settings
+from playwright.sync_api import sync_playwright
 
 from tests.support import TINY, TINY_CONFIG, make_image_bytes, tiny_open_clip
 
@@ -102,15 +106,12 @@ def _e2e_database(settings) -> tuple[str, dict]:
     name = f"{base}_e2e"
     env = {"DATABASE_NAME": name}
     if os.environ.get("DATABASE_URL"):
-        from urllib.parse import urlsplit, urlunsplit
-
         parts = urlsplit(os.environ["DATABASE_URL"])
         env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
     return name, env
 
 
 def _drop_database(settings, name: str) -> None:
-    import psycopg
 
     db = settings.DATABASES["default"]
     with psycopg.connect(
@@ -157,7 +158,6 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def live_site(tmp_path_factory) -> LiveSite:
-    from django.conf import settings
 
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed")
@@ -216,7 +216,6 @@ def live_site(tmp_path_factory) -> LiveSite:
 def browser():
     if CHROMIUM is None:
         pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -241,7 +240,6 @@ def page(browser, live_site, request):
 
     def shoot(name: str | None = None) -> Path:
         counter["n"] += 1
-        from urllib.parse import urlsplit
 
         label = name or _slug(urlsplit(page.url).path)
         path = folder / f"{counter['n']:02d}-{label}.png"

@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 
 from tests.support import ROOT
 
@@ -16,7 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    from django.db import connection
 
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -75,6 +76,5 @@ def test_two_processes_share_one_count():
 
 
 def _namespace() -> str:
-    from django.conf import settings
 
     return settings.CACHES["default"]["KEY_PREFIX"]

@@ -6,11 +6,14 @@ import csv
 import io
 import threading
 
+import dramatiq
 import pytest
 from django.core.management import CommandError, call_command
+from dramatiq import Worker
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
+from rest_framework.throttling import SimpleRateThrottle
 
 from tests.visualsearch.search_helpers import PALETTE
 from visualsearch.lab import api_eval, metrics
@@ -155,7 +158,6 @@ def fashion_folder(root):
 
 @pytest.fixture
 def fast_throttles(settings, monkeypatch):
-    from rest_framework.throttling import SimpleRateThrottle
 
     rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "search": "100000/min"}
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
@@ -165,8 +167,6 @@ def fast_throttles(settings, monkeypatch):
 @pytest.fixture
 def embedding_worker():
     """A real dramatiq worker (in this process, so it uses the word embedder) on the queue."""
-    import dramatiq
-    from dramatiq import Worker
 
     worker = Worker(dramatiq.get_broker(), queues={"embedding"}, worker_threads=1)
     worker.start()

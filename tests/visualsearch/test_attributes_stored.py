@@ -4,15 +4,20 @@ product pages and in search results, and usable as search filters and facets."""
 import threading
 import time
 
+import dramatiq
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import connection
+from dramatiq import Worker
+from rest_framework.test import APIClient
 
 from catalog.models import ImageKind
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory, SellerFactory
 from tests.visualsearch.search_helpers import add, axis, field_errors, ids
 from visualsearch.models import ImageAttribute, ImageEmbedding
-from visualsearch.search import products_search
+from visualsearch.models import ImageEmbedding as Table
+from visualsearch.search import Filters, nearest_query, products_search
 from visualsearch.selectors import product_attributes
 from visualsearch.services import image_attributes_compute, images_embed
 from visualsearch.spaces import space_activate
@@ -21,7 +26,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
 
 
 def photo(image_bytes, colour):
-    from django.core.files.base import ContentFile
 
     return ContentFile(image_bytes(colour=colour, size=(64, 64)), name="p.jpg")
 
@@ -58,8 +62,6 @@ def test_reconcile_enqueues_the_attribute_backfill_and_a_worker_writes_it(
     word_space, word_embedder
 ):
     """Through the real Redis queue and an in-process dramatiq worker."""
-    import dramatiq
-    from dramatiq import Worker
 
     space_activate(name="words")
     product = add(word_space, axis("green"))
@@ -138,8 +140,6 @@ def test_an_attribute_filter_still_uses_the_hnsw_index_with_iterative_scan(
     and every other path closed (sequential scans off; the b-tree indexes on product_id dropped
     inside this test's transaction, which rolls back), only the HNSW index with an iterative
     scan can return five products that pass the colour filter."""
-    from visualsearch.models import ImageEmbedding as Table
-    from visualsearch.search import Filters, nearest_query
 
     settings.SEARCH_CANDIDATES = 10
     settings.HNSW_EF_SEARCH = 10
@@ -184,7 +184,6 @@ def test_an_attribute_filter_still_uses_the_hnsw_index_with_iterative_scan(
 
 @pytest.fixture
 def api(word_space, word_embedder, settings):
-    from rest_framework.test import APIClient
 
     # The word space has no calibration, so its long-tail confidences are low; show them all.
     settings.ATTRIBUTE_MIN_CONFIDENCE = 0.0

@@ -4,6 +4,7 @@ not sell), "like this, but in blue", "without stripes", and paging that never re
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -124,7 +125,6 @@ def test_photo_search_pages_never_repeat_a_product(calibrated_space, client):
 def test_the_search_page_searches_page_two_with_the_same_photo_as_page_one(
     calibrated_space, client, word_embedder, monkeypatch
 ):
-    import re
 
     seen = []
     encode = word_embedder.encode_images
@@ -149,7 +149,6 @@ def test_the_search_page_searches_page_two_with_the_same_photo_as_page_one(
 
 
 def test_similar_items_on_a_product_page_are_in_score_order(calibrated_space, client):
-    import re
 
     product = add(calibrated_space, axis("red", "scarf"))
     # near copies of one another, and two different ones: MMR picks a varied set, so its own

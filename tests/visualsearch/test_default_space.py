@@ -7,14 +7,16 @@ import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
+from PIL import Image
 
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from tests.support import make_image_bytes
+from visualsearch import offline_model as om
 from visualsearch import training
 from visualsearch.default_space import VERSION, default_space_assemble, default_space_ensure
 from visualsearch.embedders import clear_cache, get_embedder
 from visualsearch.heads import HEADS_FILE, heads_load
-from visualsearch.models import EmbeddingSpace
+from visualsearch.models import EmbeddingSpace, ImageEmbedding
 from visualsearch.spaces import space_activate, space_active, space_register
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -28,7 +30,6 @@ def _models_dir(settings, tmp_path):
 
 
 def _photo(colour, seed=0):
-    from PIL import Image
 
     return Image.open(__import__("io").BytesIO(make_image_bytes(colour=colour, seed=seed)))
 
@@ -58,7 +59,6 @@ def test_the_default_space_is_assembled_from_the_wheels_and_activated_without_tr
 def test_the_assembled_space_gives_the_same_vectors_on_every_assembly(tmp_path):
     first = default_space_assemble(out_dir=tmp_path / "a")
     second = default_space_assemble(out_dir=tmp_path / "b")
-    from visualsearch import offline_model as om
 
     photo = _photo((20, 160, 40))
     a = get_embedder(architecture=om.ARCHITECTURE, pretrained=str(first)).encode_images([photo])
@@ -107,7 +107,6 @@ def test_a_candidate_that_loses_on_held_out_products_is_not_activated(monkeypatc
 
 
 def test_a_candidate_that_wins_is_backfilled_then_activated(monkeypatch):
-    from visualsearch.models import ImageEmbedding
 
     _catalog()
     space_register(name="incumbent", architecture="x", pretrained="y", dimension=8)

@@ -15,7 +15,7 @@ def _images():
 
 
 def test_a_tiny_open_clip_model_runs_a_forward_pass(tiny_checkpoint):
-    import torch
+    import torch  # noqa: PLC0415
 
     model, preprocess, _ = tiny_checkpoint
     pixels = torch.stack([preprocess(im.convert("RGB")) for im in _images()])
@@ -24,8 +24,8 @@ def test_a_tiny_open_clip_model_runs_a_forward_pass(tiny_checkpoint):
 
 
 def test_a_saved_checkpoint_loads_through_get_embedder_with_identical_embeddings(tiny_checkpoint):
-    import open_clip
-    import torch
+    import open_clip  # noqa: PLC0415
+    import torch  # noqa: PLC0415
 
     model, preprocess, ckpt = tiny_checkpoint
     embedder = get_embedder(architecture=TINY, pretrained=str(ckpt), threads=2)

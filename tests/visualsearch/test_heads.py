@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from visualsearch.attributes import TAXONOMY, colour_named, modifier_split, negative_attributes
+from visualsearch.default_space import shipped_files
 from visualsearch.heads import (
     Head,
     Relevance,
@@ -110,7 +111,6 @@ def test_heads_survive_a_save_and_load(tmp_path):
 
 
 def test_the_shipped_heads_load_and_their_labels_are_the_taxonomy():
-    from visualsearch.default_space import shipped_files
 
     heads = SpaceHeads.load(shipped_files()[1])
     assert heads.heads["colour"].labels == TAXONOMY["colour"]["labels"]

@@ -3,7 +3,9 @@ with the formula of visualsearch.fusion; photo queries stay vector-only."""
 
 import numpy as np
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from rest_framework.test import APIClient
 
 from tests.factories import CategoryFactory, SellerFactory
 from tests.visualsearch.search_helpers import add, axis, ids
@@ -96,7 +98,6 @@ def test_hybrid_search_honours_the_filters(word_space, word_embedder):
 
 @pytest.fixture
 def api(word_space, word_embedder):
-    from rest_framework.test import APIClient
 
     space_activate(name="words")
     return APIClient()
@@ -105,7 +106,6 @@ def api(word_space, word_embedder):
 def test_the_api_says_which_path_ran_and_shows_the_parts_of_the_fused_score(
     api, word_space, image_bytes
 ):
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     product = add(word_space, axis("red"), title="Red scarf")
     titles_embed(product_ids=[product.pk], space=word_space)

@@ -5,6 +5,7 @@ import io
 
 import numpy as np
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from tests.visualsearch.search_helpers import add, axis
@@ -55,7 +56,6 @@ def test_a_product_in_a_corner_of_the_photo_is_found_with_crops(word_space, word
 
 
 def test_the_api_takes_crops_for_photo_queries(word_space, word_embedder, client):
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     space_activate(name="words")
     add(word_space, axis("blue"))

@@ -2,6 +2,7 @@
 in the API and on the search page."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.visualsearch.search_helpers import add, axis
 from visualsearch.spaces import space_activate
@@ -53,7 +54,6 @@ def test_the_search_page_has_next_and_previous_page_buttons(catalog, client):
 
 
 def test_paging_a_photo_search_keeps_the_photo(catalog, client, image_bytes):
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     photo = SimpleUploadedFile("q.jpg", image_bytes(colour=(250, 0, 0)), "image/jpeg")
     first = client.post("/", {"image": photo, "k": "3"})

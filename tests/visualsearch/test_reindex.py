@@ -10,6 +10,7 @@ from tests.factories import ProductImageFactory
 from tests.support import TINY
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 from visualsearch.spaces import space_activate, space_register
+from visualsearch.tasks import images_embed_task
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +80,6 @@ def test_an_unknown_space_is_a_command_error_naming_the_known_ones(tiny_space):
 
 
 def test_enqueue_sends_the_batches_to_the_workers_instead(tiny_space):
-    from visualsearch.tasks import images_embed_task
 
     broker = images_embed_task.broker
     broker.flush_all()

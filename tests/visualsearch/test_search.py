@@ -4,11 +4,15 @@ The API tests replace ``visualsearch.spaces.embedder_for`` with a fake embedder 
 images and texts to fixed vectors, so they run offline and in milliseconds.
 """
 
+import io
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from PIL import Image
+from rest_framework.test import APIClient
 
 from tests.factories import (
     CategoryFactory,
@@ -18,8 +22,15 @@ from tests.factories import (
 )
 from tests.support import TINY
 from visualsearch.models import ImageEmbedding
-from visualsearch.search import EmptyQuery, products_search, products_similar, query_vectors_build
-from visualsearch.spaces import space_activate, space_register
+from visualsearch.search import (
+    EmptyQuery,
+    Filters,
+    nearest_query,
+    products_search,
+    products_similar,
+    query_vectors_build,
+)
+from visualsearch.spaces import embedder_for, space_activate, space_register
 
 pytestmark = pytest.mark.django_db
 
@@ -201,9 +212,6 @@ def fake_embedder(monkeypatch):
 
 
 def test_the_query_vector_mixes_image_and_text_by_weight(space, fake_embedder, image_bytes):
-    import io
-
-    from PIL import Image
 
     red = Image.open(io.BytesIO(image_bytes(colour=(250, 0, 0))))
     only_text = query_vectors_build(space=space, text="blue")[0]
@@ -219,14 +227,12 @@ def test_the_query_vector_mixes_image_and_text_by_weight(space, fake_embedder, i
 
 @pytest.fixture
 def api(space, fake_embedder):
-    from rest_framework.test import APIClient
 
     space_activate(name="tiny")
     return APIClient()
 
 
 def test_the_api_finds_products_by_photo(api, space, image_bytes):
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     red = add(space, unit(1, 0.1), brand="Acme")
     add(space, unit(0, 1))
@@ -274,7 +280,6 @@ def test_the_api_rejects_bad_input_per_field(api, payload, field):
 
 
 def test_the_api_rejects_a_file_that_is_not_an_image(api):
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     upload = SimpleUploadedFile("notes.jpg", b"definitely not a picture", "image/jpeg")
     response = api.post("/api/search/", {"image": upload}, format="multipart")
@@ -284,7 +289,6 @@ def test_the_api_rejects_a_file_that_is_not_an_image(api):
 
 
 def test_the_api_says_search_is_unavailable_without_an_active_space(space, fake_embedder):
-    from rest_framework.test import APIClient
 
     response = APIClient().post("/api/search/", {"text": "red"}, format="json")
     assert response.status_code == 503
@@ -328,12 +332,6 @@ def test_the_home_page_shows_errors_and_the_empty_state(api, client, space):
 def test_the_api_searches_with_a_real_tiny_open_clip_model(client, tiny_checkpoint, image_bytes):
     """End to end with the tiny offline open_clip checkpoint, tiny_checkpoint (no monkeypatch):
     the product whose stored vector is the photo's own embedding comes first."""
-    import io
-
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from PIL import Image
-
-    from visualsearch.spaces import embedder_for
 
     _, _, checkpoint = tiny_checkpoint
     real = space_register(
@@ -382,7 +380,6 @@ def test_a_filter_that_leaves_few_rows_is_sorted_exactly_and_agrees_with_the_ind
 
 
 def test_the_exact_query_cannot_use_the_hnsw_index_and_the_other_one_does(space, settings):
-    from visualsearch.search import Filters, nearest_query
 
     rng = np.random.default_rng(2)
     category = CategoryFactory(slug="bags")

@@ -3,6 +3,7 @@ state, loading indicator) and the search API's guards (throttling, upload size).
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.throttling import ScopedRateThrottle
 
 from tests.visualsearch.search_helpers import add, axis, field_errors
 from visualsearch.models import ImageEmbedding
@@ -76,7 +77,6 @@ def test_a_search_without_matches_says_so(client, active):
 
 
 def test_the_search_api_is_throttled(client, active, monkeypatch):
-    from rest_framework.throttling import ScopedRateThrottle
 
     monkeypatch.setitem(ScopedRateThrottle.THROTTLE_RATES, "search", "2/min")
     codes = [client.post("/api/search/", {"text": "red"}).status_code for _ in range(3)]

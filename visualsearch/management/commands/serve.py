@@ -96,7 +96,7 @@ class Command(BaseCommand):
                     pass
                 _signal_group(child, signal.SIGKILL)
             if not keep_services:
-                call_command("services", "stop")
+                call_command("local_services", "stop")
         if not stopping:
             self.stderr.write("A child process exited; everything was stopped.")
             sys.exit(1)

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from visualsearch import infra
 
@@ -34,7 +35,6 @@ class Command(BaseCommand):
         )
 
     def stop(self):
-        from django.db import connections
 
         connections.close_all()
         if settings.EMBEDDED_POSTGRES:
