@@ -145,6 +145,8 @@ def resolved_config_path(path: Path, *, name: str | None = None) -> Path:
     The file name (the open_clip architecture name) is kept, so ``add_model_config`` registers it
     under the same name.
     """
+    # Registers the trunk with timm; it imports torch, so only here, when a model is built.
+    from visualsearch import timm_tower  # noqa: F401, PLC0415
 
     text = Path(path).read_text()
     resolved = text.replace(MINILM_MARKER, _minilm_path().replace("\\", "\\\\"))
