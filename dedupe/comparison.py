@@ -17,6 +17,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from dedupe import tfidf, variants
+from dedupe.image_copy import aligned_similarity
 
 Agreement = Literal["equal", "different", "missing"]
 IdState = Literal["share", "conflict", "missing"]
@@ -173,6 +174,13 @@ def best_colour_similarity(*, a: np.ndarray | None, b: np.ndarray | None) -> flo
     return float(np.minimum(a[:, None, :], b[None, :, :]).sum(axis=2).max())
 
 
+def best_aligned_similarity(*, a: list[bytes], b: list[bytes]) -> float | None:
+    """Best aligned correlation between any photo of A and any of B; None if either has none."""
+    if not a or not b:
+        return None
+    return max(aligned_similarity(x, y) for x in a for y in b)
+
+
 def phash_hex(image) -> str:
     """64-bit perceptual hash of a PIL image as 16 hex chars (robust to resize/recompress)."""
     import imagehash  # noqa: PLC0415
@@ -214,6 +222,7 @@ class Listing:
     # copy-detection descriptors (`dedupe.image_copy`): (n, 1280) unit rows and (n, 64) histograms
     image_copy_vecs: np.ndarray | None = None
     image_colours: np.ndarray | None = None
+    image_thumbs: list[bytes] = field(default_factory=list)  # image_copy.align_thumbnail
     # the stored zero-shot colour of the primary photo (`visualsearch` ImageAttribute), if known
     photo_colour: str | None = None
 
@@ -244,6 +253,8 @@ class PairSignals:
     image_sha256_match: bool | None = None
     image_copy_cos: float | None = None
     image_colour_sim: float | None = None
+    # best grey-level correlation once one photo is aligned on the other (image_copy)
+    image_aligned_sim: float | None = None
     # TF-IDF cosines of the titles (word, char 3-5-grams); None without IDF tables or titles
     title_tfidf_word: float | None = None
     title_tfidf_char: float | None = None
@@ -327,6 +338,7 @@ def pair_signals(
         image_sha256_match=sha,
         image_copy_cos=best_image_cosine(a=a.image_copy_vecs, b=b.image_copy_vecs),
         image_colour_sim=best_colour_similarity(a=a.image_colours, b=b.image_colours),
+        image_aligned_sim=best_aligned_similarity(a=a.image_thumbs, b=b.image_thumbs),
         title_tfidf_word=tf_word,
         title_tfidf_char=tf_char,
         **variants.variant_states(a=a.title, b=b.title),

@@ -14,6 +14,13 @@ re-listed photos needs an instance-level signal that does not depend on which sp
   into another bin; pairs compare by histogram intersection. ImageNet features keep little
   colour, and colour variants are the commonest near-miss in a catalog.
 
+- ``aligned``: the grey-level correlation of the two photos once one is aligned on the other.
+  A re-listed photo is the same pixels cropped, shifted and re-lit; a variant (another colour or
+  design of the line, shot the same way) only looks alike. Each photo keeps a small grey
+  thumbnail (``align_thumbnail``); ``aligned_similarity`` tries every crop of up to 10% per side
+  (the range ``relisted`` simulates) of one photo against the other and keeps the best
+  normalised cross-correlation, both ways. Correlation ignores brightness and contrast changes.
+
 ``relisted`` is the simulation of a re-listing used to fit how much these signals are worth
 (`dedupe.lab.image_evidence`): a crop/shift of up to 10% per side, ±10% brightness, contrast and
 saturation, and JPEG re-compression at quality 50-85. Its parameters were set once, before
@@ -31,10 +38,9 @@ from PIL import Image, ImageEnhance
 
 from visualsearch.compat import ensure_torchvision
 from visualsearch.offline_model import effnet_load
-from visualsearch.timm_tower import LITE_MEAN, LITE_STD, gem_pool
 
 # Bump when the descriptors change: cached ones of another version are recomputed.
-DESCRIPTOR_VERSION = 3
+DESCRIPTOR_VERSION = 4
 INPUT_SIZE = 224
 BATCH = 32
 LEVELS = 4  # histogram levels per RGB channel
@@ -102,6 +108,8 @@ def copy_descriptors(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]
     """(cnn, colour) for each image: (N, 1280) unit rows and (N, 64) histograms summing to 1."""
     import torch  # noqa: PLC0415
 
+    from visualsearch.timm_tower import LITE_MEAN, LITE_STD, gem_pool  # noqa: PLC0415
+
     if not images:
         return np.zeros((0, 1280), np.float32), np.zeros((0, 64), np.float32)
     model = _trunk()
@@ -144,3 +152,48 @@ def relisted(image: Image.Image, rng: random.Random) -> Image.Image:
     image.save(buffer, "JPEG", quality=rng.randint(50, 85))
     with Image.open(io.BytesIO(buffer.getvalue())) as out:
         return out.convert("RGB")
+
+
+# ----------------------------------------------------------------------------- aligned pixels
+THUMB_SIZE = (48, 64)  # (width, height) of the stored grey thumbnail, any photo's aspect
+ALIGN_SIZE = (24, 32)  # the grid the crops are compared on
+ALIGN_STEPS = (0.0, 0.033, 0.066, 0.1)  # the crop tried on each side, as a share of the side
+
+
+def align_thumbnail(image: Image.Image) -> bytes:
+    """The photo as a THUMB_SIZE 8-bit grey thumbnail (what ``aligned_similarity`` reads)."""
+    return image.convert("L").resize(THUMB_SIZE, Image.BILINEAR).tobytes()
+
+
+def _thumb(data: bytes) -> Image.Image:
+    return Image.frombytes("L", THUMB_SIZE, bytes(data))
+
+
+def _standardised(rows: np.ndarray) -> np.ndarray:
+    rows = rows - rows.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(rows, axis=-1, keepdims=True)
+    return np.divide(rows, norm, out=np.zeros_like(rows), where=norm > 0)
+
+
+def _crops(image: Image.Image) -> np.ndarray:
+    w, h = image.size
+    boxes = [
+        (left * w, top * h, w - right * w, h - bottom * h)
+        for left in ALIGN_STEPS for top in ALIGN_STEPS
+        for right in ALIGN_STEPS for bottom in ALIGN_STEPS
+    ]  # fmt: skip
+    return np.stack(
+        [np.asarray(image.resize(ALIGN_SIZE, Image.BILINEAR, box=box), np.float32).ravel()
+         for box in boxes]
+    )  # fmt: skip
+
+
+def aligned_similarity(a: bytes, b: bytes) -> float:
+    """Best normalised cross-correlation in [-1, 1] of a crop of one thumbnail with the whole
+    other one, tried both ways (symmetric). ~1 for the same photo re-cropped and re-lit."""
+    best = -1.0
+    for x, y in ((a, b), (b, a)):
+        whole = _thumb(y).resize(ALIGN_SIZE, Image.BILINEAR)
+        target = _standardised(np.asarray(whole, np.float32).ravel())
+        best = max(best, float((_standardised(_crops(_thumb(x))) @ target).max()))
+    return best

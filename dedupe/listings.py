@@ -38,6 +38,7 @@ class ImageFingerprint:
     phash: str
     copy_vector: np.ndarray
     colour_hist: np.ndarray
+    align_thumb: bytes
 
 
 def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFingerprint]:
@@ -61,6 +62,7 @@ def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFing
                     hit.phash,
                     halfvec_decode(hit.copy_vector),
                     np.asarray(hit.colour_hist, np.float32),
+                    bytes(hit.align_thumb or b""),
                 )
             continue
         pil = None
@@ -75,7 +77,9 @@ def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFing
     if decoded:
         vectors, colours = image_copy.copy_descriptors([pil for _, pil in decoded])
         for (image, pil), vec, hist in zip(decoded, vectors, colours, strict=True):
-            out[image.pk] = ImageFingerprint(phash_hex(pil), vec, hist)
+            out[image.pk] = ImageFingerprint(
+                phash_hex(pil), vec, hist, image_copy.align_thumbnail(pil)
+            )
     for image, _pil in todo:
         found = out.get(image.pk)
         ImageHash.objects.update_or_create(
@@ -85,6 +89,7 @@ def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFing
                 "phash": found.phash if found else "",
                 "copy_vector": found.copy_vector.tolist() if found else None,
                 "colour_hist": [float(x) for x in found.colour_hist] if found else None,
+                "align_thumb": found.align_thumb if found else None,
                 "descriptor_version": image_copy.DESCRIPTOR_VERSION,
             },
         )
@@ -155,6 +160,7 @@ def listings_build(
             image_sha256=[img.sha256 for img in images],
             image_copy_vecs=np.stack([f.copy_vector for f in found]) if found else None,
             image_colours=np.stack([f.colour_hist for f in found]) if found else None,
+            image_thumbs=[f.align_thumb for f in found if f.align_thumb],
         )
     return out
 

@@ -148,6 +148,9 @@ class ImageHash(models.Model):
     phash = models.CharField(max_length=16, blank=True, help_text="empty: could not decode")
     copy_vector = HalfVectorField(dimensions=1280, null=True, blank=True)
     colour_hist = ArrayField(models.FloatField(), size=64, null=True, blank=True)
+    align_thumb = models.BinaryField(
+        null=True, blank=True, help_text="grey thumbnail for dedupe.image_copy.aligned_similarity"
+    )
     descriptor_version = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:

@@ -18,7 +18,7 @@ from dedupe.comparison import PairSignals
 # feature (base name) -> reason it counts towards
 _REASON_OF = {
     "image_copy_cos": "photo", "image_phash_min": "photo", "image_best_cos": "photo",
-    "image_sha256": "photo", "image_offset": "photo",
+    "image_sha256": "photo", "image_offset": "photo", "image_aligned_sim": "photo",
     "image_colour_sim": "photo_colour_hist", "photo_colour": "photo_colour",
     "id_state": "identifier", "id_overlap": "identifier", "modelno": "identifier",
     "emb_x_id_share": "identifier", "emb_x_id_conflict": "identifier",

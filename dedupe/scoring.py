@@ -39,6 +39,7 @@ _NUMERIC = (
     "image_phash_min",
     "image_copy_cos",
     "image_colour_sim",
+    "image_aligned_sim",
     "title_tfidf_word",
     "title_tfidf_char",
 )
@@ -60,6 +61,12 @@ _STATES = {
 }
 
 
+def aligned_feature(similarity: float) -> float:
+    """The aligned correlation as the model reads it: Fisher's z (atanh), which spreads out the
+    values near 1 where a re-listed photo and a variant shot the same way differ."""
+    return float(np.arctanh(np.clip(similarity, -0.999, 0.999)))
+
+
 def feature_names() -> list[str]:
     names = []
     for n in _NUMERIC:
@@ -79,6 +86,8 @@ def features(signals: PairSignals) -> np.ndarray:
         v = getattr(s, n)
         if n == "image_phash_min" and v is not None:
             v = v / 64.0
+        if n == "image_aligned_sim" and v is not None:
+            v = aligned_feature(v)
         out += [0.0 if v is None else float(v), 1.0 if v is None else 0.0]
     for k, states in _STATES.items():
         out += [1.0 if getattr(s, k) == st else 0.0 for st in states]

@@ -245,6 +245,7 @@ SIGNAL_LABELS = {
     "image_best_cos": "Best image cosine (search space)",
     "image_copy_cos": "Same-photo likeness (copy descriptor cosine)",
     "image_colour_sim": "Colour match (histogram intersection)",
+    "image_aligned_sim": "Same pixels once aligned (grey-level correlation)",
     "image_offset": "Photo terms' offset (look-alike photos are common among neighbours)",
     "image_phash_min": "Smallest pHash distance (of 64 bits)",
     "image_sha256": "Identical image file",

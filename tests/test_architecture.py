@@ -5,6 +5,9 @@ import in the wrong direction fails here before anyone has to notice it in revie
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,19 @@ def test_the_seller_dashboard_costs_the_same_queries_for_two_products_or_eight(c
         return len(captured)
 
     assert queries_with(2) == queries_with(8)
+
+
+def test_starting_django_and_loading_the_pages_imports_no_model_library():
+    """The heavy libraries load when a model is used, not when a process starts: a management
+    command or a web process that never embeds never pays for torch."""
+    code = (
+        "import django, sys; django.setup(); "
+        "import visualsearch.views, visualsearch.api, catalog.views, dedupe.views, dedupe.api; "
+        "print(sorted(m for m in ('torch', 'timm', 'open_clip', 'sklearn', 'sentence_transformers')"
+        " if m in sys.modules))"
+    )
+    env = os.environ | {"DJANGO_SETTINGS_MODULE": "visualsearch.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"

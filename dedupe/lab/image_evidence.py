@@ -7,8 +7,8 @@ apart, on real photos nobody here took (``../shared/data/fashion_product_images_
 - negatives: the pairs a scan would actually look at: each photo's five nearest other photos
   by the copy descriptor, and photos that share a title (colour variants of one product).
 
-A class-balanced logistic regression over (copy cosine, colour similarity, pHash distance / 64)
-then estimates the log likelihood ratio log P(photos | duplicate) / P(photos | not duplicate).
+A class-balanced logistic regression over (copy cosine, colour similarity, pHash distance / 64,
+aligned grey-level correlation as Fisher's z) then estimates the log likelihood ratio log P(photos | duplicate) / P(photos | not duplicate).
 It is folded into the text model as separate terms (naive Bayes: the photos and the words are
 taken as independent evidence), and it is zero when either listing has no photo. Fitted on the
 train ids of the 80/20 split by id, reported on the held-out 20%.
@@ -29,14 +29,15 @@ from PIL import Image
 from dedupe import image_copy
 from dedupe.comparison import phash_distance, phash_hex
 from dedupe.scoring import PHOTO_OFFSET_FEATURE as OFFSET_FEATURE
-from dedupe.scoring import LinearModel
+from dedupe.scoring import LinearModel, aligned_feature
 from visualsearch.lab.evaluation import load_products, split_ids
 
-FEATURES = ("image_copy_cos", "image_colour_sim", "image_phash_min")
+FEATURES = ("image_copy_cos", "image_colour_sim", "image_phash_min", "image_aligned_sim")
 NEIGHBOURS = 5
 # Terms of the text model that the fitted evidence replaces (the old hand-set priors).
 REPLACED = ("image_best_cos", "image_best_cos__missing", "image_sha256_match",
-            "image_sha256__missing", "image_colour_sim__missing", "image_phash_min__missing")  # fmt: skip
+            "image_sha256__missing", "image_colour_sim__missing", "image_phash_min__missing",
+            "image_aligned_sim__missing")  # fmt: skip
 
 
 @dataclass
@@ -57,12 +58,16 @@ def pair_rows(images: list, titles: list[str], *, seed: int, progress: bool = Fa
     vec_c, col_c = image_copy.copy_descriptors(copies)
     hashes = [phash_hex(im) for im in images]
     hashes_c = [phash_hex(im) for im in copies]
+    thumbs = [image_copy.align_thumbnail(im) for im in images]
+    thumbs_c = [image_copy.align_thumbnail(im) for im in copies]
 
-    def row(va, ca, ha, vb, cb, hb):
-        return [float(va @ vb), image_copy.colour_similarity(ca, cb), phash_distance(ha, hb) / 64.0]
+    def row(va, ca, ha, ta, vb, cb, hb, tb):
+        return [float(va @ vb), image_copy.colour_similarity(ca, cb), phash_distance(ha, hb) / 64.0,
+                aligned_feature(image_copy.aligned_similarity(ta, tb))]  # fmt: skip
 
     x = [
-        row(vec[i], col[i], hashes[i], vec_c[i], col_c[i], hashes_c[i]) for i in range(len(images))
+        row(vec[i], col[i], hashes[i], thumbs[i], vec_c[i], col_c[i], hashes_c[i], thumbs_c[i])
+        for i in range(len(images))
     ]
     y = [1] * len(images)
     sims = vec @ vec.T
@@ -77,7 +82,7 @@ def pair_rows(images: list, titles: list[str], *, seed: int, progress: bool = Fa
     for ids in by_title.values():
         negatives |= {(a, b) for a in ids for b in ids if a < b}
     for i, j in sorted(negatives):
-        x.append(row(vec[i], col[i], hashes[i], vec[j], col[j], hashes[j]))
+        x.append(row(vec[i], col[i], hashes[i], thumbs[i], vec[j], col[j], hashes[j], thumbs[j]))
         y.append(0)
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=int)
 
@@ -161,7 +166,7 @@ def evidence_fold(*, model: LinearModel, fit: EvidenceFit) -> LinearModel:
     meta = {k: v for k, v in model.meta.items() if k != "image_priors"}
     meta["image_evidence"] = {
         "how": "class-balanced logistic regression over (copy cosine, colour similarity, "
-        "pHash/64) of real photos vs their simulated re-listings and hard negatives; its log "
+        "pHash/64, aligned grey-level correlation) of real photos vs their simulated re-listings and hard negatives; its log "
         "likelihood ratio is added to the text logit (naive Bayes); see dedupe/lab/image_evidence.py",
         "coef": dict(zip(FEATURES, [round(c, 4) for c in fit.coef], strict=True)),
         "intercept": round(fit.intercept, 4),

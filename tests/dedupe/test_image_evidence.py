@@ -69,6 +69,21 @@ def test_a_relisted_photo_is_closer_to_its_original_than_a_colour_variant_is():
     assert float(vec[0] @ vec[1]) > 0.8
 
 
+def test_a_relisted_photo_aligns_with_its_original_better_than_a_variant_shot_the_same_way():
+    """Same colour, same detail, another cut: alike at a glance, but not the same pixels."""
+    photo = garment(COLOURS[0], shape="rect", seed=1)
+    variant = garment(COLOURS[0], shape="circle", seed=1)
+    thumbs = [image_copy.align_thumbnail(im) for im in (photo, variant)]
+    for seed in range(5):
+        copy = image_copy.align_thumbnail(image_copy.relisted(photo, random.Random(seed)))
+        assert image_copy.aligned_similarity(thumbs[0], copy) > 0.95
+        assert image_copy.aligned_similarity(thumbs[0], copy) > image_copy.aligned_similarity(
+            thumbs[0], thumbs[1]
+        )
+    assert image_copy.aligned_similarity(*thumbs) == image_copy.aligned_similarity(*thumbs[::-1])
+    assert image_copy.aligned_similarity(thumbs[0], thumbs[0]) == pytest.approx(1.0, abs=1e-5)
+
+
 def test_the_fitted_likelihood_ratio_ranks_relisted_copies_above_hard_negatives_held_out():
     x_train, y_train = pair_rows(*catalog(30, seed=1), seed=0)
     fit = evidence_fit(x_train, y_train)
@@ -81,7 +96,7 @@ def test_the_fitted_likelihood_ratio_ranks_relisted_copies_above_hard_negatives_
 
 def test_image_evidence_is_added_to_the_text_logit_only_when_both_listings_have_photos():
     text_model = scoring.model_load()
-    fit = EvidenceFit(coef=[10.0, 5.0, -4.0], intercept=-12.0)
+    fit = EvidenceFit(coef=[10.0, 5.0, -4.0, 2.0], intercept=-12.0)
     model = evidence_fold(model=text_model, fit=fit)
     words = dict(token_set=0.8, ratio=0.7, title_embedding_cos=0.8, brand="equal")
     no_photos = PairSignals(**words)
@@ -90,10 +105,12 @@ def test_image_evidence_is_added_to_the_text_logit_only_when_both_listings_have_
     )
     photos = PairSignals(
         **words, image_copy_cos=0.95, image_colour_sim=0.9, image_phash_min=8,
-        image_best_cos=0.5, image_sha256_match=False,
+        image_best_cos=0.5, image_sha256_match=False, image_aligned_sim=0.9,
     )  # fmt: skip
     gain = model.logit(scoring.features(photos))[0] - model.logit(scoring.features(no_photos))[0]
-    assert gain == pytest.approx(-12.0 + 10.0 * 0.95 + 5.0 * 0.9 - 4.0 * 8 / 64)
+    assert gain == pytest.approx(
+        -12.0 + 10.0 * 0.95 + 5.0 * 0.9 - 4.0 * 8 / 64 + 2.0 * np.arctanh(0.9)
+    )
     contributions = {n: c for n, _v, c in scoring.contributions(photos, model)}
     assert contributions["image_best_cos"] == 0.0  # the old hand-set prior is gone
     assert model.meta["image_evidence"]["coef"]["image_copy_cos"] == 10.0
@@ -101,8 +118,10 @@ def test_image_evidence_is_added_to_the_text_logit_only_when_both_listings_have_
 
 def test_the_shipped_model_scores_a_relisted_photo_higher_than_a_colour_variant():
     words = dict(token_set=0.9, ratio=0.8, title_embedding_cos=0.85, brand="equal")
-    copy = PairSignals(**words, image_copy_cos=0.96, image_colour_sim=0.9, image_phash_min=14)
-    variant = PairSignals(**words, image_copy_cos=0.85, image_colour_sim=0.3, image_phash_min=14)
+    copy = PairSignals(**words, image_copy_cos=0.96, image_colour_sim=0.9, image_phash_min=14,
+                       image_aligned_sim=0.99)  # fmt: skip
+    variant = PairSignals(**words, image_copy_cos=0.85, image_colour_sim=0.3, image_phash_min=14,
+                          image_aligned_sim=0.8)  # fmt: skip
     assert scoring.score(copy) > scoring.score(PairSignals(**words)) > scoring.score(variant)
 
 
