@@ -29,6 +29,7 @@ looking at any catalog, and are not tuned.
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import threading
@@ -165,8 +166,33 @@ def align_thumbnail(image: Image.Image) -> bytes:
     return image.convert("L").resize(THUMB_SIZE, Image.BILINEAR).tobytes()
 
 
-def _thumb(data: bytes) -> Image.Image:
-    return Image.frombytes("L", THUMB_SIZE, bytes(data))
+def _resample(n_in: int, n_out: int, lo: float, hi: float) -> np.ndarray:
+    """(n_out, n_in) weights that take the source span [lo, hi) to n_out samples: a triangle
+    filter widened by the shrink factor (what an antialiased bilinear resize does)."""
+    scale = (hi - lo) / n_out
+    support = max(1.0, scale)
+    centres = lo + (np.arange(n_out) + 0.5) * scale - 0.5
+    source = np.arange(n_in)
+    weights = np.clip(1.0 - np.abs(source[None, :] - centres[:, None]) / support, 0.0, None)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _operators(steps: tuple[float, ...], n_in: int, n_out: int) -> np.ndarray:
+    """Every (start crop, end crop) pair of ``steps`` as stacked resampling matrices."""
+    return np.concatenate(
+        [_resample(n_in, n_out, first * n_in, n_in - last * n_in) for first in steps
+         for last in steps]
+    ).astype(np.float32)  # fmt: skip
+
+
+_ROWS = _operators(ALIGN_STEPS, THUMB_SIZE[1], ALIGN_SIZE[1])  # (16·32, 64): top × bottom
+_COLS = _operators(ALIGN_STEPS, THUMB_SIZE[0], ALIGN_SIZE[0])  # (16·24, 48): left × right
+_WHOLE_ROWS = _resample(THUMB_SIZE[1], ALIGN_SIZE[1], 0, THUMB_SIZE[1]).astype(np.float32)
+_WHOLE_COLS = _resample(THUMB_SIZE[0], ALIGN_SIZE[0], 0, THUMB_SIZE[0]).astype(np.float32)
+
+
+def _pixels(data: bytes) -> np.ndarray:
+    return np.frombuffer(bytes(data), np.uint8).reshape(THUMB_SIZE[1], THUMB_SIZE[0])
 
 
 def _standardised(rows: np.ndarray) -> np.ndarray:
@@ -175,25 +201,30 @@ def _standardised(rows: np.ndarray) -> np.ndarray:
     return np.divide(rows, norm, out=np.zeros_like(rows), where=norm > 0)
 
 
-def _crops(image: Image.Image) -> np.ndarray:
-    w, h = image.size
-    boxes = [
-        (left * w, top * h, w - right * w, h - bottom * h)
-        for left in ALIGN_STEPS for top in ALIGN_STEPS
-        for right in ALIGN_STEPS for bottom in ALIGN_STEPS
-    ]  # fmt: skip
-    return np.stack(
-        [np.asarray(image.resize(ALIGN_SIZE, Image.BILINEAR, box=box), np.float32).ravel()
-         for box in boxes]
-    )  # fmt: skip
+def _crops(data: bytes) -> np.ndarray:
+    """(crops, ALIGN pixels): every crop of ALIGN_STEPS per side resized to ALIGN_SIZE, as two
+    matrix products (a crop-and-resize is a row resampling times a column resampling)."""
+    h, w = ALIGN_SIZE[1], ALIGN_SIZE[0]
+    out = _ROWS @ _pixels(data).astype(np.float32) @ _COLS.T  # (16·h, 16·w)
+    n = len(ALIGN_STEPS) ** 2
+    return out.reshape(n, h, n, w).transpose(0, 2, 1, 3).reshape(n * n, h * w)
+
+
+def _whole(data: bytes) -> np.ndarray:
+    return (_WHOLE_ROWS @ _pixels(data).astype(np.float32) @ _WHOLE_COLS.T).ravel()
+
+
+@functools.lru_cache(maxsize=64)  # ~0.8 MB each: a scan compares one listing with ~10 others
+def _crops_standardised(data: bytes) -> np.ndarray:
+    return _standardised(_crops(data))
 
 
 def aligned_similarity(a: bytes, b: bytes) -> float:
     """Best normalised cross-correlation in [-1, 1] of a crop of one thumbnail with the whole
     other one, tried both ways (symmetric). ~1 for the same photo re-cropped and re-lit."""
+    a, b = bytes(a), bytes(b)
     best = -1.0
     for x, y in ((a, b), (b, a)):
-        whole = _thumb(y).resize(ALIGN_SIZE, Image.BILINEAR)
-        target = _standardised(np.asarray(whole, np.float32).ravel())
-        best = max(best, float((_standardised(_crops(_thumb(x))) @ target).max()))
+        target = _standardised(_whole(y))
+        best = max(best, float((_crops_standardised(x) @ target).max()))
     return best
