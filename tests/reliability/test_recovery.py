@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.parse
 import urllib.request
 import uuid
@@ -116,6 +117,34 @@ def test_a_worker_killed_during_an_import_leaves_every_row_accounted_for(process
     counts = job.created_count + job.updated_count + job.unchanged_count + job.error_count
     assert (job.total, job.processed, counts, job.error_count) == (400, 400, 400, 8)
     assert Product.objects.filter(seller=seller).count() == 392
+
+
+def test_an_import_a_worker_is_running_is_neither_run_twice_nor_queued_again():
+    seller = SellerFactory()
+    job = services.import_job_create(seller=seller, csv_file=csv_upload(3))
+    holding, release = threading.Event(), threading.Event()
+
+    def another_worker():  # holds the job as a worker running it does, on its own session
+        try:
+            with services._import_job_lock(job.pk) as taken:
+                assert taken
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=another_worker)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        assert services.import_jobs_resume() == []
+        assert services.import_job_run(job_id=job.pk).status == ImportJobStatus.QUEUED
+    finally:
+        release.set()
+        thread.join(30)
+    assert services.import_jobs_resume() == [job.pk]  # nobody holds it now
+    assert services.import_job_run(job_id=job.pk).status == ImportJobStatus.DONE
+    assert Product.objects.filter(seller=seller).count() == 3
 
 
 # ----------------------------------------------------------------------------- Redis down
