@@ -128,10 +128,11 @@ def test_stop_ends_every_program_and_what_it_started(tmp_path):
 
 
 # ----------------------------------------------------------------------------- manage.py serve
-def _dramatiq_main(serve_pid: int) -> int | None:
+def _child(serve_pid: int, program: bytes) -> int | None:
+    """The child of serve whose command line names ``program`` (dramatiq, gunicorn)."""
     for pid in children(serve_pid):
         try:
-            if b"dramatiq" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if program in Path(f"/proc/{pid}/cmdline").read_bytes() and not gone(pid):
                 return pid
         except OSError:
             continue
@@ -143,7 +144,9 @@ def _embedded(image: ProductImage) -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_serve_restarts_a_killed_worker_and_the_site_keeps_answering(processes, tiny_space):
+def test_serve_restarts_a_killed_worker_or_web_server_and_the_rest_keep_serving(
+    processes, tiny_space
+):
     product = ProductFactory()  # a catalog with a product: serve seeds no demo
     port = free_port()
     site = f"http://127.0.0.1:{port}"
@@ -162,7 +165,7 @@ def test_serve_restarts_a_killed_worker_and_the_site_keeps_answering(processes, 
     first = add_photo(1)
     wait_for(lambda: _embedded(first), "the worker to embed a photo", timeout=120)
     # Killed well after its first start, this is a crash, not a failure to start.
-    main = _dramatiq_main(serve.pid)
+    main = _child(serve.pid, b"dramatiq")
     worker = dramatiq_worker_process(main)
     grace = Supervisor.startup_grace
     wait_for(
@@ -174,7 +177,7 @@ def test_serve_restarts_a_killed_worker_and_the_site_keeps_answering(processes, 
     assert http_status(site + "/") == 200
     assert http_status(site + f"/products/{product.pk}/") == 200
     restarted = wait_for(
-        lambda: (pid := _dramatiq_main(serve.pid)) not in (None, main) and pid,
+        lambda: (pid := _child(serve.pid, b"dramatiq")) not in (None, main) and pid,
         "serve to start a new worker", timeout=60,
     )  # fmt: skip
     second = add_photo(2)
@@ -184,10 +187,18 @@ def test_serve_restarts_a_killed_worker_and_the_site_keeps_answering(processes, 
     log = processes.log("serve")
     assert "worker (pid" in log and "restarting it in 1 s" in log, log[-3000:]
 
-    web = [pid for pid in children(serve.pid) if pid != restarted]
+    # The web server dies too: it comes back, and the worker is left alone meanwhile.
+    web = _child(serve.pid, b"gunicorn")
+    sigkill(web)
+    wait_for(lambda: _child(serve.pid, b"gunicorn") not in (None, web), "a new web server")
+    wait_for(lambda: http_status(site + "/") == 200, "the site to answer again", timeout=120)
+    assert _child(serve.pid, b"dramatiq") == restarted
+    assert "web (pid" in processes.log("serve")
+
+    web = _child(serve.pid, b"gunicorn")
     serve.send_signal(signal.SIGINT)  # Ctrl-C stops everything
     assert serve.wait(timeout=60) == 0
-    assert all(gone(pid) for pid in [restarted, *web])
+    assert gone(restarted) and gone(web)
 
 
 def _uptime(pid: int) -> float:
