@@ -321,7 +321,8 @@ def _import_job_send(job_id: int) -> None:
 
 # Session-level PostgreSQL advisory locks (class id, job id) say which import jobs a worker is
 # running now: PostgreSQL releases one when its session ends, so a job whose worker was killed
-# is free again at once.
+# is free again at once. (The two-int form: job ids below 2**31. Behind a transaction-pooling
+# proxy such as PgBouncer, session locks need a direct connection.)
 IMPORT_JOB_LOCK = 0x696D_706A  # "impj"
 
 
