@@ -8,9 +8,11 @@ write announces nothing.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
@@ -38,6 +40,8 @@ from catalog.models import (
     Seller,
 )
 from catalog.signals import announce_on_commit, product_content_changed, product_deleted
+
+log = logging.getLogger(__name__)
 
 
 def _content_changed(image_ids: Sequence[int], product_ids: Sequence[int] = ()) -> None:
@@ -303,13 +307,59 @@ def import_job_create(*, seller: Seller, csv_file, images_zip=None) -> ImportJob
         job.images_zip.save("images.zip", images_zip, save=False)
     job.save()
     job_id = job.pk
-
-    def enqueue():
-
-        tasks.import_job_run_task.send(job_id)
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: _import_job_send(job_id))
     return job
+
+
+def _import_job_send(job_id: int) -> None:
+    try:
+        tasks.import_job_run_task.send(job_id)
+    except Exception as error:  # noqa: BLE001 - the job is saved; reconcile sends it later
+        log.warning("import job %s is saved but not queued (%s); `manage.py reconcile` queues "
+                    "it", job_id, error)  # fmt: skip
+
+
+# Session-level PostgreSQL advisory locks (class id, job id) say which import jobs a worker is
+# running now: PostgreSQL releases one when its session ends, so a job whose worker was killed
+# is free again at once. (The two-int form: job ids below 2**31. Behind a transaction-pooling
+# proxy such as PgBouncer, session locks need a direct connection.)
+IMPORT_JOB_LOCK = 0x696D_706A  # "impj"
+
+
+@contextlib.contextmanager
+def _import_job_lock(job_id: int) -> Iterator[bool]:
+    """Try to take the job's lock on this connection; yields whether it was free."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_lock(%s::integer, %s::integer)", [IMPORT_JOB_LOCK, job_id]
+        )
+        taken = cursor.fetchone()[0]
+    try:
+        yield taken
+    finally:
+        if taken:
+            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                # a broken connection has dropped the lock with its session
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s::integer, %s::integer)", [IMPORT_JOB_LOCK, job_id]
+                )
+
+
+def import_jobs_resume() -> list[int]:
+    """Queue again the import jobs that are queued or running but that no worker runs: their
+    message was lost (the broker was down when the upload committed) or their worker died.
+    ``reconcile`` calls this; a job that is queued twice runs once (:func:`import_job_run`)."""
+
+    orphans = []
+    for job_id in ImportJob.objects.filter(
+        status__in=[ImportJobStatus.QUEUED, ImportJobStatus.RUNNING]
+    ).values_list("pk", flat=True):
+        with _import_job_lock(job_id) as free:
+            if free:
+                orphans.append(job_id)
+    for job_id in orphans:
+        tasks.import_job_run_task.send(job_id)
+    return orphans
 
 
 def _import_job_save(job_id: int, **fields) -> None:
@@ -318,8 +368,20 @@ def _import_job_save(job_id: int, **fields) -> None:
 
 def import_job_run(*, job_id: int) -> ImportJob:
     """Run a queued import: rows are written one transaction each (catalog.importing), progress
-    is saved every few rows, and the rows that failed go to a CSV error report."""
+    is saved every few rows, and the rows that failed go to a CSV error report.
 
+    The job's advisory lock is held while it runs, so a second message for it (``reconcile``
+    re-queues jobs no worker holds) returns at once. A job started again after its worker died
+    starts from the first row: rows already written count as unchanged."""
+
+    with _import_job_lock(job_id) as free:
+        if not free:
+            log.info("import job %s is running in another worker", job_id)
+            return ImportJob.objects.get(pk=job_id)
+        return _import_job_run(job_id)
+
+
+def _import_job_run(job_id: int) -> ImportJob:
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().select_related("seller").get(pk=job_id)
         if job.status not in {ImportJobStatus.QUEUED, ImportJobStatus.RUNNING}:
@@ -437,6 +499,7 @@ __all__ = [
     "ImageRejected",
     "import_job_create",
     "import_job_run",
+    "import_jobs_resume",
     "product_delete",
     "product_image_set_kind",
     "seller_become",

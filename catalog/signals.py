@@ -3,15 +3,20 @@
 The catalog imports nothing from those apps: they connect receivers in their
 ``AppConfig.ready()``. Every signal here is sent once the write's transaction has committed, so a
 receiver (which usually sends a job) never sees a row that is not there yet, and a rolled-back
-write announces nothing.
+write announces nothing. A receiver that fails then (the broker is down) is logged and the others
+still run: the write has committed and stands, and ``manage.py reconcile`` later sends the jobs
+the database says are missing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from django.db import transaction
 from django.dispatch import Signal
+
+log = logging.getLogger(__name__)
 
 # A product's photos or text changed: ``image_ids`` are new photos, ``product_ids`` products
 # whose title, brand or description changed (or that are new).
@@ -27,4 +32,14 @@ def announce_on_commit(signal: Signal, **ids: Sequence[int]) -> None:
     lists = {name: [int(i) for i in values] for name, values in ids.items()}
     if not any(lists.values()):
         return
-    transaction.on_commit(lambda: signal.send(sender=None, **lists))
+    transaction.on_commit(lambda: announce(signal, **lists))
+
+
+def announce(signal: Signal, **lists: list[int]) -> None:
+    """Send ``signal`` to every receiver; one that fails is logged (by Django, with its traceback)
+    and does not stop the others or fail the request whose write has already committed."""
+    for receiver, outcome in signal.send_robust(sender=None, **lists):
+        if isinstance(outcome, Exception):
+            log.warning("%s failed after commit (%s); the write stands and `manage.py "
+                        "reconcile` sends missing jobs", getattr(receiver, "__qualname__", receiver),
+                        outcome)  # fmt: skip

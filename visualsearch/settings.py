@@ -179,7 +179,9 @@ EMBEDDED_POSTGRES = not DATABASE_URL
 if DATABASE_URL:
     import dj_database_url
 
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60)
+    # Connections stay open between requests and jobs; each is checked before its first use, so
+    # one that a database restart broke is replaced instead of failing that request or job.
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
 else:
     _db = {
         "ENGINE": "django.db.backends.postgresql",

@@ -1,19 +1,24 @@
 from django.core.management.base import BaseCommand
 
+from catalog.services import import_jobs_resume
 from visualsearch import selectors, services
 from visualsearch.spaces import space_active
 
 
 class Command(BaseCommand):
     help = (
-        "Enqueue embedding jobs for everything the active space is still missing, and attribute "
-        "jobs for images that have a vector but no zero-shot attributes yet."
+        "Send again the jobs the database says are missing: embeddings the active space still "
+        "lacks, attributes of images embedded without them, and import jobs no worker runs "
+        "(their message was lost or their worker died)."
     )
 
     def handle(self, *args, **options):
+        resumed = import_jobs_resume()
+        if resumed:
+            self.stdout.write(f"queued again {len(resumed)} import jobs: {resumed}")
         space = space_active()
         if space is None:
-            self.stdout.write("no active embedding space; nothing to do")
+            self.stdout.write("no active embedding space; no embeddings to send")
             return
         image_ids, product_ids = selectors.embeddings_missing(space=space)
         services.embeddings_enqueue(image_ids=image_ids, product_ids=product_ids)

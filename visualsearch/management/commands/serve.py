@@ -1,12 +1,13 @@
 """`make run`: migrate, seed the demo, make sure a search space is active, then serve the site
-with a dramatiq worker until Ctrl-C, which stops the children and the local services."""
+with a dramatiq worker until Ctrl-C, which stops the children and the local services.
+
+A worker or web process that dies is restarted with backoff while the other keeps serving
+(``visualsearch.supervisor``); only Ctrl-C, SIGTERM or a process that fails to start at all stops
+everything."""
 
 import os
 import signal
-import subprocess
 import sys
-import time
-from functools import partial
 
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
@@ -15,13 +16,7 @@ from django.db import connections
 from catalog.models import Product
 from visualsearch.default_space import default_space_ensure
 from visualsearch.spaces import space_active
-
-
-def _signal_group(child: subprocess.Popen, signum: int) -> None:
-    try:
-        os.killpg(child.pid, signum)
-    except ProcessLookupError:
-        pass
+from visualsearch.supervisor import Program, Supervisor
 
 
 class Command(BaseCommand):
@@ -48,55 +43,29 @@ class Command(BaseCommand):
         connections.close_all()
 
         python = sys.executable
-        # Each child leads its own process group, so stopping it reaches its workers too, and a
-        # terminal's Ctrl-C reaches only this supervisor, which stops everything in order.
-        spawn = partial(subprocess.Popen, start_new_session=True)
-        children = [
-            spawn(
-                [python, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"]
-            ),  # fmt: skip
-            spawn(
-                [
-                    python,
-                    "-m",
-                    "gunicorn",
-                    "visualsearch.wsgi",
-                    "--bind",
-                    bind,
-                    "--workers",
-                    str(web_workers),
-                    "--threads",
-                    "4",
-                    "--timeout",
-                    "120",
-                    "--access-logfile",
-                    "-",
-                ]
-            ),  # fmt: skip
-        ]
+        worker = [python, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"]
+        web = [
+            python, "-m", "gunicorn", "visualsearch.wsgi", "--bind", bind,
+            "--workers", str(web_workers), "--threads", "4", "--timeout", "120",
+            "--access-logfile", "-",
+        ]  # fmt: skip
+        supervisor = Supervisor(
+            [
+                # A dead worker's messages wait in Redis until its heartbeat times out;
+                # reconcile sends at once what the database says is still to do.
+                Program("worker", worker, on_restart=[python, "manage.py", "reconcile"]),
+                Program("web", web),
+            ],
+            log=lambda line: self.stderr.write(f"serve: {line}"),
+        )
+        signal.signal(signal.SIGINT, lambda signum, frame: supervisor.stop())
+        signal.signal(signal.SIGTERM, lambda signum, frame: supervisor.stop())
         self.stdout.write(self.style.SUCCESS(f"Serving http://{bind}/ (Ctrl-C stops everything)"))
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
         try:
-            while not stopping and all(child.poll() is None for child in children):
-                time.sleep(0.5)
+            status = supervisor.run()
         finally:
-            for child in children:
-                _signal_group(child, signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    pass
-                _signal_group(child, signal.SIGKILL)
             if not keep_services:
                 call_command("local_services", "stop")
-        if not stopping:
-            self.stderr.write("A child process exited; everything was stopped.")
-            sys.exit(1)
+        if status != 0:
+            self.stderr.write("A process failed to start; everything was stopped.")
+            sys.exit(status)
