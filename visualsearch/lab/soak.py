@@ -45,7 +45,6 @@ from django.db.models import Count, Sum
 
 from catalog import services as catalog_services
 from catalog.models import Category, ImportJob, Product, ProductImage, ProductStatus
-from dedupe.models import DuplicateCandidate, ReviewEvent
 from visualsearch.models import EmbeddingFailure, ImageEmbedding
 from visualsearch.spaces import space_active
 
@@ -247,8 +246,6 @@ def outcome_after(*, since: dt.datetime, wait_s: float, log) -> dict:
         "imports": dict(jobs.values_list("status").annotate(n=Count("id")).order_by()),
         "import_rows": jobs.aggregate(n=Sum("created_count"))["n"] or 0,
         "import_row_errors": jobs.aggregate(n=Sum("error_count"))["n"] or 0,
-        "decisions": ReviewEvent.objects.filter(at__gte=since).count(),
-        "pending_pairs": DuplicateCandidate.objects.filter(status="pending").count(),
     }
 
 
@@ -406,8 +403,7 @@ def section_markdown(*, report: SoakReport, command: str, server: str, note: str
         f"still without a vector after {after.get('drain_s', 0):.0f} s, "
         f"{after.get('failures')} embedding failures; imports by status "
         f"{after.get('imports')}, {after.get('import_rows')} rows created, "
-        f"{after.get('import_row_errors')} row errors; {after.get('decisions')} audit events; "
-        f"{after.get('pending_pairs')} pairs pending at the end.",
+        f"{after.get('import_row_errors')} row errors.",
     ]
     if report.notes:
         lines += ["", *[f"- {n}" for n in report.notes]]
