@@ -22,6 +22,7 @@ from dedupe.services import candidate_decide
 from tests.dedupe.helpers import candidate_for, listed, moderator, unit
 from tests.factories import ProductImageFactory
 from tests.support import ROOT
+from visualsearch import backup
 from visualsearch.models import ImageEmbedding
 from visualsearch.spaces import space_register
 
@@ -175,3 +176,19 @@ def test_a_restore_refuses_a_folder_that_is_not_a_whole_backup_and_a_database_wi
         call_command("restore", str(folder), "--force")
     with pytest.raises(CommandError, match="exists and is not an empty folder"):
         call_command("backup", str(folder))
+
+
+@pytest.mark.django_db
+def test_a_backup_without_pg_dump_or_whose_dump_fails_says_so_and_leaves_no_folder(
+    monkeypatch, settings, tmp_path
+):
+    settings.MODELS_DIR = tmp_path / "models"
+    monkeypatch.setattr(settings, "EMBEDDED_POSTGRES", False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(CommandError, match="No pg_dump on PATH"):
+        call_command("backup", str(tmp_path / "one"))
+
+    monkeypatch.setattr(backup, "pg_tool", lambda name: "/bin/false")
+    with pytest.raises(CommandError, match=r"pg_dump of .* failed \(exit 1\)"):
+        call_command("backup", str(tmp_path / "two"), stdout=io.StringIO())
+    assert not (tmp_path / "two").exists()

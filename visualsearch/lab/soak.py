@@ -193,6 +193,8 @@ class SoakReport:
     started_at: str
     events: list[Event]
     samples: list[tuple[float, dict]]  # (seconds since start, memory_sample())
+    loads: list[tuple[float, float]] = field(default_factory=list)  # (seconds, load average)
+    catalog: tuple[int, int] = (0, 0)  # active products at the start and at the end
     after: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -268,6 +270,15 @@ def machine_description() -> str:
     )
 
 
+def window_count(seconds: float) -> int:
+    """5-minute windows; a last stub of under half a window joins the one before it."""
+    return max(1, round(seconds / WINDOW_S))
+
+
+def window_of(at: float, windows: int) -> int:
+    return min(max(int(at // WINDOW_S), 0), windows - 1)
+
+
 def _latency_tables(report: SoakReport) -> list[str]:
     by_kind = defaultdict(list)
     for e in report.events:
@@ -291,9 +302,9 @@ def _latency_tables(report: SoakReport) -> list[str]:
         f"| **all** | **{len(report.events)}** | **{errors}** | {_pct(every, 50)} | "
         f"{_pct(every, 95)} | |"
     )
-    windows = max(1, int(np.ceil(report.seconds / WINDOW_S)))
-    heads = [f"{w * WINDOW_S // 60}-{min((w + 1) * WINDOW_S, report.seconds) / 60:.0f} min"
-             for w in range(windows)]  # fmt: skip
+    windows = window_count(report.seconds)
+    ends = [(w + 1) * WINDOW_S for w in range(windows - 1)] + [report.seconds]
+    heads = [f"{w * WINDOW_S // 60}-{end / 60:.0f} min" for w, end in enumerate(ends)]
     lines += [
         "",
         "p50 / p95 (ms) and requests per 5-minute window (errors, when any, in brackets):",
@@ -306,7 +317,7 @@ def _latency_tables(report: SoakReport) -> list[str]:
         for w in range(windows):
             rows = [
                 e for e in report.events
-                if w * WINDOW_S <= e.at < (w + 1) * WINDOW_S
+                if window_of(e.at, windows) == w
                 and (e.kind == kind or (kind == "all" and e.kind != "import:job"))
             ]  # fmt: skip
             ok = [e.ms for e in rows if not e.error]
@@ -317,6 +328,13 @@ def _latency_tables(report: SoakReport) -> list[str]:
                 else "–"
             )
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    loads = [[load for t, load in report.loads if window_of(t, windows) == w]
+             for w in range(windows)]  # fmt: skip
+    lines.append(
+        "| machine load (1-min load average, mean) | "
+        + " | ".join(f"{np.mean(v):.1f}" if v else "–" for v in loads)
+        + " |"
+    )
     return lines
 
 
@@ -391,7 +409,9 @@ def section_markdown(*, report: SoakReport, command: str, server: str, note: str
         "minutes a CSV import of 8 rows with a ZIP of photos through the dashboard (session "
         "log-in), polled to its end. The moderator (token): list the queue, read a pair, dismiss "
         "or escalate it, undo. An error is any response with an unexpected status, a request "
-        "that failed, or an import that ended other than `done` without row errors.",
+        "that failed, or an import that ended other than `done` without row errors. The "
+        f"catalog grew from {report.catalog[0]} to {report.catalog[1]} active listings. The "
+        "machine's load average (last row below) counts everything on it, other work included.",
         "",
         *_latency_tables(report),
         "",
@@ -437,10 +457,11 @@ def report_notes(report: SoakReport) -> list[str]:
         )
     else:
         notes.append("Errors: 0 (target 0).")
+    n = window_count(report.seconds)
     windows = [
         [e.ms for e in report.events
-         if not e.error and e.kind != "import:job" and w * WINDOW_S <= e.at < (w + 1) * WINDOW_S]
-        for w in range(int(np.ceil(report.seconds / WINDOW_S)))
+         if not e.error and e.kind != "import:job" and window_of(e.at, n) == w]
+        for w in range(n)
     ]  # fmt: skip
     windows = [w for w in windows if w]
     if len(windows) >= 2:
@@ -503,8 +524,10 @@ def run(
     env = os.environ | {"SOAK_CONFIG": str(config), "SOAK_EVENTS": str(events_path)}
     log(f"soak: {users} users ({shoppers} shoppers, {sellers} sellers, 1 moderator) against "
         f"{url} for {minutes:g} min; events in {events_path}")  # fmt: skip
+    sys.stdout.flush()
     start = time.time()
-    samples = []
+    samples, loads = [], []
+    products_before = Product.objects.filter(status=ProductStatus.ACTIVE).count()
     with open(folder / "locust.log", "w") as locust_log:
         locust = subprocess.Popen(command, env=env, stdout=locust_log, stderr=subprocess.STDOUT)
         try:
@@ -513,6 +536,7 @@ def run(
                 now = time.monotonic()
                 if now >= next_sample:
                     samples.append((time.time() - start, memory_sample()))
+                    loads.append((time.time() - start, os.getloadavg()[0]))
                     next_sample = now + 15
                 if now >= next_log:
                     lines = events_path.read_text().splitlines()
@@ -520,6 +544,7 @@ def run(
                     log(f"  {(time.time() - start) / 60:5.1f} min: {len(lines)} requests, "
                         f"{errors} errors")  # fmt: skip
                     next_log = now + 60
+                    sys.stdout.flush()
                 time.sleep(1)
         except KeyboardInterrupt:
             locust.terminate()
@@ -535,7 +560,8 @@ def run(
         url=url, folder=folder, seconds=elapsed,
         users={"shoppers": shoppers, "sellers": sellers, "moderator": 1},
         started_at=dt.datetime.fromtimestamp(start, dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        events=events, samples=samples,
+        events=events, samples=samples, loads=loads,
+        catalog=(products_before, Product.objects.filter(status=ProductStatus.ACTIVE).count()),
     )  # fmt: skip
     report.after = outcome_after(since=since, wait_s=drain_s, log=log)
     report.notes = report_notes(report)

@@ -71,7 +71,10 @@ def expect(response, *codes: int) -> bool:
     if response.status_code in codes:
         response.success()
         return True
-    response.failure(f"HTTP {response.status_code}: {response.text[:160]}")
+    if response.status_code == 0:  # no HTTP answer: the connection failed or was closed
+        response.failure(f"no response: {response.error!r}"[:200])
+    else:
+        response.failure(f"HTTP {response.status_code}: {response.text[:160]}")
     return False
 
 
