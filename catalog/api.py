@@ -1,7 +1,9 @@
 """The products API: parse, call one catalog service or selector, render.
 
 Anyone lists and reads active products; only the owning seller writes (object-level permission,
-403 for others); uploads go through catalog.services.image_validate and the "upload" throttle."""
+403 for others); writes take JSON (photos are multipart uploads); uploads go through catalog.services.image_validate and the "upload" throttle.
+Authentication is the project's default (token first: 401 with "WWW-Authenticate: Token" for a
+write without credentials); catalog.api_schema documents who may call what and every error."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, permissions, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -31,9 +32,6 @@ from catalog.serializers import (
     TokenInSerializer,
     TokenOutSerializer,
 )
-
-# Token first: an anonymous write gets 401 with "WWW-Authenticate: Token", not a bare 403.
-AUTHENTICATION = [TokenAuthentication, SessionAuthentication]
 
 
 class IsSellerOrReadOnly(permissions.BasePermission):
@@ -71,8 +69,8 @@ def _out(product_pk: int, request) -> dict:
 
 
 class ProductListApi(generics.GenericAPIView):
-    authentication_classes = AUTHENTICATION
     permission_classes = [IsSellerOrReadOnly]
+    parser_classes = [JSONParser]
     serializer_class = ProductOutSerializer
 
     @extend_schema(parameters=[ProductFilterSerializer], responses=ProductOutSerializer(many=True))
@@ -94,8 +92,8 @@ class ProductListApi(generics.GenericAPIView):
 
 
 class ProductDetailApi(APIView):
-    authentication_classes = AUTHENTICATION
     permission_classes = [IsSellerOrReadOnly, IsOwnerOrReadOnly]
+    parser_classes = [JSONParser]
 
     @extend_schema(responses=ProductOutSerializer)
     def get(self, request, pk: int):
@@ -132,7 +130,6 @@ class ProductDetailApi(APIView):
 
 
 class ProductImagesApi(APIView):
-    authentication_classes = AUTHENTICATION
     permission_classes = [IsSellerOrReadOnly, IsOwnerOrReadOnly]
     parser_classes = [MultiPartParser, FormParser]
     throttle_scope = "upload"
@@ -167,8 +164,8 @@ class ProductImagesApi(APIView):
 
 
 class ProductImagesOrderApi(APIView):
-    authentication_classes = AUTHENTICATION
     permission_classes = [IsSellerOrReadOnly, IsOwnerOrReadOnly]
+    parser_classes = [JSONParser]
 
     @extend_schema(request=ImagesOrderSerializer, responses=ImageOutSerializer(many=True))
     def post(self, request, pk: int):
@@ -183,8 +180,8 @@ class ProductImagesOrderApi(APIView):
 
 
 class ProductImageDetailApi(APIView):
-    authentication_classes = AUTHENTICATION
     permission_classes = [IsSellerOrReadOnly, IsOwnerOrReadOnly]
+    parser_classes = [JSONParser]
 
     def _image(self, pk: int, image_id: int) -> ProductImage:
         product = _product_for(self, pk)
@@ -195,7 +192,10 @@ class ProductImageDetailApi(APIView):
         image = self._image(pk, image_id)
         serializer = ImagePatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        image = services.product_image_set_kind(image=image, kind=serializer.validated_data["kind"])
+        if "kind" in serializer.validated_data:
+            image = services.product_image_set_kind(
+                image=image, kind=serializer.validated_data["kind"]
+            )
         return Response(ImageOutSerializer(image, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
@@ -205,10 +205,14 @@ class ProductImageDetailApi(APIView):
 
 
 class SellerMeApi(APIView):
-    authentication_classes = AUTHENTICATION
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=SellerMeOutSerializer)
+    @extend_schema(
+        responses={
+            200: SellerMeOutSerializer,
+            404: OpenApiResponse(description="You are not a seller yet"),
+        }
+    )
     def get(self, request):
         seller = getattr(request.user, "seller", None)
         if seller is None:
@@ -233,11 +237,15 @@ class SellerMeApi(APIView):
 class TokenApi(APIView):
     """Create (with username and password) or revoke (authenticated) your API token."""
 
-    authentication_classes = AUTHENTICATION
     permission_classes = [permissions.AllowAny]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
     parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return [permissions.IsAuthenticated()]
+        return super().get_permissions()
 
     @extend_schema(request=TokenInSerializer, responses={201: TokenOutSerializer})
     def post(self, request):
@@ -253,7 +261,5 @@ class TokenApi(APIView):
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="revoked")})
     def delete(self, request):
-        if not request.user.is_authenticated:
-            raise exceptions.NotAuthenticated()
         services.token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

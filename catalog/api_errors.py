@@ -2,8 +2,9 @@
 
 Validation errors keep their field names; errors that are not about one field go under
 ``non_field_errors``; errors that only have a ``detail`` (401, 403, 404, 405, 429, 503 …) go under
-``detail``. Registered as REST_FRAMEWORK["EXCEPTION_HANDLER"]; the OpenAPI hook below documents the
-shape on every operation.
+``detail``. Registered as REST_FRAMEWORK["EXCEPTION_HANDLER"]; catalog.api_schema documents the
+shape on every error an operation can answer, and catalog.views answers it for an /api/ path that
+matches no route (404) and for an unhandled error under /api/ (500).
 """
 
 from __future__ import annotations
@@ -71,21 +72,3 @@ ERRORS_SCHEMA = {
     "required": ["errors"],
     "example": {"errors": {"image": ["Upload a valid image."]}},
 }
-
-
-def openapi_errors_hook(result: dict, generator, request, public) -> dict:
-    """drf-spectacular postprocessing hook: an ``Errors`` component and a ``4XX`` response using
-    it on every operation that does not already document its errors."""
-    result.setdefault("components", {}).setdefault("schemas", {})["Errors"] = ERRORS_SCHEMA
-    ref = {"$ref": "#/components/schemas/Errors"}
-    for path_item in result.get("paths", {}).values():
-        for method, operation in path_item.items():
-            if method not in {"get", "post", "put", "patch", "delete"}:
-                continue
-            responses = operation.setdefault("responses", {})
-            if not any(code.startswith("4") for code in responses):
-                responses["4XX"] = {
-                    "description": "Error (see the Errors schema)",
-                    "content": {"application/json": {"schema": ref}},
-                }
-    return result

@@ -4,9 +4,11 @@ catalog.services."""
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog import services
+from catalog import api_fields, services
+from catalog.currencies import ISO_4217
 from catalog.images import ImageRejected, too_big_message
 from catalog.models import Category, ImageKind, Product, ProductImage, ProductStatus, Seller
 
@@ -62,15 +64,23 @@ class ProductOutSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+@extend_schema_field(
+    {"type": "string", "enum": sorted(ISO_4217), "default": "EUR",
+     "description": "ISO 4217 code (letter case is ignored)"}
+)  # fmt: skip
+class CurrencyField(api_fields.CharField):
+    pass
+
+
 class ProductInSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=300)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    brand = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
-    category = serializers.PrimaryKeyRelatedField(
+    title = api_fields.CharField(max_length=300)
+    description = api_fields.CharField(required=False, allow_blank=True, default="")
+    brand = api_fields.CharField(required=False, allow_blank=True, default="", max_length=120)
+    category = api_fields.PrimaryKeyRelatedField(
         queryset=Category.objects.all(), required=False, allow_null=True, default=None
     )
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    currency = serializers.CharField(required=False, default="EUR", max_length=3)
+    price = api_fields.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    currency = CurrencyField(required=False, default="EUR", max_length=3)
     status = serializers.ChoiceField(
         choices=SELLER_STATUSES, required=False, default=ProductStatus.DRAFT,
         help_text="draft (default), active (published) or hidden",
@@ -112,19 +122,19 @@ class ProductPatchSerializer(ProductInSerializer):
 
 
 class ProductFilterSerializer(serializers.Serializer):
-    category = serializers.CharField(
+    category = api_fields.CharField(
         required=False, allow_blank=True, help_text="category slug; includes its subcategories"
     )
-    brand = serializers.CharField(required=False, allow_blank=True, help_text="exact, any case")
-    seller = serializers.CharField(required=False, allow_blank=True, help_text="seller slug")
-    min_price = serializers.DecimalField(
-        required=False, allow_null=True, max_digits=12, decimal_places=2, min_value=0
+    brand = api_fields.CharField(required=False, allow_blank=True, help_text="exact, any case")
+    seller = api_fields.CharField(required=False, allow_blank=True, help_text="seller slug")
+    min_price = api_fields.DecimalField(
+        required=False, max_digits=12, decimal_places=2, min_value=0
     )
-    max_price = serializers.DecimalField(
-        required=False, allow_null=True, max_digits=12, decimal_places=2, min_value=0
+    max_price = api_fields.DecimalField(
+        required=False, max_digits=12, decimal_places=2, min_value=0
     )
-    q = serializers.CharField(required=False, allow_blank=True, max_length=200,
-                              help_text="full-text words in title, brand, description")  # fmt: skip
+    q = api_fields.CharField(required=False, allow_blank=True, max_length=200,
+                             help_text="full-text words in title, brand, description")  # fmt: skip
 
     def validate(self, data):
         low, high = data.get("min_price"), data.get("max_price")
@@ -157,18 +167,20 @@ class ImagesUploadSerializer(serializers.Serializer):
 
 class ImagesOrderSerializer(serializers.Serializer):
     order = serializers.ListField(
-        child=serializers.IntegerField(), allow_empty=False,
+        child=api_fields.IntegerField(), allow_empty=False,
         help_text="every image id of the product, in the new order",
     )  # fmt: skip
 
 
 class ImagePatchSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ImageKind.choices)
+    """PATCH: a field left out keeps its value (an empty body changes nothing)."""
+
+    kind = serializers.ChoiceField(choices=ImageKind.choices, required=False)
 
 
 class TokenInSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"})
+    username = api_fields.CharField()
+    password = api_fields.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 
 class TokenOutSerializer(serializers.Serializer):

@@ -1,8 +1,8 @@
 """The duplicates API for moderators: list the queue, read a pair, decide it.
 
 Errors come out in the project's shape ``{"errors": {field: [messages]}}`` through the global
-DRF exception handler: 400 bad input, 401/403 not a moderator, 404 no such pair, 409 already
-decided (another moderator got there first)."""
+DRF exception handler: 400 bad input, 401 not signed in, 403 not a moderator, 404 no such pair,
+409 already decided (another moderator got there first)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.api_fields import INTEGER_TEXT
+from catalog.parsers import JSONParser
 from catalog.roles import user_is_moderator
 from dedupe import selectors, services
 from dedupe.serializers import (
@@ -44,6 +46,24 @@ class QueuePagination(CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+
+    def get_page_size(self, request):
+        """DRF falls back to the default on any bad page_size; here it is a 400, as documented."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not INTEGER_TEXT.search(raw) or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
 
     def decode_cursor(self, request):
         """DRF's decoding, and a 400 for a cursor this API did not issue: DRF passes any
@@ -123,6 +143,7 @@ def _decision_call(service, **kwargs):
 
 class CandidateDecisionApi(APIView):
     permission_classes = [IsModerator]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=DecisionInSerializer,

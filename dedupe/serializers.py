@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from catalog import api_fields
 from dedupe.models import CandidateStatus, DuplicateCandidate, ReviewEvent, SignalGroup
 from dedupe.services import ACTIONS
 
 
 class CandidateFilterSerializer(serializers.Serializer):
-    status = serializers.CharField(
+    status = serializers.ChoiceField(
+        choices=[*CandidateStatus.values, "all"],
         default=CandidateStatus.PENDING,
         help_text="pending (default), confirmed, dismissed, escalated or all",
+        error_messages={
+            "invalid_choice": "Unknown status {input!r}; use "
+            + ", ".join(CandidateStatus.values)
+            + " or all."
+        },
     )
-    category = serializers.IntegerField(required=False, min_value=1)
-    seller = serializers.IntegerField(required=False, min_value=1)
+    category = api_fields.IntegerField(required=False, min_value=1)
+    seller = api_fields.IntegerField(required=False, min_value=1)
     signal = serializers.ChoiceField(choices=SignalGroup.values, required=False)
-
-    def validate_status(self, value: str) -> str:
-        if value not in [*CandidateStatus.values, "all"]:
-            raise serializers.ValidationError(
-                f"Unknown status {value!r}; use {', '.join(CandidateStatus.values)} or all."
-            )
-        return value
 
 
 class ProductBriefSerializer(serializers.Serializer):
@@ -79,6 +79,6 @@ class DecisionInSerializer(serializers.Serializer):
             "invalid_choice": "Unknown action {input!r}; use confirm, dismiss or escalate."
         },
     )
-    canonical = serializers.IntegerField(required=False, allow_null=True)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=40, default="")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    canonical = api_fields.IntegerField(required=False, allow_null=True)
+    reason = api_fields.CharField(required=False, allow_blank=True, max_length=40, default="")
+    note = api_fields.CharField(required=False, allow_blank=True, default="")

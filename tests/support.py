@@ -7,12 +7,14 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+from django.urls import URLPattern, URLResolver, get_resolver
 from PIL import Image, ImageDraw
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -60,6 +62,19 @@ def real_worker(*queues: str):
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def url_routes(patterns=None, prefix=""):
+    """(path with ``{name}`` for each URL parameter, view class or function) for every URL
+    pattern of the project, depth first."""
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        pattern = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from url_routes(entry.url_patterns, pattern)
+        elif isinstance(entry, URLPattern):
+            path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", pattern).lstrip("^").rstrip("$")
+            view = entry.callback
+            yield path, getattr(view, "cls", None) or getattr(view, "view_class", None) or view
 
 
 def low_rate(monkeypatch, settings, **rates: str) -> None:

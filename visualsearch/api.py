@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -17,6 +17,7 @@ from visualsearch.search import EmptyQuery, NoActiveSpace, SearchResult, product
 from visualsearch.serializers import (
     SearchInputSerializer,
     SearchOutSerializer,
+    SearchTextInputSerializer,
     SimilarInputSerializer,
     attributes_render,
 )
@@ -84,7 +85,17 @@ class SearchApi(APIView):
     throttle_scope = "search"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(request=SearchInputSerializer, responses={200: SearchOutSerializer})
+    @extend_schema(
+        request={
+            "multipart/form-data": SearchInputSerializer,
+            "application/x-www-form-urlencoded": SearchTextInputSerializer,
+            "application/json": SearchTextInputSerializer,
+        },
+        responses={
+            200: SearchOutSerializer,
+            503: OpenApiResponse(description="No embedding space is active yet"),
+        },
+    )
     def post(self, request):
         serializer = SearchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -103,11 +114,13 @@ class SimilarProductsApi(APIView):
     throttle_scope = "search"
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("k", int, description="1..100, default 24"),
-            OpenApiParameter("diversity", float, description="0..1, default 0"),
-        ],
-        responses={200: SearchOutSerializer},
+        parameters=[SimilarInputSerializer],
+        responses={
+            200: SearchOutSerializer,
+            404: OpenApiResponse(description="No such active product"),
+            409: OpenApiResponse(description="The product has nothing to compare yet"),
+            503: OpenApiResponse(description="No embedding space is active yet"),
+        },
     )
     def get(self, request, product_id: int):
         serializer = SimilarInputSerializer(data=request.query_params)

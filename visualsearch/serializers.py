@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from catalog import api_fields
 from catalog.images import ImageRejected, too_big_message
 from catalog.models import Category, Seller
 from catalog.services import image_validate
@@ -20,23 +21,33 @@ MAX_PAGE = 100
 
 
 class SearchInputSerializer(serializers.Serializer):
+    # What `validate` checks, in the schema: a photo, or words that are not all blanks.
+    openapi_request_extra = {
+        "anyOf": [
+            {"required": ["image"], "properties": {"image": {"minItems": 1}}},
+            {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+        ]
+    }
+
     image = serializers.ListField(child=serializers.FileField(), required=False, default=list)
-    text = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-    negative_text = serializers.CharField(
+    text = api_fields.CharField(required=False, allow_blank=True, default="", max_length=500)
+    negative_text = api_fields.CharField(
         required=False, allow_blank=True, default="", max_length=500
     )
-    image_weight = serializers.FloatField(required=False, default=0.5, min_value=0, max_value=1)
-    category = serializers.CharField(required=False, allow_blank=True, default="")
-    min_price = serializers.DecimalField(
-        required=False, allow_null=True, default=None, max_digits=12, decimal_places=2, min_value=0
+    image_weight = api_fields.FloatField(required=False, default=0.5, min_value=0, max_value=1)
+    category = api_fields.CharField(required=False, allow_blank=True, default="")
+    # Optional filters: left out or "" (an empty box of the search form) for none. Not
+    # nullable: a form cannot send null, and JSON and forms share one description.
+    min_price = api_fields.DecimalField(
+        required=False, default=None, max_digits=12, decimal_places=2, min_value=0
     )
-    max_price = serializers.DecimalField(
-        required=False, allow_null=True, default=None, max_digits=12, decimal_places=2, min_value=0
+    max_price = api_fields.DecimalField(
+        required=False, default=None, max_digits=12, decimal_places=2, min_value=0
     )
-    brand = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
-    seller = serializers.CharField(required=False, allow_blank=True, default="")
-    k = serializers.IntegerField(required=False, default=24, min_value=1, max_value=100)
-    page = serializers.IntegerField(
+    brand = api_fields.CharField(required=False, allow_blank=True, default="", max_length=120)
+    seller = api_fields.CharField(required=False, allow_blank=True, default="")
+    k = api_fields.IntegerField(required=False, default=24, min_value=1, max_value=100)
+    page = api_fields.IntegerField(
         required=False,
         default=1,
         min_value=1,
@@ -44,11 +55,9 @@ class SearchInputSerializer(serializers.Serializer):
         help_text=f"1..{MAX_PAGE}: deeper pages are not served (each page re-ranks every result "
         "before it).",
     )
-    diversity = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=1)
-    min_score = serializers.FloatField(
-        required=False, allow_null=True, default=None, min_value=-1, max_value=1
-    )
-    crops = serializers.BooleanField(
+    diversity = api_fields.FloatField(required=False, default=0.0, min_value=0, max_value=1)
+    min_score = api_fields.FloatField(required=False, default=None, min_value=-1, max_value=1)
+    crops = api_fields.BooleanField(
         required=False,
         default=False,
         help_text="Photo queries: also search a centre crop and the four corner crops (60% of "
@@ -129,9 +138,18 @@ class SearchInputSerializer(serializers.Serializer):
         return data
 
 
+class SearchTextInputSerializer(SearchInputSerializer):
+    """The search query as a JSON or urlencoded body documents it: photos are multipart uploads."""
+
+    openapi_request_extra = {
+        "anyOf": [{"required": ["text"], "properties": {"text": {"pattern": r"\S"}}}]
+    }
+    image = None
+
+
 class SimilarInputSerializer(serializers.Serializer):
-    k = serializers.IntegerField(required=False, default=24, min_value=1, max_value=100)
-    diversity = serializers.FloatField(required=False, default=0.0, min_value=0, max_value=1)
+    k = api_fields.IntegerField(required=False, default=24, min_value=1, max_value=100)
+    diversity = api_fields.FloatField(required=False, default=0.0, min_value=0, max_value=1)
 
 
 class ProductOutSerializer(serializers.Serializer):
