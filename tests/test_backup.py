@@ -183,7 +183,7 @@ def test_a_backup_without_pg_dump_or_whose_dump_fails_says_so_and_leaves_no_fold
     monkeypatch, settings, tmp_path
 ):
     settings.MODELS_DIR = tmp_path / "models"
-    monkeypatch.setattr(settings, "EMBEDDED_POSTGRES", False)
+    settings.EMBEDDED_POSTGRES = False
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(CommandError, match="No pg_dump on PATH"):
         call_command("backup", str(tmp_path / "one"))
