@@ -346,8 +346,8 @@ def _memory_tables(report: SoakReport) -> list[str]:
     mid_t, mid = min(report.samples, key=lambda s: abs(s[0] - last_t / 2))
     lines = [
         f"Memory of each process, sampled every 15 s (RSS; start = {first_t:.0f} s, middle = "
-        f"{mid_t / 60:.0f} min, end = {last_t / 60:.0f} min). Postgres backends and "
-        "workers are summed as PSS, which shares each shared page among its users:",
+        f"{mid_t / 60:.0f} min, end = {last_t / 60:.0f} min). The postgres backends "
+        "(they come and go) are summed as PSS, which shares each shared page among its users:",
         "",
         "| process | pid | start MB | middle MB | end MB | growth MB | growth in the 2nd half MB |",
         "|---|---|---|---|---|---|---|",
