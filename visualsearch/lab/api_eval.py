@@ -39,6 +39,7 @@ from catalog import importing
 from catalog.models import Product, ProductImage, ProductStatus
 from visualsearch.attributes import ATTRIBUTE_PARAMS, TAXONOMY
 from visualsearch.lab import metrics
+from visualsearch.lab.bench import cpu_model
 from visualsearch.lab.evaluation import BM25, load_products, split_ids, tokenize, top_k
 from visualsearch.models import EmbeddingFailure, ImageEmbedding, TitleEmbedding
 from visualsearch.selectors import product_attributes
@@ -677,14 +678,7 @@ def run(
 
 
 def machine_description() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return (
         f"{os.cpu_count()}-core CPU ({model or platform.processor() or 'unknown'}), no GPU; "
         "the server and this command on the same machine"

@@ -45,6 +45,7 @@ from django.db.models import Count, Sum
 
 from catalog import services as catalog_services
 from catalog.models import Category, ImportJob, Product, ProductImage, ProductStatus
+from visualsearch.lab.bench import cpu_model
 from visualsearch.models import EmbeddingFailure, ImageEmbedding
 from visualsearch.spaces import space_active
 
@@ -252,14 +253,7 @@ def outcome_after(*, since: dt.datetime, wait_s: float, log) -> dict:
 
 
 def machine_description() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg = cursor.fetchone()[0]
