@@ -79,8 +79,6 @@ def seller_token(word_space, word_embedder, settings, monkeypatch):
 
 def operations_by_audience() -> tuple[list[str], list[str]]:
     """(public operations, operations for signed-in users), read from the schema's security."""
-    # The first schema request also loads drf-spectacular's extensions, which two threads at
-    # once cannot do (a 500 on one of them): the runs start together, so it is done here first.
     schema = Client().get("/api/schema/?format=json").json()
     public, signed_in = [], []
     for path, item in schema["paths"].items():

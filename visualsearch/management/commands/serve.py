@@ -18,6 +18,13 @@ from visualsearch.default_space import default_space_ensure
 from visualsearch.spaces import space_active
 from visualsearch.supervisor import Program, Supervisor
 
+# Seconds gunicorn keeps an idle client connection open. Its default, 2 s, races with clients
+# that reuse a connection after about that long: the server closes the socket as the next
+# request arrives, and the client gets "Connection reset by peer" with no HTTP answer (the
+# soak's only errors; benoitc/gunicorn#1698). Longer than browsers and load balancers stay idle
+# (AWS ALB: 60 s), so a connection is dropped by the client side first.
+KEEP_ALIVE_S = 75
+
 
 class Command(BaseCommand):
     help = "Set up and serve the marketplace with a background worker (what `make run` does)."
@@ -47,6 +54,7 @@ class Command(BaseCommand):
         web = [
             python, "-m", "gunicorn", "visualsearch.wsgi", "--bind", bind,
             "--workers", str(web_workers), "--threads", "4", "--timeout", "120",
+            "--keep-alive", str(KEEP_ALIVE_S),
             "--access-logfile", "-",
         ]  # fmt: skip
         supervisor = Supervisor(
