@@ -15,6 +15,7 @@ vectors.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,15 @@ def shipped_files(version: str = VERSION) -> tuple[Path, Path]:
     return weights, heads
 
 
+def shipped_towers(version: str = VERSION) -> tuple[str, str]:
+    """(image tower, text tower) the shipped weights were fitted on, from the fit's report."""
+    report = json.loads((WEIGHTS_DIR / f"{version}.json").read_text())
+    return (
+        report.get("image_tower", om.DEFAULT_IMAGE_TOWER),
+        report.get("text_tower", om.DEFAULT_TEXT_TOWER),
+    )
+
+
 def default_space_assemble(*, version: str = VERSION, out_dir: Path | None = None) -> Path:
     """Build the open_clip checkpoint of the shipped space; returns its path. Pure files: no ORM.
 
@@ -51,9 +61,12 @@ def default_space_assemble(*, version: str = VERSION, out_dir: Path | None = Non
 
     weights, heads = shipped_files(version)
     out_dir = Path(out_dir or Path(settings.MODELS_DIR) / version)
-    model, _, _ = om.build_model()
+    image_tower, text_tower = shipped_towers(version)
+    model, _, _ = om.build_model(image_tower=image_tower, text_tower=text_tower)
     om.trainable_load(model, load_file(str(weights)))
-    checkpoint, _ = om.save_space(model=model, out_dir=out_dir)
+    checkpoint, _ = om.save_space(
+        model=model, out_dir=out_dir, image_tower=image_tower, text_tower=text_tower
+    )
     shutil.copyfile(heads, checkpoint.with_name(HEADS_FILE))
     return checkpoint
 
@@ -72,7 +85,7 @@ def default_space_ensure(*, activate_if_none: bool = True) -> EmbeddingSpace:
         checkpoint = default_space_assemble()
         existing = space_register(
             name=VERSION,
-            architecture=om.ARCHITECTURE,
+            architecture=om.architecture_for(*shipped_towers()),
             pretrained=str(checkpoint),
             dimension=om.EMBED_DIM,
             notes={"source": "shipped", "version": VERSION,

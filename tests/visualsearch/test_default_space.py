@@ -13,7 +13,12 @@ from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from tests.support import make_image_bytes
 from visualsearch import offline_model as om
 from visualsearch import training
-from visualsearch.default_space import VERSION, default_space_assemble, default_space_ensure
+from visualsearch.default_space import (
+    VERSION,
+    default_space_assemble,
+    default_space_ensure,
+    shipped_towers,
+)
 from visualsearch.embedders import clear_cache, get_embedder
 from visualsearch.heads import HEADS_FILE, heads_load
 from visualsearch.models import EmbeddingSpace, ImageEmbedding
@@ -61,8 +66,9 @@ def test_the_assembled_space_gives_the_same_vectors_on_every_assembly(tmp_path):
     second = default_space_assemble(out_dir=tmp_path / "b")
 
     photo = _photo((20, 160, 40))
-    a = get_embedder(architecture=om.ARCHITECTURE, pretrained=str(first)).encode_images([photo])
-    b = get_embedder(architecture=om.ARCHITECTURE, pretrained=str(second)).encode_images([photo])
+    architecture = om.architecture_for(*shipped_towers())
+    a = get_embedder(architecture=architecture, pretrained=str(first)).encode_images([photo])
+    b = get_embedder(architecture=architecture, pretrained=str(second)).encode_images([photo])
     assert np.allclose(a, b, atol=1e-6)
 
 
