@@ -188,7 +188,9 @@ def evidence_carry(*, model: LinearModel, previous_meta: dict) -> LinearModel:
 
     The photo terms are fitted apart from the text terms, on photos (`evidence_from_photos`),
     so a text-only refit keeps them unchanged; this re-folds the recorded fit (coefficients
-    rounded to 4 decimals) instead of recomputing 4,000 photo descriptors.
+    rounded to 4 decimals) instead of recomputing 4,000 photo descriptors. Stacked photo terms
+    (`dedupe.lab.stacked`) were fitted against the old text logit: carried over, they are a
+    start, and `dedupe_train --image-evidence DIR --stacked` refits them against the new one.
     """
     recorded = previous_meta["image_evidence"]
     fit = EvidenceFit(
