@@ -47,7 +47,7 @@ def test_the_stacked_fit_pulls_same_title_variants_below_half_and_keeps_relistin
     x, offset, y, same_title = synthetic_pairs(seed=0)
     assert (sigmoid(offset[same_title]) > 0.5).all()  # the words alone queue every variant
 
-    fit = offset_fit(x=x, offset=offset, y=y)
+    fit = offset_fit(x=x, offset=offset, y=y)  # classes balanced, as shipped
 
     x2, offset2, y2, same2 = synthetic_pairs(seed=1)  # judged on pairs the fit never saw
     p = sigmoid(offset2 + fit.log_lr(x2))
