@@ -42,6 +42,27 @@ class ImageFingerprint:
     align_thumb: bytes
 
 
+def fingerprints_compute(images: Sequence[Image.Image]) -> list[ImageFingerprint]:
+    """The fingerprint of each decoded RGB photo (no cache; `image_fingerprints` caches)."""
+    if not images:
+        return []
+    vectors, colours = image_copy.copy_descriptors(list(images))
+    return [
+        ImageFingerprint(phash_hex(pil), vec, hist, image_copy.align_thumbnail(pil))
+        for pil, vec, hist in zip(images, vectors, colours, strict=True)
+    ]
+
+
+def listing_photo_fields(found: Sequence[ImageFingerprint]) -> dict:
+    """The `Listing` fields that come from a listing's photo fingerprints."""
+    return {
+        "image_phashes": [f.phash for f in found],
+        "image_copy_vecs": np.stack([f.copy_vector for f in found]) if found else None,
+        "image_colours": np.stack([f.colour_hist for f in found]) if found else None,
+        "image_thumbs": [f.align_thumb for f in found if f.align_thumb],
+    }
+
+
 def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFingerprint]:
     """pHash and copy descriptors per image id, computed once per image content and cached in
     ImageHash. An image that cannot be decoded has none (and is not retried until it changes)."""
@@ -75,12 +96,10 @@ def image_fingerprints(*, images: Sequence[ProductImage]) -> dict[int, ImageFing
             log.warning("no fingerprint for image %s: %s", image.pk, exc)
         todo.append((image, pil))
     decoded = [(image, pil) for image, pil in todo if pil is not None]
-    if decoded:
-        vectors, colours = image_copy.copy_descriptors([pil for _, pil in decoded])
-        for (image, pil), vec, hist in zip(decoded, vectors, colours, strict=True):
-            out[image.pk] = ImageFingerprint(
-                phash_hex(pil), vec, hist, image_copy.align_thumbnail(pil)
-            )
+    for (image, _pil), found in zip(
+        decoded, fingerprints_compute([pil for _, pil in decoded]), strict=True
+    ):
+        out[image.pk] = found
     for image, _pil in todo:
         found = out.get(image.pk)
         ImageHash.objects.update_or_create(
@@ -157,11 +176,8 @@ def listings_build(
             seller_id=product.seller_id,
             title_vec=titles.get(product.pk),
             image_vecs=np.stack(vecs) if vecs else None,
-            image_phashes=[f.phash for f in found],
             image_sha256=[img.sha256 for img in images],
-            image_copy_vecs=np.stack([f.copy_vector for f in found]) if found else None,
-            image_colours=np.stack([f.colour_hist for f in found]) if found else None,
-            image_thumbs=[f.align_thumb for f in found if f.align_thumb],
+            **listing_photo_fields(found),
         )
     return out
 

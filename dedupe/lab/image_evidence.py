@@ -40,11 +40,20 @@ REPLACED = ("image_best_cos", "image_best_cos__missing", "image_sha256_match",
             "image_aligned_sim__missing")  # fmt: skip
 
 
+NAIVE_BAYES = (
+    "class-balanced logistic regression over (copy cosine, colour similarity, pHash/64, aligned "
+    "grey-level correlation) of real photos vs their simulated re-listings and hard negatives; "
+    "its log likelihood ratio is added to the text logit (naive Bayes); see "
+    "dedupe/lab/image_evidence.py"
+)
+
+
 @dataclass
 class EvidenceFit:
     coef: list[float]
     intercept: float
     report: dict = field(default_factory=dict)
+    how: str = NAIVE_BAYES  # how the terms were fitted, recorded in the model's meta
 
     def log_lr(self, x: np.ndarray) -> np.ndarray:
         return np.atleast_2d(x) @ np.asarray(self.coef) + self.intercept
@@ -165,9 +174,7 @@ def evidence_fold(*, model: LinearModel, fit: EvidenceFit) -> LinearModel:
     put(OFFSET_FEATURE, c=-fit.intercept, m=1.0)
     meta = {k: v for k, v in model.meta.items() if k != "image_priors"}
     meta["image_evidence"] = {
-        "how": "class-balanced logistic regression over (copy cosine, colour similarity, "
-        "pHash/64, aligned grey-level correlation) of real photos vs their simulated re-listings and hard negatives; its log "
-        "likelihood ratio is added to the text logit (naive Bayes); see dedupe/lab/image_evidence.py",
+        "how": fit.how,
         "coef": dict(zip(FEATURES, [round(c, 4) for c in fit.coef], strict=True)),
         "intercept": round(fit.intercept, 4),
         **fit.report,
@@ -181,12 +188,15 @@ def evidence_carry(*, model: LinearModel, previous_meta: dict) -> LinearModel:
 
     The photo terms are fitted apart from the text terms, on photos (`evidence_from_photos`),
     so a text-only refit keeps them unchanged; this re-folds the recorded fit (coefficients
-    rounded to 4 decimals) instead of recomputing 4,000 photo descriptors.
+    rounded to 4 decimals) instead of recomputing 4,000 photo descriptors. Stacked photo terms
+    (`dedupe.lab.stacked`) were fitted against the old text logit: carried over, they are a
+    start, and `dedupe_train --image-evidence DIR --stacked` refits them against the new one.
     """
     recorded = previous_meta["image_evidence"]
     fit = EvidenceFit(
         coef=[recorded["coef"][name] for name in FEATURES],
         intercept=recorded["intercept"],
         report={k: v for k, v in recorded.items() if k not in ("how", "coef", "intercept")},
+        how=recorded.get("how", NAIVE_BAYES),
     )
     return evidence_fold(model=model, fit=fit)

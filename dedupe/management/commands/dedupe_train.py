@@ -7,14 +7,18 @@ stored on each pair; refuses with a message when there are too few of either.
 
 --image-evidence: refit only the photo terms (`dedupe.lab.image_evidence`) on a folder of real
 product photos in the fashion-dataset layout (styles.csv + images/), keeping the text terms.
+With --stacked, the photo terms are fitted with the text model's logit as a fixed offset, on
+listing pairs of the set's train split (`dedupe.lab.stacked`), instead of apart from it.
 
 Signals absent from every training pair (photos, when training on text benchmarks) keep the
 current model's values for them, so the fitted image terms survive a text-only refit.
 """
 
+import time
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from dedupe import scoring
@@ -22,6 +26,7 @@ from dedupe.lab import fitting
 from dedupe.lab.evaluation import read_pairs, signals_for
 from dedupe.lab.fitting import fit_from_signals
 from dedupe.lab.image_evidence import evidence_fold, evidence_from_photos
+from dedupe.lab.stacked import stacked_from_photos
 from dedupe.selectors import NotEnoughDecisions, decisions_training_rows
 
 
@@ -48,6 +53,10 @@ class Command(BaseCommand):
         source.add_argument("--from-decisions", action="store_true")
         source.add_argument("--image-evidence", type=Path, metavar="DIR")
         parser.add_argument("--photos", type=int, default=1500, help="train photos (evidence)")
+        parser.add_argument(
+            "--stacked", action="store_true",
+            help="with --image-evidence: fit the photo terms against the text logit",
+        )  # fmt: skip
         parser.add_argument("--valid", type=Path)
         parser.add_argument("--out", type=Path, default=scoring.DEFAULT_MODEL_PATH)
 
@@ -92,11 +101,23 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{data_dir} has no styles.csv (expected the fashion-dataset layout)"
             )
-        fit = evidence_from_photos(
-            data_dir=data_dir, train=opts["photos"], test=max(opts["photos"] // 3, 50),
-            log=self.stdout.write,
-        )  # fmt: skip
-        model = evidence_fold(model=previous, fit=fit)
+        if opts["stacked"]:
+            fit, model = stacked_from_photos(
+                model=previous, data_dir=data_dir, photos=opts["photos"],
+                held_out=max(opts["photos"] // 3, 50),
+                threshold=float(settings.DEDUPE_REVIEW_THRESHOLD), log=self.stdout.write,
+            )  # fmt: skip
+            command = f"manage.py dedupe_train --image-evidence {data_dir.name} --stacked"
+            if opts["photos"] != 1500:
+                command += f" --photos {opts['photos']}"
+            model.meta["image_evidence"]["made_by"] = command
+            model.meta["version"] = time.strftime("%Y-%m-%d") + "-tfidf-variants-stacked-photo"
+        else:
+            fit = evidence_from_photos(
+                data_dir=data_dir, train=opts["photos"], test=max(opts["photos"] // 3, 50),
+                log=self.stdout.write,
+            )  # fmt: skip
+            model = evidence_fold(model=previous, fit=fit)
         scoring.model_save(model=model, path=opts["out"])
         scoring._default = None
         terms = ", ".join(f"{k}={v}" for k, v in model.meta["image_evidence"]["coef"].items())
