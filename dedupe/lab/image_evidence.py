@@ -79,12 +79,7 @@ def pair_rows(images: list, titles: list[str], *, seed: int, progress: bool = Fa
         for i in range(len(images))
     ]
     y = [1] * len(images)
-    sims = vec @ vec.T
-    np.fill_diagonal(sims, -np.inf)
-    negatives = set()
-    for i in range(len(images)):
-        for j in np.argsort(-sims[i])[:NEIGHBOURS]:
-            negatives.add((min(i, int(j)), max(i, int(j))))
+    negatives = nearest_pairs(vec)
     by_title: dict[str, list[int]] = {}
     for i, title in enumerate(titles):
         by_title.setdefault(title.strip().lower(), []).append(i)
@@ -94,6 +89,17 @@ def pair_rows(images: list, titles: list[str], *, seed: int, progress: bool = Fa
         x.append(row(vec[i], col[i], hashes[i], thumbs[i], vec[j], col[j], hashes[j], thumbs[j]))
         y.append(0)
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=int)
+
+
+def nearest_pairs(vectors: np.ndarray, k: int = NEIGHBOURS) -> set[tuple[int, int]]:
+    """Row pairs (i < j) where one row is among the other's ``k`` nearest by dot product."""
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    pairs = set()
+    for i in range(len(vectors)):
+        for j in np.argsort(-sims[i])[:k]:
+            pairs.add((min(i, int(j)), max(i, int(j))))
+    return pairs
 
 
 def evidence_fit(x: np.ndarray, y: np.ndarray) -> EvidenceFit:

@@ -39,7 +39,7 @@ from PIL import Image
 
 from dedupe import image_copy
 from dedupe.comparison import Listing, PairSignals
-from dedupe.lab.image_evidence import FEATURES, NEIGHBOURS, EvidenceFit, evidence_fold
+from dedupe.lab.image_evidence import FEATURES, EvidenceFit, evidence_fold, nearest_pairs
 from dedupe.scoring import LinearModel, feature_matrix, feature_names
 from visualsearch.lab.evaluation import split_ids
 
@@ -232,13 +232,7 @@ def fashion_pairs(*, data_dir: Path, ids: set, photos: int, seed: int = 0, log=p
         for members in by_title.values() for a in members for b in members if a < b
     }  # fmt: skip
     same = {(min(a, b), max(a, b)) for a, b in same}
-    vectors = np.vstack([o.image_copy_vecs for o in originals])
-    sims = vectors @ vectors.T
-    np.fill_diagonal(sims, -np.inf)
-    near = set()
-    for a in range(len(originals)):
-        for b in np.argsort(-sims[a])[:NEIGHBOURS]:
-            near.add((min(a, int(b)), max(a, int(b))))
+    near = nearest_pairs(np.vstack([o.image_copy_vecs for o in originals]))
     for kind, found in (("same_title", same), ("nearest", near - same)):
         for a, b in sorted(found):
             if originals[a].image_sha256 == originals[b].image_sha256:
