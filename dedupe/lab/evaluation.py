@@ -124,6 +124,7 @@ def evaluate(
     progress: bool = False,
     limit: int | None = None,
     embeddings: bool = True,
+    cross_encoder: dict | None = None,
     log=print,
 ) -> dict:
     """Train on train, calibrate + threshold on valid, report test. Returns the numbers.
@@ -132,6 +133,9 @@ def evaluate(
     calibration (one model for several sources); each folder's test split is reported apart.
     ``transfer``: folders whose test split is scored by the same model, which never saw them
     (a check on generalisation to another catalog).
+    ``cross_encoder``: when given (keyword arguments of ``cross_encoder.train``), a MiniLM
+    cross-encoder is also fine-tuned on the train pairs and reported alone and stacked with the
+    feature model (:func:`cross_encoder_evaluate`).
     """
     t0 = time.time()
     raw = {d: _read_splits(d, limit=limit) for d in [dataset, *(also or [])]}
@@ -177,17 +181,83 @@ def evaluate(
         if len(sets) > 1:
             p, r, f = per_dataset[d.name]
             log(f"{d.name} test precision={p:.4f} recall={r:.4f} f1={f:.4f}")
-    transferred = {}
+    transferred, transfer_sets = {}, {}
     for d in transfer or []:
         pairs, labels = read_pairs(d / "test.csv")
-        pt = model.proba(scoring.feature_matrix(sig(pairs)))
+        transfer_sets[d] = (pairs, sig(pairs), labels)
+        pt = model.proba(scoring.feature_matrix(transfer_sets[d][1]))
         transferred[d.name] = prf(pt >= thr, np.asarray(labels))
         p, r, f = transferred[d.name]
         log(f"transfer to {d.name} test precision={p:.4f} recall={r:.4f} f1={f:.4f}")
     p, r, f = per_dataset[dataset.name]
-    return {"model": model, "weights": weights, "precision": p, "recall": r, "f1": f,
-            "valid_f1": f_valid, "per_dataset": per_dataset, "transfer": transferred,
-            "seconds": {"features": t_feat, "training": t_train}}  # fmt: skip
+    out = {"model": model, "weights": weights, "precision": p, "recall": r, "f1": f,
+           "valid_f1": f_valid, "per_dataset": per_dataset, "transfer": transferred,
+           "seconds": {"features": t_feat, "training": t_train}}  # fmt: skip
+    if cross_encoder is not None:
+        out["cross_encoder"] = cross_encoder_evaluate(
+            raw=raw, sets=sets, model=model, transfer_sets=transfer_sets, options=cross_encoder,
+            progress=progress, log=log,
+        )  # fmt: skip
+    return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def cross_encoder_evaluate(*, raw, sets, model, transfer_sets, options, progress, log) -> dict:
+    """Fine-tune the cross-encoder on the joined train pairs (best epoch on valid F1), then
+    report test F1 for: the cross-encoder alone (threshold on valid) and stacked, a logistic
+    regression over (feature-model logit, cross-encoder logit) fitted on valid with its threshold
+    on valid. Test and transfer splits are scored once, with what valid chose."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    from dedupe.lab import cross_encoder as ce_lab  # noqa: PLC0415
+
+    def joined(split):
+        return ([p for data in raw.values() for p in data[split][0]],
+                [y for data in raw.values() for y in data[split][1]])  # fmt: skip
+
+    (tp, ty), (vp, vy) = joined("train"), joined("valid")
+    t0 = time.time()
+    ce, history = ce_lab.train(pairs=tp, labels=ty, valid_pairs=vp, valid_labels=vy,
+                               progress=progress, log=log, **options)  # fmt: skip
+    t_train = time.time() - t0
+    vy_a = np.asarray(vy)
+    v_ce = ce.logits(vp)
+    v_feat = _logit(np.concatenate(
+        [model.proba(scoring.feature_matrix(data["valid"][0])) for data in sets.values()]
+    ))  # fmt: skip
+    ce_thr, ce_f1v = ce_lab.f1_best(v_ce, vy_a)
+    stack = LogisticRegression(C=1.0, max_iter=1000).fit(np.c_[v_feat, v_ce], vy_a)
+    st_thr, st_f1v = fitting.best_threshold(
+        probs=stack.predict_proba(np.c_[v_feat, v_ce])[:, 1], labels=vy_a
+    )
+    log(f"cross-encoder: trained {t_train:.0f}s (best epoch {ce.meta['best_epoch']}); valid f1 "
+        f"alone {ce_f1v:.4f}, stacked {st_f1v:.4f} (weights feature {stack.coef_[0][0]:.3f}, "
+        f"cross-encoder {stack.coef_[0][1]:.3f})")  # fmt: skip
+
+    def report(name, pairs, sigs, labels):
+        y = np.asarray(labels)
+        t1 = time.perf_counter()
+        z = ce.logits(pairs, progress=progress)
+        rate = len(pairs) / (time.perf_counter() - t1)
+        f = _logit(model.proba(scoring.feature_matrix(sigs)))
+        alone = prf(z >= ce_thr, y)
+        stacked = prf(stack.predict_proba(np.c_[f, z])[:, 1] >= st_thr, y)
+        log(f"{name}: cross-encoder alone precision={alone[0]:.4f} recall={alone[1]:.4f} "
+            f"f1={alone[2]:.4f}; stacked precision={stacked[0]:.4f} recall={stacked[1]:.4f} "
+            f"f1={stacked[2]:.4f} ({rate:.0f} pairs/s)")  # fmt: skip
+        return {"alone": alone, "stacked": stacked, "pairs_per_s": rate}
+
+    tests = {d.name: report(f"{d.name} test", raw[d]["test"][0], data["test"][0],
+                            data["test"][1]) for d, data in sets.items()}  # fmt: skip
+    transfers = {d.name: report(f"transfer to {d.name} test", p, s, y)
+                 for d, (p, s, y) in transfer_sets.items()}  # fmt: skip
+    return {"valid_f1": {"alone": ce_f1v, "stacked": st_f1v}, "test": tests,
+            "transfer": transfers, "history": history, "train_seconds": t_train,
+            "stack": {"coef": stack.coef_[0].tolist(), "intercept": float(stack.intercept_[0])}}  # fmt: skip
 
 
 def scoring_speed(*, dataset: Path, neighbours: int = 10, products: int = 10_000, log=print):
@@ -295,6 +365,7 @@ def run(
     k: int = 10,
     save_model: Path | None = None,
     speed: Path | None = None,
+    cross_encoder: dict | None = None,
     progress: bool = True,
     log=print,
 ) -> dict:
@@ -305,7 +376,8 @@ def run(
     if blocking:
         out["blocking"] = blocking_recall(blocking=blocking, k=k, progress=progress, log=log)
     if dataset:
-        res = evaluate(dataset=dataset, also=also, transfer=transfer, progress=progress, log=log)
+        res = evaluate(dataset=dataset, also=also, transfer=transfer, progress=progress,
+                       cross_encoder=cross_encoder, log=log)  # fmt: skip
         out.update(res)
         if save_model:
             save_model = Path(save_model)

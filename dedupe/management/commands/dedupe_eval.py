@@ -28,6 +28,13 @@ class Command(BaseCommand):
                             "variants (after make run or seed_demo + dedupe_scan)")  # fmt: skip
         parser.add_argument("--speed", type=Path, metavar="DIR",
                             help="time serve-time pair scoring on DIR's test pairs")  # fmt: skip
+        parser.add_argument("--cross-encoder", action="store_true",
+                            help="also fine-tune a MiniLM cross-encoder on the train pairs and "
+                            "report it alone and stacked with the feature model (lab, slow)")  # fmt: skip
+        parser.add_argument("--ce-epochs", type=int, default=6)
+        parser.add_argument("--ce-minutes", type=float, default=25.0,
+                            help="the cross-encoder's training budget")  # fmt: skip
+        parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args, **opts):
         if opts["demo"]:
@@ -42,6 +49,13 @@ class Command(BaseCommand):
             k=opts["k"],
             save_model=opts["save_model"],
             speed=opts["speed"],
+            cross_encoder={
+                "epochs": opts["ce_epochs"],
+                "max_seconds": 60 * opts["ce_minutes"],
+                "seed": opts["seed"],
+            }
+            if opts["cross_encoder"]
+            else None,  # fmt: skip
             progress=True,
             log=self.stdout.write,
         )
