@@ -340,6 +340,8 @@ def train_projections(
     weight_decay: float = 0.1,
     patience: int = 40,
     progress: bool = True,
+    hard_groups: tuple[np.ndarray, np.ndarray] | None = None,
+    hard_fraction: float = 0.0,
 ) -> tuple[list[dict], dict]:
     """Train the image head (model.visual.head), model.text.proj and logit_scale on cached
     features: the CLIP loss of (image, text) rows plus each :class:`Supervision` term on the
@@ -348,6 +350,11 @@ def train_projections(
 
     Keeps the weights with the lowest validation loss (early stopping). The deadline is checked
     per batch, so ``max_seconds`` is respected.
+
+    Hard-negative mining: with ``hard_groups`` = (item type, colour) label ids per image row
+    (-1 unknown) and ``hard_fraction`` > 0, that share of each epoch's batches is built by
+    :func:`hard_batch` (half one type in mixed colours, half one colour in other types), so the
+    in-batch negatives of the CLIP loss are same type other colour and same colour other type.
     """
     import torch  # noqa: PLC0415
     from open_clip.loss import ClipLoss  # noqa: PLC0415
@@ -368,6 +375,8 @@ def train_projections(
         img_feats, txt_feats = img_feats[train_idx], txt_feats[train_idx]
         val_targets = {name: t[val_idx] for name, t in targets.items()}
         targets = {name: t[train_idx] for name, t in targets.items()}
+        if hard_groups is not None:
+            hard_groups = tuple(np.asarray(g)[train_idx] for g in hard_groups)
     xi, xt = torch.from_numpy(img_feats), torch.from_numpy(txt_feats)
     vi = torch.from_numpy(val_img) if val_img is not None and len(val_img) else None
     vt = torch.from_numpy(val_txt) if vi is not None else None
@@ -416,6 +425,8 @@ def train_projections(
             total, count = 0.0, 0
             for start in range(0, len(xi), batch_size):
                 idx = perm[start : start + batch_size]
+                if hard_groups is not None and rng.random() < hard_fraction:
+                    idx = torch.from_numpy(hard_batch(*hard_groups, size=batch_size, rng=rng))
                 if len(idx) < 2 or time.monotonic() >= deadline:
                     continue
                 loss = loss_on(xi[idx], xt[idx], {k: y[idx] for k, y in ys.items()})
@@ -450,6 +461,30 @@ def train_projections(
         "stopped": "early" if bad >= patience else "time",
     }
     return history, metrics
+
+
+def hard_batch(
+    types: np.ndarray, colours: np.ndarray, *, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Row indices of one hard batch: up to ``size // 2`` rows of one item type (drawn by
+    frequency; its colours mixed), up to ``size // 2`` rows of one colour in other types, the
+    rest random. No row twice."""
+    n = len(types)
+    known = np.flatnonzero(types >= 0)
+    if len(known) == 0:
+        return rng.choice(n, size=min(size, n), replace=False)
+    anchor = known[rng.integers(len(known))]
+    same_type = np.flatnonzero(types == types[anchor])
+    picked = rng.choice(same_type, size=min(size // 2, len(same_type)), replace=False)
+    colour = colours[anchor] if colours[anchor] >= 0 else -2
+    other = np.flatnonzero((colours == colour) & (types != types[anchor]))
+    if len(other):
+        picked = np.concatenate(
+            [picked, rng.choice(other, size=min(size // 2, len(other)), replace=False)]
+        )
+    rest = np.setdiff1d(np.arange(n), picked)
+    fill = rng.choice(rest, size=min(size - len(picked), len(rest)), replace=False)
+    return np.concatenate([picked, fill]).astype(np.int64)
 
 
 def save_space(

@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from visualsearch import offline_model as om
@@ -94,3 +96,35 @@ def test_training_raises_text_to_image_retrieval_above_the_untrained_model(train
     )
     assert after > before
     assert after >= 0.75
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    types=st.lists(st.integers(-1, 4), min_size=1, max_size=120),
+    colours=st.lists(st.integers(0, 3), min_size=120, max_size=120),
+    size=st.integers(2, 64),
+    seed=st.integers(0, 2**16),
+)
+def test_a_hard_batch_is_one_type_in_mixed_colours_plus_one_colour_in_other_types(
+    types, colours, size, seed
+):
+    types = np.array(types)
+    colours = np.array(colours[: len(types)])
+    idx = om.hard_batch(types, colours, size=size, rng=np.random.default_rng(seed))
+    assert len(set(idx.tolist())) == len(idx) == min(size, len(types))
+    assert idx.min() >= 0 and idx.max() < len(types)
+    if not (types >= 0).any():
+        return
+    # first, one known type: as many of its rows as it has, up to half the batch
+    anchor = types[idx[0]]
+    assert anchor >= 0
+    block = min(size // 2, int((types == anchor).sum()))
+    assert (types[idx[:block]] == anchor).all()
+    # then one colour of that type, in other types: as many as exist, up to half the batch
+    picked = set(idx.tolist())
+
+    def colour_block_complete(c):
+        rows = np.flatnonzero((colours == c) & (types != anchor))
+        return sum(r in picked for r in rows.tolist()) >= min(size // 2, len(rows))
+
+    assert any(colour_block_complete(c) for c in set(colours[types == anchor].tolist()))

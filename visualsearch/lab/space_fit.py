@@ -213,6 +213,7 @@ def run_fit(
     exclude_master: tuple[str, ...] = (),
     image_tower: str = om.DEFAULT_IMAGE_TOWER,
     text_tower: str = om.DEFAULT_TEXT_TOWER,
+    hard_negatives: float = 0.0,
 ) -> dict:
     """Fit and write the shipped files (see the module docstring); returns the report.
 
@@ -259,7 +260,10 @@ def run_fit(
             weight=weight,
         )
         supervision.append(sup)
+    by_name = {s.name: s for s in supervision}
     history, train_metrics = om.train_projections(
+        hard_groups=(by_name["category"].targets, by_name["colour"].targets),
+        hard_fraction=hard_negatives,
         model=model,
         img_feats=img[fit],
         txt_feats=raw_txt[fit],
@@ -279,6 +283,7 @@ def run_fit(
             return rows_normalise(model.text.proj(torch.from_numpy(feats)).numpy())
 
     report: dict = {"version": VERSION, "image_tower": image_tower, "text_tower": text_tower,
+                    "hard_negatives": hard_negatives,
                     "train": train_metrics,
                     "epochs": len(history)}  # fmt: skip
     # the tower alone (standardised features, cosine), validation queries, gallery: all 80%

@@ -27,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--text-tower", choices=sorted(om.TEXT_TOWERS),
                             default=om.DEFAULT_TEXT_TOWER,
                             help="mpnet is read unpacked from $VS_MPNET_DIR")  # fmt: skip
+        parser.add_argument("--hard-negatives", type=float, default=0.0, metavar="SHARE",
+                            help="share of training batches built of hard negatives (one type "
+                            "in mixed colours plus one colour in other types)")  # fmt: skip
         parser.add_argument(
             "--exclude-master", default="",
             help="comma-separated masterCategories to leave out (the unseen-kinds check; use "
@@ -34,7 +37,7 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args, data, out, cache, max_train_seconds, seed, exclude_master,
-               image_tower, text_tower, **options):  # fmt: skip
+               image_tower, text_tower, hard_negatives, **options):  # fmt: skip
 
         if not (data / "styles.csv").is_file():
             raise CommandError(f"no styles.csv under {data}")
@@ -42,7 +45,8 @@ class Command(BaseCommand):
         report = run_fit(data_dir=data, out_dir=out, cache_dir=cache, seed=seed,
                          max_train_seconds=max_train_seconds, command=command.strip(),
                          exclude_master=tuple(m for m in exclude_master.split(",") if m),
-                         image_tower=image_tower, text_tower=text_tower)  # fmt: skip
+                         image_tower=image_tower, text_tower=text_tower,
+                         hard_negatives=hard_negatives)  # fmt: skip
         keys = ("image_tower", "text_tower", "photo_val", "head_category", "head_colour", "photo_rerank_weight", "photo_floor",
                 "modifier_chosen", "prf", "text_semantic_ndcg_val", "bm25_ndcg_val",
                 "unseen_kinds")  # fmt: skip
