@@ -33,6 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dedupe.comparison import Listing
+from dedupe.lab import fitting
 from dedupe.tfidf import IdfTable
 from visualsearch.compat import ensure_torchvision
 
@@ -133,16 +134,8 @@ def load_base(*, seed: int = 0):
 
 
 def f1_best(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(threshold on the logit, F1) maximising F1."""
-    best = (0.0, -1.0)
-    pos = float((labels == 1).sum())
-    for t in np.unique(np.round(logits, 3)):
-        pred = logits >= t
-        tp = float((pred & (labels == 1)).sum())
-        f = 2 * tp / max(pred.sum() + pos, 1)
-        if f > best[1]:
-            best = (float(t), f)
-    return best
+    """(threshold on the logit, F1) maximising F1: ``fitting.best_threshold`` on logits."""
+    return fitting.best_threshold(probs=np.asarray(logits), labels=np.asarray(labels))
 
 
 def train(
