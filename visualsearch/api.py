@@ -51,6 +51,7 @@ def _render(result: SearchResult, request) -> dict:
         "took_ms": result.took_ms,
         "space": result.space,
         "mode": result.mode,
+        "channel": result.channel,
         "page": result.page,
         "k": result.k,
         "has_next": result.has_next,

@@ -89,19 +89,39 @@ class OpenClipEmbedder:
         self.batch_size = batch_size
         with torch.inference_mode():
             self.dim = int(model.encode_text(self.tokenizer(["probe"])).shape[-1])
+        # The raw channel: the frozen image tower's own pooled features, for trunks that report
+        # them (the offline space's, ``timm_tower``); 0 for any other model.
+        trunk = getattr(model.visual, "trunk", None)
+        has_raw = hasattr(trunk, "raw_channel_dim") and hasattr(model.visual, "head")
+        self.raw_dim = int(trunk.raw_channel_dim) if has_raw else 0
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        return self.encode_images_raw(images)[0]
+
+    def encode_images_raw(self, images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(space vectors, raw-channel vectors or None when the model has no raw channel), both
+        L2-normalised, from one pass of the image tower."""
         import torch  # noqa: PLC0415
 
-        out = []
+        out, raws = [], []
+        visual = self.model.visual
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
                 batch = images[start : start + self.batch_size]
                 pixels = torch.stack([self.preprocess(im.convert("RGB")) for im in batch])
-                out.append(self.model.encode_image(pixels).float().numpy())
+                if self.raw_dim:
+                    features = visual.trunk.raw_features(pixels)
+                    trunk = visual.trunk
+                    standardised = (features - trunk.feature_mean) / trunk.feature_std
+                    out.append(visual.head(standardised).float().numpy())
+                    raws.append(features[:, : self.raw_dim].float().numpy())
+                else:
+                    out.append(self.model.encode_image(pixels).float().numpy())
         if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(np.concatenate(out))
+            empty = np.zeros((0, self.dim), dtype=np.float32)
+            return empty, (np.zeros((0, self.raw_dim), dtype=np.float32) if self.raw_dim else None)
+        raw = _normalise(np.concatenate(raws)) if self.raw_dim else None
+        return _normalise(np.concatenate(out)), raw
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         import torch  # noqa: PLC0415
@@ -114,6 +134,14 @@ class OpenClipEmbedder:
         if not out:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _normalise(np.concatenate(out))
+
+
+def images_encode(embedder: Embedder, images: list) -> tuple[np.ndarray, np.ndarray | None]:
+    """(space vectors, raw-channel vectors or None) of ``images``: an embedder without a raw
+    channel (any but the offline space's, or a test's stand-in) gives None for the second."""
+    if getattr(embedder, "raw_dim", 0):
+        return embedder.encode_images_raw(images)
+    return np.asarray(embedder.encode_images(images)), None
 
 
 _cache: dict[tuple[str, str], OpenClipEmbedder] = {}

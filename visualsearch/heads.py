@@ -10,7 +10,11 @@ A space may ship, next to its checkpoint, a ``heads.safetensors`` file holding:
   labels are scored with the text tower's prompts, calibrated the same way where labels exist;
 - **relevance calibration**: per search mode, the logistic map from a result's score to the
   probability that it is relevant, and the floor under which a result is not a match;
-- the **type re-rank weight**: photo queries add ``weight · P(same item type)`` to the cosine.
+- the **type re-rank weight**: photo queries add ``weight · P(same item type)`` to the cosine;
+- the **training domain** (:class:`Domain`): centroids of the frozen tower's features over the
+  training photos. A photo far from all of them is of a kind the projections never saw, and
+  search ranks it by the tower's own features (the raw channel) instead of the fitted space,
+  which ranks such photos worse than the tower does (docs/benchmarks.md).
 
 Everything here is numbers in, numbers out; :mod:`visualsearch.attributes` and
 :mod:`visualsearch.search` use it, and training (:mod:`visualsearch.training` and the lab fit)
@@ -157,6 +161,68 @@ def relevance_fit(*, scores: np.ndarray, relevant: np.ndarray, floor: float = 0.
 
 
 @dataclass
+class Domain:
+    """Where the fitted space was trained, in the frozen image tower's features ("raw channel").
+
+    ``score`` is the mean cosine of a photo's normalised raw features to its ``top_k`` nearest
+    ``centroids`` (k-means over the training photos); a photo scoring under ``threshold`` is
+    out of the domain. The threshold is a low quantile of validation photos' scores, so that
+    share of in-domain photos falls back to the raw channel (``domain_fit``)."""
+
+    centroids: np.ndarray  # (n, raw dim), rows L2-normalised
+    top_k: int
+    threshold: float
+
+    @property
+    def dim(self) -> int:
+        return int(self.centroids.shape[1])
+
+    def score(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.atleast_2d(np.asarray(raw, dtype=np.float32))
+        raw = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        sims = raw @ self.centroids.T
+        k = min(self.top_k, sims.shape[1])
+        return np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+
+    def contains(self, raw: np.ndarray) -> np.ndarray:
+        """Per row of ``raw``: whether the photo is within the training domain."""
+        return self.score(raw) >= self.threshold
+
+
+def domain_fit(
+    *,
+    fit_raw: np.ndarray,
+    val_raw: np.ndarray,
+    centroids: int = 256,
+    top_k: int = 3,
+    quantile: float = 0.02,
+    seed: int = 0,
+) -> tuple[Domain, dict]:
+    """k-means ``centroids`` over the training photos' raw features; the threshold is the
+    ``quantile`` of the validation photos' scores. Chosen on design rows (lab ``raw_channel``):
+    256 centroids, top 3, 2%."""
+    from sklearn.cluster import KMeans  # noqa: PLC0415
+
+    fit_raw = np.asarray(fit_raw, dtype=np.float32)
+    fit_raw = fit_raw / np.maximum(np.linalg.norm(fit_raw, axis=1, keepdims=True), 1e-12)
+    n = max(1, min(int(centroids), len(fit_raw)))
+    km = KMeans(n, n_init=1, random_state=seed).fit(fit_raw)
+    centres = km.cluster_centers_.astype(np.float32)
+    centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+    centres = centres.astype(np.float16).astype(np.float32)  # as saved, so the threshold holds
+    domain = Domain(centroids=centres, top_k=int(top_k), threshold=0.0)
+    val_scores = domain.score(val_raw)
+    domain.threshold = float(np.quantile(val_scores, quantile))
+    return domain, {
+        "centroids": n,
+        "top_k": int(top_k),
+        "quantile": float(quantile),
+        "threshold": domain.threshold,
+        "val_photos": len(val_scores),
+    }
+
+
+@dataclass
 class SpaceHeads:
     """Everything calibrated for one space (see the module docstring)."""
 
@@ -170,6 +236,7 @@ class SpaceHeads:
         default_factory=lambda: {"text": 0.0, "photo": 1.0, "colour": 0.0}
     )
     info: dict = field(default_factory=dict)  # version, how it was made, validation numbers
+    domain: Domain | None = None  # the training domain in the raw channel (None: no channel)
 
     def save(self, path: Path) -> Path:
         from safetensors.numpy import save_file  # noqa: PLC0415
@@ -178,6 +245,10 @@ class SpaceHeads:
         for facet, head in self.heads.items():
             tensors[f"{facet}.weight"] = np.ascontiguousarray(head.weight, dtype=np.float32)
             tensors[f"{facet}.bias"] = np.ascontiguousarray(head.bias, dtype=np.float32)
+        if self.domain is not None:
+            tensors["domain.centroids"] = np.ascontiguousarray(
+                self.domain.centroids, dtype=np.float16
+            )
         meta = {
             "format": FORMAT_VERSION,
             "labels": {facet: head.labels for facet, head in self.heads.items()},
@@ -187,6 +258,9 @@ class SpaceHeads:
             "type_rerank_weight": self.type_rerank_weight,
             "modifier": self.modifier,
             "info": self.info,
+            "domain": {"top_k": self.domain.top_k, "threshold": self.domain.threshold}
+            if self.domain is not None
+            else None,
         }
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,6 +291,13 @@ class SpaceHeads:
             modifier={k: float(v) for k, v in meta.get("modifier", {}).items()}
             or {"text": 0.0, "photo": 1.0, "colour": 0.0},
             info=meta.get("info", {}),
+            domain=Domain(
+                centroids=tensors["domain.centroids"].astype(np.float32),
+                top_k=int(meta["domain"]["top_k"]),
+                threshold=float(meta["domain"]["threshold"]),
+            )
+            if meta.get("domain")
+            else None,
         )
 
     def same_type_probability(self, query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -277,6 +358,7 @@ def space_heads_fit(
     val_rows: np.ndarray,
     rerank_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0),
     floor_cost: float = 0.005,
+    raw: np.ndarray | None = None,
 ) -> tuple[SpaceHeads, dict]:
     """Fit a space's supervised heads and its photo-search calibration; returns it and a report.
 
@@ -286,7 +368,9 @@ def space_heads_fit(
     the smallest grid value within 0.005 of the best validation P@10 by category (gallery: all
     rows), the photo
     relevance is calibrated on the validation queries' top 50, and the photo floor is the highest
-    whose validation P@10 cost is at most ``floor_cost``.
+    whose validation P@10 cost is at most ``floor_cost``. With ``raw`` (the frozen tower's
+    features of every row, the raw channel) the training domain is fitted too, and the raw
+    cosines get their own relevance calibration and floor ("raw").
     """
     vectors = np.asarray(vectors, dtype=np.float64)
     calib, check = val_rows[::2], val_rows[1::2]
@@ -330,6 +414,34 @@ def space_heads_fit(
     beta = min(b for b, value in by_beta.items() if value >= best_p10 - 0.005)
     heads.type_rerank_weight = float(beta)
     scores = cosines + beta * same
+    relevance, costs = _relevance_with_floor(
+        scores=scores, labels=labels, val_rows=val_rows, floor_cost=floor_cost
+    )
+    heads.relevance["vector"] = relevance
+    report |= {
+        "photo_rerank_p10": by_beta,
+        "photo_rerank_weight": beta,
+        "photo_floor": relevance.floor,
+        "photo_floor_p10_cost": costs,
+    }
+    if raw is not None:
+        # the raw channel: where the space was trained, and the relevance of raw cosines
+        raw = np.asarray(raw, dtype=np.float32)
+        raw = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        heads.domain, report["domain"] = domain_fit(fit_raw=raw[fit_rows], val_raw=raw[val_rows])
+        heads.relevance["raw"], raw_costs = _relevance_with_floor(
+            scores=raw[val_rows] @ raw.T, labels=labels, val_rows=val_rows, floor_cost=floor_cost
+        )
+        report |= {"raw_floor": heads.relevance["raw"].floor, "raw_floor_p10_cost": raw_costs}
+    return heads, report
+
+
+def _relevance_with_floor(
+    *, scores: np.ndarray, labels: np.ndarray, val_rows: np.ndarray, floor_cost: float
+) -> tuple[Relevance, dict[float, float]]:
+    """Platt-scale photo scores (row q: validation query ``val_rows[q]`` against every row) on
+    the queries' top 50 by same label, then pick the highest floor whose validation P@10 cost
+    is at most ``floor_cost``; returns the calibration and the cost by floor."""
     flat_scores, flat_relevant = [], []
     for q, row in zip(val_rows, scores, strict=True):
         top = _top_excluding(row, q, 50)
@@ -348,11 +460,4 @@ def space_heads_fit(
     }
     ok = [f for f, cost in costs.items() if cost <= floor_cost]
     relevance.floor = max(ok) if ok else 0.05
-    heads.relevance["vector"] = relevance
-    report |= {
-        "photo_rerank_p10": by_beta,
-        "photo_rerank_weight": beta,
-        "photo_floor": relevance.floor,
-        "photo_floor_p10_cost": costs,
-    }
-    return heads, report
+    return relevance, costs

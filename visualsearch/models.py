@@ -52,6 +52,10 @@ class EmbeddingSpace(models.Model):
         return f"imgemb_hnsw_space_{self.pk}"
 
     @property
+    def raw_index_name(self) -> str:
+        return f"imgemb_raw_hnsw_space_{self.pk}"
+
+    @property
     def title_index_name(self) -> str:
         return f"titleemb_hnsw_space_{self.pk}"
 
@@ -61,6 +65,9 @@ class ImageEmbedding(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="+")
     vector = HalfVectorField()
+    # The raw channel: the frozen image tower's own features, for spaces whose heads hold a
+    # training domain (visualsearch.heads.Domain); a photo outside it is searched by these.
+    raw_vector = HalfVectorField(null=True, blank=True)
     image_sha256 = models.CharField(max_length=64, help_text="the image content that was embedded")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -26,6 +26,7 @@ from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
 from visualsearch import spaces
 from visualsearch.attributes import modifier_split, negative_attributes
+from visualsearch.embedders import images_encode
 from visualsearch.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse, keyword_normalise
 from visualsearch.heads import SpaceHeads, heads_load
 from visualsearch.mmr import mmr
@@ -61,6 +62,9 @@ class SearchResult:
     k: int = 24
     has_next: bool = False
     mode: str = "vector"
+    # which image vectors ranked a photo query: "space" (the fitted space) or "raw" (the image
+    # tower's own features, for a photo outside the space's training domain)
+    channel: str = "space"
     exact: bool = False
     attributes: dict[int, dict[str, tuple[str, float]]] = field(default_factory=dict)
     parts: dict[int, dict[str, float]] = field(default_factory=dict)
@@ -153,6 +157,23 @@ def query_vectors_build(
     The whole-photo query: images → normalised mean of their vectors; text alone → its vector;
     both → normalise(α·e_img + (1 − α)·e_txt) with α = ``image_weight``; a negative text
     subtracts 0.5·e_neg before the final normalisation."""
+    return _query_build(
+        space=space, images=images, text=text, negative_text=negative_text,
+        image_weight=image_weight, crops=crops,
+    )[0]  # fmt: skip
+
+
+def _query_build(
+    *,
+    space: EmbeddingSpace,
+    images: Sequence = (),
+    text: str = "",
+    negative_text: str = "",
+    image_weight: float = 0.5,
+    crops: bool = False,
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """(:func:`query_vectors_build`'s vectors, the whole photos' raw-channel vector: the
+    normalised mean of their raw vectors, None without photos or without a raw channel)."""
     images = list(images)
     text, negative_text = (text or "").strip(), (negative_text or "").strip()
     if not images and not text:
@@ -164,16 +185,17 @@ def query_vectors_build(
     )
     alpha = float(image_weight)
     if not images:
-        return [_compose(None, e_txt, e_neg, alpha)]
+        return [_compose(None, e_txt, e_neg, alpha)], None
     groups = [images] + ([[image_crops(im)[j] for im in images] for j in range(5)] if crops else [])
     flat = [im for group in groups for im in group]
-    encoded = np.asarray(embedder.encode_images(flat))
+    encoded, raws = images_encode(embedder, flat)
     vectors, at = [], 0
     for group in groups:
-        e_img = _normalise(encoded[at : at + len(group)].mean(axis=0))
+        e_img = _normalise(np.asarray(encoded)[at : at + len(group)].mean(axis=0))
         at += len(group)
         vectors.append(_compose(e_img, e_txt, e_neg, alpha))
-    return vectors
+    raw = _normalise(raws[: len(images)].mean(axis=0)) if raws is not None else None
+    return vectors, raw
 
 
 @dataclass(frozen=True)
@@ -294,14 +316,21 @@ def nearest_query(
     limit: int,
     with_vectors: bool = False,
     exact: bool | None = None,
+    column: str = "vector",
+    dim: int = 0,
 ) -> NearestQuery:
     """The nearest-vector query on ``table`` (image or title vectors, alias ``x``) with the
     filters on the product (alias ``p``): (product id, cosine distance[, vector text]) rows,
     ORDER BY distance LIMIT ``limit``. ``exact`` None decides the path by the row estimate
     (``cursor`` is only used for it, and only when a filter narrows the products); a query
-    with the same filters can pass on the earlier query's decision."""
-    dim = int(space.dimension)
+    with the same filters can pass on the earlier query's decision. ``column`` "raw_vector"
+    (``dim``: the space's raw width) searches the raw channel instead of the space's vectors."""
+    if column not in ("vector", "raw_vector"):
+        raise ValueError(f"no vector column {column!r}")
+    dim = int(dim or space.dimension)
     conditions, filter_params = _filter_sql(space, filters)
+    if column == "raw_vector":  # rows written before the raw channel have none
+        conditions = [*conditions, "x.raw_vector IS NOT NULL"]
     literal = vector_literal(query_vector)
     from_where = (
         f"FROM {table} x JOIN {Product._meta.db_table} p ON p.id = x.product_id "
@@ -310,9 +339,11 @@ def nearest_query(
     where_params = [space.pk, *filter_params]
     if exact is None:
         exact = filters.narrows and exact_wanted(cursor, from_where=from_where, params=where_params)
-    distance = f"x.vector::halfvec({dim}) <=> %s::halfvec({dim})"
+    distance = f"x.{column}::halfvec({dim}) <=> %s::halfvec({dim})"
     order = exact_order(distance) if exact else distance
-    columns = f"x.product_id, {distance} AS distance" + (", x.vector::text" if with_vectors else "")
+    columns = f"x.product_id, {distance} AS distance" + (
+        f", x.{column}::text" if with_vectors else ""
+    )
     sql = f"SELECT {columns} {from_where} ORDER BY {order} LIMIT %s"
     return NearestQuery(sql, [literal, *where_params, literal, int(limit)], exact)
 
@@ -329,6 +360,8 @@ def _nearest(
     filters: Filters,
     limit: int,
     with_vectors: bool = False,
+    column: str = "vector",
+    dim: int = 0,
 ) -> tuple[list[tuple], bool]:
     """(product id, cosine distance[, vector text]) rows of the vectors in ``table`` (IMAGES or
     TITLES) nearest to each query vector: :func:`nearest_query` for each (same filters, so one
@@ -347,6 +380,8 @@ def _nearest(
                 limit=limit,
                 with_vectors=with_vectors,
                 exact=exact,
+                column=column,
+                dim=dim,
             )
             exact = query.exact
             cursor.execute(query.sql, query.params)
@@ -438,7 +473,7 @@ def _page(
     }
     if diversity > 0 and ranked:
         sims = np.array([score for _, score in ranked])
-        dim = int(space.dimension)
+        dim = len(next(iter(vectors.values()))) if vectors else int(space.dimension)
         matrix = np.stack([vectors.get(pid, np.zeros(dim, dtype=np.float32)) for pid, _ in ranked])
         order = mmr(query_sims=sims, item_vectors=matrix, k=stop + 1, diversity=float(diversity))
         ranked = [ranked[i] for i in order]
@@ -573,6 +608,7 @@ def products_search(
     exclude_attributes: dict[str, str] | None = None,
     colour: str | None = None,
     modifier_vector: np.ndarray | None = None,
+    query_raw: np.ndarray | None = None,
 ) -> SearchResult:
     """The active products nearest to ``query_vector``, one per product (its best image).
 
@@ -588,6 +624,11 @@ def products_search(
     colour) (:func:`_photo_scores`); the products nearest the modifier vector and those whose
     stored colour is ``colour`` are then candidates too, so the pool holds them however far
     the photo is. Each result gets a calibrated relevance and a match flag.
+
+    A photo outside the space's training domain (``query_raw``, its raw-channel vector, scores
+    under the domain threshold in the heads) is a kind the fitted space never saw: it is ranked
+    by the image tower's own features instead (:func:`_raw_search`), unless a colour modifier
+    asks for the space's heads.
     """
     started = time.perf_counter()
     heads = space_heads(space)
@@ -603,6 +644,13 @@ def products_search(
         exclude_attributes=dict(exclude_attributes or {}),
     )
     limit = _candidate_limit(k=k)
+    if _outside_domain(heads=heads, query_raw=query_raw) and not colour:
+        found = _raw_search(
+            space=space, heads=heads, query_raw=query_raw, filters=filters, k=k, page=page,
+            diversity=diversity, min_score=min_score, started=started,
+        )  # fmt: skip
+        if found is not None:
+            return found
     want_vectors = diversity > 0 or heads is not None
     rows, exact = _nearest(
         table=IMAGES,
@@ -671,6 +719,59 @@ def products_search(
         exact=exact,
         **extra,
     )
+
+
+def _outside_domain(*, heads: SpaceHeads | None, query_raw: np.ndarray | None) -> bool:
+    """Whether a photo's raw-channel vector lies outside the space's training domain."""
+    if heads is None or heads.domain is None or query_raw is None:
+        return False
+    raw = np.asarray(query_raw, dtype=np.float32).reshape(-1)
+    return raw.shape[0] == heads.domain.dim and not bool(heads.domain.contains(raw)[0])
+
+
+def _raw_search(
+    *,
+    space: EmbeddingSpace,
+    heads: SpaceHeads,
+    query_raw: np.ndarray,
+    filters: Filters,
+    k: int,
+    page: int,
+    diversity: float,
+    min_score: float | None,
+    started: float,
+) -> SearchResult | None:
+    """:func:`products_search` in the raw channel: products by the cosine of their images' raw
+    vectors (the image tower's own features) to ``query_raw``, relevance by the heads' "raw"
+    calibration. None when no image has a raw vector (vectors written before the channel)."""
+    rows, exact = _nearest(
+        table=IMAGES,
+        space=space,
+        query_vectors=[_normalise(np.asarray(query_raw, dtype=np.float32).reshape(-1))],
+        filters=filters,
+        with_vectors=diversity > 0,
+        limit=_candidate_limit(k=k),
+        column="raw_vector",
+        dim=heads.domain.dim,
+    )
+    if not rows:
+        return None
+    rows.sort(key=lambda row: (row[1], row[0]))
+    best: dict[int, tuple] = {}
+    for row in rows:
+        best.setdefault(row[0], row)
+    ranked = [(pid, 1.0 - float(row[1])) for pid, row in best.items()]
+    vectors = {pid: halfvec_decode(row[2]) for pid, row in best.items()} if diversity > 0 else {}
+    if min_score is not None:
+        ranked = [(pid, score) for pid, score in ranked if score >= min_score]
+    chosen, has_next, extra = _page(
+        space=space, ranked=ranked, vectors=vectors, k=k, page=page, diversity=diversity
+    )
+    extra["relevance"] = _relevance(heads=heads, mode="raw", scored=dict(chosen))
+    return _result(
+        chosen=chosen, space=space, started=started, page=max(1, int(page)), k=max(1, int(k)),
+        scanned=len(rows), has_next=has_next, mode="vector", channel="raw", exact=exact, **extra,
+    )  # fmt: skip
 
 
 def products_search_hybrid(
@@ -789,15 +890,19 @@ def products_similar(
     space = space or space_active()
     if space is None:
         raise NoActiveSpace("No embedding space is active.")
-    stored = ImageEmbedding.objects.filter(space=space, product=product).values_list(
-        "vector", flat=True
+    stored = list(
+        ImageEmbedding.objects.filter(space=space, product=product).values_list(
+            "vector", "raw_vector"
+        )
     )
-    vectors = [halfvec_decode(v) for v in stored]
+    vectors = [halfvec_decode(v) for v, _ in stored]
     if not vectors:
         raise EmptyQuery("This product has no image vectors in the active space yet.")
+    raws = [halfvec_decode(r) for _, r in stored if r is not None]
     return products_search(
         space=space,
         query_vector=np.mean(np.stack(vectors), axis=0),
+        query_raw=_normalise(np.mean(np.stack(raws), axis=0)) if raws else None,
         k=k,
         diversity=diversity,
         exclude_product_ids=[product.pk],
@@ -854,7 +959,7 @@ def search(query: SearchQuery) -> SearchResult:
         # re-scoring with that head (measured best on validation, docs/benchmarks.md); what
         # else the text says is mixed into the query vector as before.
         colour, text = modifier_split(query.text, heads=heads)
-        vectors = query_vectors_build(
+        vectors, raw = _query_build(
             space=space,
             images=list(query.images),
             text=text,
@@ -873,6 +978,8 @@ def search(query: SearchQuery) -> SearchResult:
             query_vectors=vectors[1:],
             colour=colour,
             modifier_vector=modifier,
+            # a photo with words to mix in stays in the space, where the words are
+            query_raw=raw if not text and not query.negative_text else None,
             **common,
         )
     vector = query_vectors_build(space=space, text=query.text, negative_text=query.negative_text)

@@ -205,6 +205,12 @@ class SearchOutSerializer(serializers.Serializer):
         help_text="hybrid: text-only query, fused image, title and full-text scores; "
         "vector: photo (± text) or similar-products query, image similarity only",
     )
+    channel = serializers.ChoiceField(
+        choices=["space", "raw"],
+        help_text="which image vectors ranked a photo query: space (the fitted search space) "
+        "or raw (the image tower's own features, for a photo of a kind the space was not "
+        "trained on)",
+    )
     page = serializers.IntegerField()
     k = serializers.IntegerField(help_text="results per page")
     has_next = serializers.BooleanField()

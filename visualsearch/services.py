@@ -17,6 +17,7 @@ from catalog.images import decode_rgb
 from catalog.models import Product, ProductImage
 from visualsearch import spaces, tasks
 from visualsearch.attributes import attributes_score
+from visualsearch.embedders import images_encode
 from visualsearch.heads import heads_load
 from visualsearch.models import (
     EmbeddingFailure,
@@ -94,7 +95,9 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
     if not rows:
         return 0
     embedder = spaces.embedder_for(space)
-    vectors = embedder.encode_images(decoded)
+    vectors, raws = images_encode(embedder, decoded)
+    if raws is not None and raws.shape[1] != spaces.space_raw_dim(space):
+        raws = None  # the space has no raw channel (no training domain in its heads)
     attributes = _attributes_score(vectors=vectors, embedder=embedder, space=space)
     with transaction.atomic():
         existing = set(
@@ -106,9 +109,10 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
                 product_id=img.product_id,
                 space=space,
                 vector=vec.tolist(),
+                raw_vector=raws[i].tolist() if raws is not None else None,
                 image_sha256=img.sha256,
             )  # fmt: skip
-            for img, vec in zip(rows, vectors, strict=True)
+            for i, (img, vec) in enumerate(zip(rows, vectors, strict=True))
             if img.pk in existing
         ]
         ImageEmbedding.objects.bulk_create(objs, ignore_conflicts=True)

@@ -15,14 +15,17 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from visualsearch.embedders import Embedder, get_embedder
+from visualsearch.heads import heads_load
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 
 
-def _create_hnsw(table: str, index: str, space: EmbeddingSpace) -> None:
+def _create_hnsw(
+    table: str, index: str, space: EmbeddingSpace, *, column: str = "vector", dim: int = 0
+) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE INDEX IF NOT EXISTS {index} ON {table} USING hnsw "
-            f"((vector::halfvec({int(space.dimension)})) halfvec_cosine_ops) "
+            f"(({column}::halfvec({int(dim or space.dimension)})) halfvec_cosine_ops) "
             f"WITH (m = {int(settings.HNSW_M)}, ef_construction = {int(settings.HNSW_EF_CONSTRUCTION)}) "
             f"WHERE space_id = {int(space.pk)}"
         )
@@ -40,7 +43,18 @@ def space_register(
     )
     _create_hnsw(ImageEmbedding._meta.db_table, space.image_index_name, space)
     _create_hnsw(TitleEmbedding._meta.db_table, space.title_index_name, space)
+    raw_dim = space_raw_dim(space)
+    if raw_dim:
+        _create_hnsw(ImageEmbedding._meta.db_table, space.raw_index_name, space,
+                     column="raw_vector", dim=raw_dim)  # fmt: skip
     return space
+
+
+def space_raw_dim(space: EmbeddingSpace) -> int:
+    """The width of the space's raw channel: set by the training domain in its heads
+    (``heads.safetensors`` beside the checkpoint), 0 when it has none."""
+    heads = heads_load(space.pretrained)
+    return heads.domain.dim if heads is not None and heads.domain is not None else 0
 
 
 @transaction.atomic

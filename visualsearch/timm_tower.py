@@ -90,6 +90,12 @@ class MultiScaleEfficientNet(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(self.num_features))
         self.register_buffer("feature_std", torch.ones(self.num_features))
 
+    @property
+    def raw_channel_dim(self) -> int:
+        """Width of the raw channel: the body's pooled features, the first columns of
+        :meth:`raw_features` (search ranks photos of kinds the space never saw by them)."""
+        return int(self.body.num_features)
+
     def reset_classifier(self, num_classes: int = 0, global_pool: str | None = None) -> None:
         """open_clip asks for no classifier; pooling is fixed (average) in :meth:`forward`."""
         if num_classes:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
+from django.db import connection
 from PIL import Image
 
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
@@ -54,6 +55,16 @@ def test_the_default_space_is_assembled_from_the_wheels_and_activated_without_tr
     heads = heads_load(space.pretrained)
     probs = heads.heads["colour"].probabilities(vectors)
     assert np.allclose(probs.sum(axis=1), 1.0)
+    # the raw channel: the tower's pooled features from the same pass, and their own index
+    same, raw = embedder.encode_images_raw([_photo((200, 30, 30)), _photo((30, 30, 200), seed=1)])
+    assert np.allclose(same, vectors, atol=1e-5)
+    assert raw.shape == (2, embedder.raw_dim) == (2, heads.domain.dim)
+    assert np.allclose(np.linalg.norm(raw, axis=1), 1.0, atol=1e-4)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+                       [space.raw_index_name])  # fmt: skip
+        (definition,) = cursor.fetchone()
+    assert "raw_vector" in definition and f"halfvec({heads.domain.dim})" in definition
     # idempotent: a second start keeps the assembled files
     stamp = checkpoint.stat().st_mtime_ns
     assert default_space_ensure().pk == space.pk

@@ -11,9 +11,11 @@ from hypothesis.extra.numpy import arrays
 from visualsearch.attributes import TAXONOMY, colour_named, modifier_split, negative_attributes
 from visualsearch.default_space import shipped_files
 from visualsearch.heads import (
+    Domain,
     Head,
     Relevance,
     SpaceHeads,
+    domain_fit,
     expected_calibration_error,
     relevance_fit,
     softmax,
@@ -115,9 +117,44 @@ def test_the_shipped_heads_load_and_their_labels_are_the_taxonomy():
     heads = SpaceHeads.load(shipped_files()[1])
     assert heads.heads["colour"].labels == TAXONOMY["colour"]["labels"]
     assert heads.heads["category"].labels == TAXONOMY["category"]["labels"]
-    assert set(heads.relevance) == {"vector", "hybrid"}
+    assert set(heads.relevance) == {"vector", "hybrid", "raw"}
     assert all(0 < r.floor < 1 for r in heads.relevance.values())
-    assert heads.info["version"] == "offline-v5" and "space_fit" in heads.info["command"]
+    assert heads.info["version"] == "offline-v6" and "space_fit" in heads.info["command"]
+    # the training domain, in EfficientNet-Lite0's 1280 pooled features
+    assert heads.domain is not None and heads.domain.centroids.shape == (256, 1280)
+    assert 0 < heads.domain.threshold < 1
+
+
+def _clusters(rng, centres, n):
+    """n unit rows near the rows of ``centres`` (a few degrees of noise each)."""
+    rows = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 0.05, (n, centres.shape[1]))
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_the_domain_holds_photos_like_the_training_ones_and_not_others():
+    rng = np.random.default_rng(0)
+    centres = np.linalg.qr(rng.normal(size=(64, 64)))[0]  # orthonormal directions
+    seen, unseen = centres[:8], centres[8:16]
+    domain, report = domain_fit(
+        fit_raw=_clusters(rng, seen, 400), val_raw=_clusters(rng, seen, 200), centroids=16
+    )
+    # by construction about 2% of validation photos fall under the threshold
+    assert report["quantile"] == 0.02 and report["centroids"] == 16
+    assert domain.contains(_clusters(rng, seen, 200)).mean() > 0.9
+    assert domain.contains(_clusters(rng, unseen, 200)).mean() < 0.05
+    # the score does not depend on the length of the raw vector
+    row = _clusters(rng, seen, 1)
+    assert np.allclose(domain.score(row), domain.score(7.0 * row), atol=1e-6)
+
+
+def test_a_domain_survives_a_save_and_load(tmp_path):
+    rng = np.random.default_rng(1)
+    centroids = _clusters(rng, np.eye(8), 5).astype(np.float32)
+    heads = SpaceHeads(domain=Domain(centroids=centroids, top_k=2, threshold=0.6))
+    loaded = SpaceHeads.load(heads.save(tmp_path / "heads.safetensors"))
+    assert loaded.domain.top_k == 2 and loaded.domain.threshold == 0.6
+    assert np.allclose(loaded.domain.centroids, centroids, atol=1e-3)  # stored as float16
+    assert SpaceHeads.load(SpaceHeads().save(tmp_path / "none.safetensors")).domain is None
 
 
 def _heads_with_colours():

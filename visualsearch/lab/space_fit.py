@@ -56,7 +56,7 @@ from visualsearch.lab.evaluation import (
 )
 from visualsearch.vectors import rows_normalise
 
-VERSION = "offline-v5"
+VERSION = "offline-v6"
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 # Queries for goods this fashion catalog does not sell; used only to choose the text floor.
@@ -214,13 +214,15 @@ def run_fit(
     image_tower: str = om.DEFAULT_IMAGE_TOWER,
     text_tower: str = om.DEFAULT_TEXT_TOWER,
     hard_negatives: float = 0.0,
+    projections: Path | None = None,
 ) -> dict:
     """Fit and write the shipped files (see the module docstring); returns the report.
 
     ``exclude_master`` (masterCategory names) is the check on kinds of product the weights never
     saw: those products are left out of fitting and every choice, and the report's
     ``unseen_kinds`` compares, on their test photos, photo P@10 by articleType of the raw
-    towers and of the fitted space."""
+    towers and of the fitted space. ``projections`` (an earlier fit's weights file) is loaded
+    instead of training the projections; everything after them is fitted as usual."""
     import torch  # noqa: PLC0415
 
     torch.set_num_threads(2)
@@ -241,7 +243,12 @@ def run_fit(
         text_tower=text_tower,
     )
     trunk = model.visual.trunk
-    trunk.standardisation_fit(raw_img[fit])
+    if projections is not None:
+        from safetensors.torch import load_file  # noqa: PLC0415
+
+        om.trainable_load(model, load_file(str(projections)))
+    else:
+        trunk.standardisation_fit(raw_img[fit])
     img = trunk.standardise(raw_img)
 
     # 1. projections, with supervised prompt terms for item type and colour
@@ -261,18 +268,21 @@ def run_fit(
         )
         supervision.append(sup)
     by_name = {s.name: s for s in supervision}
-    history, train_metrics = om.train_projections(
-        hard_groups=(by_name["category"].targets, by_name["colour"].targets),
-        hard_fraction=hard_negatives,
-        model=model,
-        img_feats=img[fit],
-        txt_feats=raw_txt[fit],
-        val_img=img[val],
-        val_txt=raw_txt[val],
-        supervision=supervision,
-        max_seconds=max_train_seconds,
-        seed=seed,
-    )
+    if projections is not None:
+        history, train_metrics = [], {"projections_loaded": str(projections)}
+    else:
+        history, train_metrics = om.train_projections(
+            hard_groups=(by_name["category"].targets, by_name["colour"].targets),
+            hard_fraction=hard_negatives,
+            model=model,
+            img_feats=img[fit],
+            txt_feats=raw_txt[fit],
+            val_img=img[val],
+            val_txt=raw_txt[val],
+            supervision=supervision,
+            max_seconds=max_train_seconds,
+            seed=seed,
+        )
     with torch.inference_mode():
         vectors = rows_normalise(model.visual.head(torch.from_numpy(img)).numpy())
         title_vectors = rows_normalise(model.text.proj(torch.from_numpy(raw_txt)).numpy())
@@ -301,6 +311,7 @@ def run_fit(
         values={"category": values["category"], "colour": values["colour"]},
         fit_rows=fit,
         val_rows=val,
+        raw=raw_img[:, : trunk.raw_channel_dim],
     )
     report |= heads_report
     best_beta = heads.type_rerank_weight
@@ -457,14 +468,22 @@ def unseen_kinds_check(*, raw, standardised, vectors, heads, rows, products, kin
     def reranked(q, g):
         return vectors[g] @ vectors[q] + beta * (probs[g] @ probs[q])
 
-    def gated(q, g):  # what search does: re-rank only when the photo's type is confident
+    def gated(q, g):  # re-rank only when the photo's type is confident
         known = probs[q].max() >= 0.5
         return vectors[g] @ vectors[q] + (beta if known else 0.0) * (probs[g] @ probs[q])
+
+    inside = heads.domain.contains(raw[:, : heads.domain.dim]) if heads.domain else None
+
+    def domain_gated(q, g):  # what search does: a photo outside the training domain → raw
+        if inside is not None and not inside[q]:
+            return effnet[g] @ effnet[q]
+        return gated(q, g)
 
     out = {
         "kinds": list(kinds),
         "photos": int(len(rows)),
         "type_confident_share": float((probs[rows].max(axis=1) >= 0.5).mean()),
+        "outside_domain_share": float((~inside[rows]).mean()) if inside is not None else None,
     }
     for name, vecs, score in (
         ("raw_efficientnet", effnet, None),
@@ -472,6 +491,7 @@ def unseen_kinds_check(*, raw, standardised, vectors, heads, rows, products, kin
         ("space", vectors, None),
         ("space_reranked", vectors, reranked),
         ("space_reranked_gated", vectors, gated),
+        ("shipped_domain_gated", vectors, domain_gated),
     ):
         p5, p10 = _p_at(vecs, rows, rows, types, score=score)
         out[name] = {"p5": p5, "p10": p10}

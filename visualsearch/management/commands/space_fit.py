@@ -30,6 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--hard-negatives", type=float, default=0.0, metavar="SHARE",
                             help="share of training batches built of hard negatives (one type "
                             "in mixed colours plus one colour in other types)")  # fmt: skip
+        parser.add_argument("--projections", type=Path, default=None, metavar="SAFETENSORS",
+                            help="load these trained projections (an earlier fit's weights "
+                            "file) instead of training; the heads and floors are fitted anew")  # fmt: skip
         parser.add_argument(
             "--exclude-master", default="",
             help="comma-separated masterCategories to leave out (the unseen-kinds check; use "
@@ -37,19 +40,21 @@ class Command(BaseCommand):
         )  # fmt: skip
 
     def handle(self, *args, data, out, cache, max_train_seconds, seed, exclude_master,
-               image_tower, text_tower, hard_negatives, **options):  # fmt: skip
+               image_tower, text_tower, hard_negatives, projections, **options):  # fmt: skip
 
         if not (data / "styles.csv").is_file():
             raise CommandError(f"no styles.csv under {data}")
+        if projections is not None and not projections.is_file():
+            raise CommandError(f"no weights file {projections}")
         command = "python manage.py space_fit " + " ".join(sys.argv[2:])
         report = run_fit(data_dir=data, out_dir=out, cache_dir=cache, seed=seed,
                          max_train_seconds=max_train_seconds, command=command.strip(),
                          exclude_master=tuple(m for m in exclude_master.split(",") if m),
                          image_tower=image_tower, text_tower=text_tower,
-                         hard_negatives=hard_negatives)  # fmt: skip
+                         hard_negatives=hard_negatives, projections=projections)  # fmt: skip
         keys = ("image_tower", "text_tower", "photo_val", "head_category", "head_colour", "photo_rerank_weight", "photo_floor",
                 "modifier_chosen", "prf", "text_semantic_ndcg_val", "bm25_ndcg_val",
-                "unseen_kinds")  # fmt: skip
+                "domain", "raw_floor", "unseen_kinds")  # fmt: skip
         for key in keys:
             value = report.get(key)
             if isinstance(value, dict):

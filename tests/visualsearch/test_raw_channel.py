@@ -1,0 +1,158 @@
+"""The raw channel: a photo of a kind the fitted space never saw (outside the training domain in
+its heads) is ranked by the image tower's own features; one inside stays in the space. The
+embedder here is the word embedder plus a raw channel whose vectors the tests choose."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.db import connection
+from PIL import Image
+
+from tests.factories import ProductFactory, ProductImageFactory
+from tests.visualsearch.search_helpers import DIM, PALETTE, WordEmbedder, axis
+from visualsearch.heads import HEADS_FILE, Domain, Relevance, SpaceHeads
+from visualsearch.models import ImageEmbedding
+from visualsearch.search import SearchQuery, products_similar, search
+from visualsearch.services import images_embed
+from visualsearch.spaces import space_activate, space_register
+from visualsearch.vector_sql import halfvec_decode
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
+
+RAW = 8  # the raw channel's width here
+INSIDE, OUTSIDE = 0, 1  # raw axes: the training domain is raw axis 0
+
+
+def raw_axis(i: int, j: int | None = None, w: float = 0.0) -> np.ndarray:
+    v = np.zeros(RAW, dtype=np.float32)
+    v[i] = 1.0
+    if j is not None:
+        v[j] += w
+    return v / np.linalg.norm(v)
+
+
+class RawWordEmbedder(WordEmbedder):
+    """Word vectors as before; raw vectors: red photos lie on the domain's axis (inside),
+    anything else on another axis (outside)."""
+
+    raw_dim = RAW
+
+    def encode_images_raw(self, images):
+        vectors = self.encode_images(images)
+        raws = []
+        for image in images:
+            pixels = np.asarray(image.convert("RGB"), dtype=np.int32).reshape(-1, 3)
+            red = (np.abs(pixels - np.array(PALETTE["red"])).sum(axis=1) < 150).any()
+            raws.append(raw_axis(INSIDE if red else OUTSIDE))
+        return vectors, np.stack(raws)
+
+
+@pytest.fixture
+def raw_space(tmp_path, monkeypatch):
+    embedder = RawWordEmbedder()
+    monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: embedder)
+    checkpoint = tmp_path / "space" / "model.pt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"not used: the word embedder stands in for the model")
+    SpaceHeads(
+        relevance={
+            "vector": Relevance(slope=20.0, intercept=-10.0, floor=0.5),
+            "raw": Relevance(slope=20.0, intercept=-10.0, floor=0.5),
+        },
+        domain=Domain(centroids=raw_axis(INSIDE)[None, :], top_k=1, threshold=0.9),
+    ).save(checkpoint.with_name(HEADS_FILE))
+    space = space_register(name="rawch", architecture="x", pretrained=str(checkpoint),
+                           dimension=DIM)  # fmt: skip
+    space_activate(name="rawch")
+    return space
+
+
+def _add(space, vector, raw, **fields):
+    product = ProductFactory(**fields)
+    image = ProductImageFactory(product=product)
+    ImageEmbedding.objects.create(
+        image=image, product=product, space=space, vector=list(map(float, vector)),
+        raw_vector=list(map(float, raw)), image_sha256=image.sha256,
+    )  # fmt: skip
+    return product
+
+
+def _photo(colour: str) -> io.BytesIO:
+    image = Image.new("RGB", (48, 48), (255, 255, 255))
+    image.paste(PALETTE[colour], (8, 8, 40, 40))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    buffer.seek(0)
+    buffer.name = f"{colour}.png"
+    return buffer
+
+
+def _ids(body):
+    return [hit["product"]["id"] for hit in body["results"]]
+
+
+def test_registering_a_space_with_a_domain_indexes_its_raw_vectors(raw_space):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+                       [raw_space.raw_index_name])  # fmt: skip
+        (definition,) = cursor.fetchone()
+    assert "hnsw" in definition and f"raw_vector)::halfvec({RAW})" in definition
+
+
+def test_a_photo_outside_the_domain_is_ranked_by_the_raw_channel(raw_space, client):
+    # the space says "space_first" is nearest a blue photo; the raw channel says "raw_first"
+    space_first = _add(raw_space, axis("blue"), raw_axis(OUTSIDE, 2, 2.0), title="Space pick")
+    raw_first = _add(raw_space, axis("blue", "green"), raw_axis(OUTSIDE), title="Raw pick")
+    body = client.post("/api/search/", {"image": _photo("blue"), "k": 2}).json()
+    assert body["channel"] == "raw"
+    assert _ids(body) == [raw_first.pk, space_first.pk]
+    top = body["results"][0]
+    assert top["score"] == pytest.approx(1.0, abs=1e-3)  # the raw cosine
+    assert top["match"] is True and top["relevance"] > 0.5  # the "raw" calibration
+
+
+def test_a_photo_inside_the_domain_stays_in_the_fitted_space(raw_space, client):
+    space_first = _add(raw_space, axis("red"), raw_axis(INSIDE, 2, 2.0), title="Space pick")
+    raw_first = _add(raw_space, axis("red", "green"), raw_axis(INSIDE), title="Raw pick")
+    body = client.post("/api/search/", {"image": _photo("red"), "k": 2}).json()
+    assert body["channel"] == "space"
+    assert _ids(body) == [space_first.pk, raw_first.pk]
+
+
+def test_a_photo_with_words_stays_in_the_space_where_the_words_are(raw_space):
+    _add(raw_space, axis("blue"), raw_axis(OUTSIDE))
+    photo = Image.open(_photo("blue"))
+    assert search(SearchQuery(images=[photo])).channel == "raw"
+    assert search(SearchQuery(images=[photo], text="velvet")).channel == "space"
+
+
+def test_more_like_this_follows_the_products_own_raw_vectors(raw_space):
+    seed = _add(raw_space, axis("blue"), raw_axis(OUTSIDE))
+    space_first = _add(raw_space, axis("blue"), raw_axis(OUTSIDE, 2, 2.0))
+    raw_first = _add(raw_space, axis("blue", "green"), raw_axis(OUTSIDE))
+    result = products_similar(product=seed, k=2)
+    assert result.channel == "raw"
+    assert [p.pk for p, _ in result.results] == [raw_first.pk, space_first.pk]
+
+
+def test_without_raw_vectors_the_space_answers(raw_space):
+    """Vectors written before the channel existed have no raw vector: the space ranks them."""
+    product = ProductFactory()
+    image = ProductImageFactory(product=product)
+    ImageEmbedding.objects.create(image=image, product=product, space=raw_space,
+                                  vector=list(map(float, axis("blue"))), image_sha256=image.sha256)  # fmt: skip
+    result = search(SearchQuery(images=[Image.open(_photo("blue"))]))
+    assert result.channel == "space" and [p.pk for p, _ in result.results] == [product.pk]
+
+
+def test_embedding_writes_raw_vectors_only_for_a_space_with_a_raw_channel(raw_space, word_space):
+    image = ProductImageFactory()
+    assert images_embed(image_ids=[image.pk], space=raw_space) == 1
+    stored = ImageEmbedding.objects.get(image=image, space=raw_space)
+    assert stored.raw_vector is not None and len(halfvec_decode(stored.raw_vector)) == RAW
+    # a space whose heads hold no domain keeps no raw vector, whatever the embedder gives
+    assert images_embed(image_ids=[image.pk], space=word_space) == 1
+    assert ImageEmbedding.objects.get(image=image, space=word_space).raw_vector is None
