@@ -156,3 +156,11 @@ def test_embedding_writes_raw_vectors_only_for_a_space_with_a_raw_channel(raw_sp
     # a space whose heads hold no domain keeps no raw vector, whatever the embedder gives
     assert images_embed(image_ids=[image.pk], space=word_space) == 1
     assert ImageEmbedding.objects.get(image=image, space=word_space).raw_vector is None
+
+
+def test_the_search_page_says_when_the_photos_own_features_ranked_it(raw_space, client):
+    _add(raw_space, axis("blue"), raw_axis(OUTSIDE), title="Blue thing")
+    page = client.post("/", {"image": _photo("blue")}).content.decode()
+    assert "Blue thing" in page and "by the photo's own features" in page
+    page = client.post("/", {"text": "blue"}).content.decode()
+    assert "own features" not in page

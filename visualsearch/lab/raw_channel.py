@@ -6,9 +6,14 @@ compares, on cached tower features and a space fitted with ``space_fit --exclude
 
 - the channel's form: the tower's GeM features, the standardised trunk, each whole or reduced
   by a PCA fitted on the fit rows (seen kinds);
-- the photo score: the shipped rule (cosine + β·P(same type) when the type head is confident,
+- the photo score: the v5 rule (cosine + β·P(same type) when the type head is confident,
   else the cosine) against blends that add ``w`` × the raw channel's cosine, with one weight
-  for photos whose type is known and one for the rest.
+  for photos whose type is known and one for the rest;
+- how well "is this photo like the training photos?" separates seen from unseen kinds
+  (AUROC) for the type head's confidence, its energy, and the cosine to the nearest training
+  photos or k-means centroids of their raw features; and the **domain gate** (what ships,
+  ``heads.Domain``): a photo whose centroid score is under a quantile of validation's is
+  ranked by the raw channel alone, any other by the v5 rule.
 
 Two sets of queries, neither of them the test split: the **unseen design rows** (training-split
 photos of the left-out masterCategories, gallery: themselves) and **seen validation** (the
@@ -121,7 +126,7 @@ def measure(*, fit_dir: Path, cache: Path, exclude_master: tuple[str, ...], data
         }
         print(name, json.dumps(out["rows"][name]), flush=True)
 
-    row("shipped rule (gated re-rank)", None, 0, 0)
+    row("v5 rule (type re-rank when the type is confident)", None, 0, 0)
     for channel in channels:
         row(f"{channel} alone", channel, 0, 0, channel_only=True)
     for channel in ("gem", "trunk", "gem_pca256", "trunk_pca256", "trunk_pca128"):
@@ -129,6 +134,63 @@ def measure(*, fit_dir: Path, cache: Path, exclude_master: tuple[str, ...], data
             row(f"{channel} w_unknown={w_unknown}", channel, 0, w_unknown)
         for w_known in (0.25, 0.5):
             row(f"{channel} w_known={w_known} w_unknown=2", channel, w_known, 2.0)
+    out["domain"] = domain_compare(
+        vectors=vectors, probs=probs, logits=heads.heads["category"].logits(vectors),
+        raw=channels["gem"], beta=beta, fit=fit, val=val, design=design, types=types,
+    )  # fmt: skip
+    return out
+
+
+def domain_compare(*, vectors, probs, logits, raw, beta, fit, val, design, types) -> dict:
+    """AUROC of in-domain scores (seen validation vs unseen design rows) and P@10 of the
+    domain gate at several validation quantiles, for k-means centroids of the fit rows' raw
+    features (as ``heads.domain_fit`` makes them)."""
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
+    from visualsearch.heads import domain_fit  # noqa: PLC0415
+
+    rows = np.concatenate([val, design])
+    unseen = np.r_[np.zeros(len(val)), np.ones(len(design))]
+    known = probs.max(axis=1) >= 0.5
+    seen_gallery = np.sort(np.concatenate([fit, val]))
+    z = logits - logits.max(axis=1, keepdims=True)
+    scores = {
+        "type head confidence": probs.max(axis=1),
+        "type head energy (logsumexp of logits)": np.log(np.exp(z).sum(axis=1))
+        + logits.max(axis=1),
+        "mean cosine to the 10 nearest fit photos": np.sort(raw @ raw[fit].T, axis=1)[:, -10:].mean(
+            axis=1
+        ),
+    }
+    domains = {}
+    for n, top in ((256, 1), (256, 3), (1024, 3)):
+        domain, _ = domain_fit(fit_raw=raw[fit], val_raw=raw[val], centroids=n, top_k=top)
+        domains[(n, top)] = domain
+        scores[f"k-means {n}, mean cosine to the {top} nearest"] = domain.score(raw)
+    out = {"auroc": {}, "gate": {}}
+    for name, score in scores.items():
+        out["auroc"][name] = float(roc_auc_score(unseen, -score[rows]))
+        print("AUROC", name, round(out["auroc"][name], 3), flush=True)
+    domain_scores = domains[(256, 3)].score(raw)
+    for quantile in (0.0, 0.01, 0.02, 0.05, 0.10):
+        threshold = float(np.quantile(domain_scores[val], quantile)) if quantile else -np.inf
+
+        def scorer(gallery, threshold=threshold):
+            def score(q):
+                if domain_scores[q] < threshold:
+                    return raw[gallery] @ raw[q]
+                s = vectors[gallery] @ vectors[q]
+                return s + beta * (probs[gallery] @ probs[q]) if known[q] else s
+
+            return score
+
+        out["gate"][str(quantile)] = result = {
+            "unseen_design_p10": p_at_10(scorer(design), design, design, types),
+            "seen_val_p10": p_at_10(scorer(seen_gallery), val, seen_gallery, types),
+            "unseen_design_raw_share": float((domain_scores[design] < threshold).mean()),
+            "seen_val_raw_share": float((domain_scores[val] < threshold).mean()),
+        }
+        print("domain gate, quantile", quantile, json.dumps(result), flush=True)
     return out
 
 
