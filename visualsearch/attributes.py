@@ -164,48 +164,6 @@ def colour_named(text: str, labels: list[str]) -> str | None:
     return None
 
 
-def label_named(text: str, labels: list[str]) -> str | None:
-    """The label that ``text`` names as whole words, longest first; a label's plural "s" is
-    optional ("red tshirt" names "tshirts", "flip flop" names "flip flops"). None when it names
-    none."""
-    words = " " + " ".join(_WORD.findall((text or "").lower())) + " "
-    for label in sorted(labels, key=len, reverse=True):
-        norm = " ".join(_WORD.findall(label.lower()))
-        forms = {norm, norm[:-1]} if norm.endswith("s") and len(norm) > 3 else {norm}
-        if norm and any(f" {form} " in words for form in forms):
-            return label
-    return None
-
-
-def query_facets(text: str, *, heads) -> dict[str, str]:
-    """{facet: label} of the item type ("category") and colour that a text query names, among
-    the labels of the space's heads; {} unless it names an item type (a colour alone does not
-    say what is asked for: "red" is every kind of red thing)."""
-    if heads is None or "category" not in heads.heads:
-        return {}
-    kind = label_named(text, heads.heads["category"].labels)
-    if kind is None:
-        return {}
-    named = {"category": kind}
-    if "colour" in heads.heads:
-        colour = colour_named(text, heads.heads["colour"].labels)
-        if colour is not None:
-            named["colour"] = colour
-    return named
-
-
-def named_probability(heads, named: dict[str, str], vectors: np.ndarray) -> np.ndarray:
-    """Π over the named facets of P(label | image vector), from the calibrated heads: the
-    probability that each image is the asked kind in the asked colour (facets taken as
-    independent). Ones when nothing is named."""
-    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
-    out = np.ones(len(vectors))
-    for facet, label in named.items():
-        head = heads.heads[facet]
-        out *= head.probabilities(vectors)[:, head.labels.index(label)]
-    return out
-
-
 # Words a shopper uses for a facet label ("without stripes" → pattern "striped").
 LABEL_SYNONYMS: dict[str, tuple[str, ...]] = {
     "striped": ("stripes", "stripe", "striped", "stripy"),

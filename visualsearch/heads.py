@@ -235,10 +235,6 @@ class SpaceHeads:
     modifier: dict[str, float] = field(
         default_factory=lambda: {"text": 0.0, "photo": 1.0, "colour": 0.0}
     )
-    # text search: + weight · Π P(label) over the item type and colour the query names ("navy
-    # blue tshirts"), the probability that a candidate is what was asked; chosen on validation
-    # (0: no such term, as for heads fitted before it existed)
-    text_attribute_weight: float = 0.0
     info: dict = field(default_factory=dict)  # version, how it was made, validation numbers
     domain: Domain | None = None  # the training domain in the raw channel (None: no channel)
 
@@ -261,7 +257,6 @@ class SpaceHeads:
             "relevance": {m: vars(r) for m, r in self.relevance.items()},
             "type_rerank_weight": self.type_rerank_weight,
             "modifier": self.modifier,
-            "text_attribute_weight": self.text_attribute_weight,
             "info": self.info,
             "domain": {"top_k": self.domain.top_k, "threshold": self.domain.threshold}
             if self.domain is not None
@@ -295,7 +290,6 @@ class SpaceHeads:
             type_rerank_weight=float(meta.get("type_rerank_weight", 0.0)),
             modifier={k: float(v) for k, v in meta.get("modifier", {}).items()}
             or {"text": 0.0, "photo": 1.0, "colour": 0.0},
-            text_attribute_weight=float(meta.get("text_attribute_weight", 0.0)),
             info=meta.get("info", {}),
             domain=Domain(
                 centroids=tensors["domain.centroids"].astype(np.float32),

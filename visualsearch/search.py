@@ -25,12 +25,7 @@ from django.db import connection, transaction
 from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
 from visualsearch import spaces
-from visualsearch.attributes import (
-    modifier_split,
-    named_probability,
-    negative_attributes,
-    query_facets,
-)
+from visualsearch.attributes import modifier_split, negative_attributes
 from visualsearch.embedders import images_encode
 from visualsearch.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse, keyword_normalise
 from visualsearch.heads import SpaceHeads, heads_load
@@ -807,10 +802,7 @@ def products_search_hybrid(
         score = w_image · cos(q, best image) + w_title · cos(q, title) + w_keyword · s/(s + k)
 
     with s = ts_rank_cd (0 when the text does not match) and a missing vector counting as 0.
-    Weights come from settings (FUSION_*), defaulting to ``fusion.DEFAULT_WEIGHTS``. When the
-    text names an item type the space's heads know (and maybe a colour: "navy blue tshirts"),
-    ``heads.text_attribute_weight`` · P(that type) · P(that colour) of the best image is added
-    (``score_parts["asked"]``); the relevance stays the calibrated semantic part.
+    Weights come from settings (FUSION_*), defaulting to ``fusion.DEFAULT_WEIGHTS``.
     """
     started = time.perf_counter()
     weights = weights or fusion_weights()
@@ -840,10 +832,6 @@ def products_search_hybrid(
     title_sim = np.array([titles.get(pid, 0.0) for pid in union])
     keyword = np.array([keywords.get(pid, 0.0) for pid in union])
     fused = fuse(image_sim=image_sim, title_sim=title_sim, keyword=keyword, weights=weights)
-    heads = space_heads(space)
-    asked = _asked_probability(heads=heads, text=text, union=union, images=images)
-    if asked is not None:
-        fused = fused + heads.text_attribute_weight * asked
     keyword_part = keyword_normalise(keyword, k=weights.keyword_k)
     parts = {
         pid: {
@@ -852,7 +840,6 @@ def products_search_hybrid(
             "keyword": round(float(keyword_part[i]), 6),
             "keyword_rank": round(float(keyword[i]), 6),
         }
-        | ({"asked": round(float(asked[i]), 6)} if asked is not None else {})
         for i, pid in enumerate(union)
     }
     ranked = sorted(
@@ -872,7 +859,7 @@ def products_search_hybrid(
     # cosines, weighted as fused); a full-text match of every query word is always a match.
     semantic_weight = weights.image + weights.title
     extra["relevance"] = _relevance(
-        heads=heads,
+        heads=space_heads(space),
         mode="hybrid",
         scored={
             pid: (weights.image * parts[pid]["image"] + weights.title * parts[pid]["title"])
@@ -894,25 +881,6 @@ def products_search_hybrid(
         parts={pid: parts[pid] for pid, _ in chosen},
         **extra,
     )
-
-
-def _asked_probability(
-    *, heads: SpaceHeads | None, text: str, union: list[int], images: dict
-) -> np.ndarray | None:
-    """Per candidate, P(it is the item type and colour the text names) from the calibrated
-    heads on its best image's vector (0 without a vector); None when the space has no such term
-    or the text names no item type (``attributes.query_facets``)."""
-    if heads is None or heads.text_attribute_weight <= 0 or not union:
-        return None
-    named = query_facets(text, heads=heads)
-    if not named:
-        return None
-    out = np.zeros(len(union))
-    rows = [i for i, pid in enumerate(union) if images.get(pid, (0.0, ""))[1]]
-    if rows:
-        vectors = np.stack([halfvec_decode(images[union[i]][1]) for i in rows])
-        out[rows] = named_probability(heads, named, vectors)
-    return out
 
 
 def products_similar(

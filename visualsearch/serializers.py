@@ -173,12 +173,6 @@ class ScorePartsOutSerializer(serializers.Serializer):
     title = serializers.FloatField(help_text="cosine of the text and the title vector")
     keyword = serializers.FloatField(help_text="s/(s+k) of the full-text rank s")
     keyword_rank = serializers.FloatField(help_text="ts_rank_cd of the text on the product")
-    asked = serializers.FloatField(
-        required=False,
-        help_text="when the text names an item type (and a colour): the calibrated probability "
-        "that the product is that kind in that colour, added to the score with the space's "
-        "weight",
-    )
 
 
 class HitOutSerializer(serializers.Serializer):

@@ -13,7 +13,6 @@ from PIL import Image
 from tests.visualsearch.search_helpers import DIM, PALETTE, add, axis
 from visualsearch.heads import HEADS_FILE, Head, Relevance, SpaceHeads
 from visualsearch.models import ImageAttribute
-from visualsearch.services import titles_embed
 from visualsearch.spaces import space_activate, space_register
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
@@ -164,43 +163,3 @@ def test_similar_items_on_a_product_page_are_in_score_order(calibrated_space, cl
     scores = [float(s) for s in re.findall(r"score (\d\.\d{3})", page)]
     assert len(scores) == 6
     assert scores == sorted(scores, reverse=True)
-
-
-def _asked_space(tmp_path, weight: float):
-    """Heads where velvet things are bags: a photo's vector says "scarf" to the cosine and
-    "bag" to the type head, so the cosine and the head disagree."""
-    checkpoint = tmp_path / f"asked{weight}" / "model.pt"
-    checkpoint.parent.mkdir()
-    checkpoint.write_bytes(b"not used")
-    bag = Head(labels=TYPES, weight=np.stack([10 * axis("scarf"), 10 * axis("bag", "velvet")]),
-               bias=np.zeros(2))  # fmt: skip
-    SpaceHeads(heads={"colour": _head(COLOURS), "category": bag},
-               text_attribute_weight=weight).save(checkpoint.with_name(HEADS_FILE))  # fmt: skip
-    name = f"asked{int(weight * 10)}"
-    space = space_register(name=name, architecture="x", pretrained=str(checkpoint), dimension=DIM)
-    space_activate(name=name)
-    return space
-
-
-@pytest.mark.parametrize("weight", [0.0, 0.5])
-def test_a_text_naming_a_type_and_colour_ranks_what_the_heads_say_is_that(
-    tmp_path, word_embedder, client, weight
-):
-    space = _asked_space(tmp_path, weight)
-    # the title says "red scarf", the photo is a red velvet thing (a bag, the head says)
-    titled = add(space, axis("red", "velvet"), title="Red scarf")
-    # an untitled red scarf by its photo
-    pictured = add(space, axis("red", "scarf"), title="Wool wrap")
-    titles_embed(product_ids=[titled.pk, pictured.pk], space=space)
-    body = client.post("/api/search/", {"text": "red scarf", "k": 2}).json()
-    order = [hit["product"]["id"] for hit in body["results"]]
-    parts = {hit["product"]["id"]: hit["score_parts"] for hit in body["results"]}
-    if weight == 0:
-        assert order == [titled.pk, pictured.pk]  # title + keyword beat the photo
-        assert "asked" not in parts[titled.pk]
-    else:
-        assert order == [pictured.pk, titled.pk]
-        assert parts[pictured.pk]["asked"] > 0.9 > 0.1 > parts[titled.pk]["asked"]
-    # a colour alone names no kind of thing: no term
-    body = client.post("/api/search/", {"text": "red", "k": 2}).json()
-    assert all("asked" not in hit["score_parts"] for hit in body["results"])

@@ -8,14 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from visualsearch.attributes import (
-    TAXONOMY,
-    colour_named,
-    label_named,
-    modifier_split,
-    negative_attributes,
-    query_facets,
-)
+from visualsearch.attributes import TAXONOMY, colour_named, modifier_split, negative_attributes
 from visualsearch.default_space import shipped_files
 from visualsearch.heads import (
     Domain,
@@ -126,8 +119,7 @@ def test_the_shipped_heads_load_and_their_labels_are_the_taxonomy():
     assert heads.heads["category"].labels == TAXONOMY["category"]["labels"]
     assert set(heads.relevance) == {"vector", "hybrid", "raw"}
     assert all(0 < r.floor < 1 for r in heads.relevance.values())
-    assert heads.info["version"] == "offline-v7" and "space_fit" in heads.info["command"]
-    assert heads.text_attribute_weight > 0  # chosen on validation: it won there
+    assert heads.info["version"] == "offline-v6" and "space_fit" in heads.info["command"]
     # the training domain, in EfficientNet-Lite0's 1280 pooled features
     assert heads.domain is not None and heads.domain.centroids.shape == (256, 1280)
     assert 0 < heads.domain.threshold < 1
@@ -189,51 +181,3 @@ def test_a_negative_text_names_the_attribute_to_leave_out():
     assert negative_attributes("polka dots", heads=heads) == {"pattern": "polka dot"}
     assert negative_attributes("stripes", heads=None) == {}
     assert negative_attributes("velvet", heads=heads) == {}
-
-
-def test_a_query_names_a_type_with_or_without_its_plural_and_then_its_colour():
-    types = ["tshirts", "flip flops", "shirts", "bra"]
-    assert label_named("Navy Blue Tshirts", types) == "tshirts"
-    assert label_named("a red tshirt", types) == "tshirts"  # longest first: not "shirts"
-    assert label_named("flip flop for the beach", types) == "flip flops"
-    assert label_named("bras", types) is None  # only a label's own plural "s" is optional
-    assert label_named("shirtsleeves", types) is None
-    heads = SpaceHeads(heads={
-        "category": Head(labels=types, weight=np.zeros((4, 2)), bias=np.zeros(4)),
-        "colour": Head(labels=["navy blue", "blue"], weight=np.zeros((2, 2)), bias=np.zeros(2)),
-    })  # fmt: skip
-    assert query_facets("navy blue tshirts", heads=heads) == {
-        "category": "tshirts", "colour": "navy blue",
-    }  # fmt: skip
-    assert query_facets("blue", heads=heads) == {}
-    assert query_facets("tshirt", heads=heads) == {"category": "tshirts"}
-
-
-def test_the_text_attribute_weight_is_saved_and_is_zero_for_older_heads(tmp_path):
-    path = SpaceHeads(text_attribute_weight=0.75).save(tmp_path / "h.safetensors")
-    assert SpaceHeads.load(path).text_attribute_weight == 0.75
-    assert (
-        SpaceHeads.load(SpaceHeads().save(tmp_path / "old.safetensors")).text_attribute_weight == 0
-    )
-
-
-def test_the_text_attribute_weight_is_the_smallest_that_ranks_best_on_validation():
-    from visualsearch.lab.space_fit import text_attribute_choose  # noqa: PLC0415
-
-    # two gallery items: item 0 is what "red scarf" asks for by the heads; the cosines favour
-    # item 1; the query's relevant set is {0}
-    heads = SpaceHeads(heads={
-        "category": Head(labels=["scarf", "bag"], weight=np.array([[9.0, 0], [0, 9.0]]),
-                         bias=np.zeros(2)),
-        "colour": Head(labels=["red", "blue"], weight=np.array([[9.0, 0], [0, 9.0]]),
-                       bias=np.zeros(2)),
-    })  # fmt: skip
-    gallery = np.array([[1.0, 0.0], [0.0, 1.0]])
-    report = text_attribute_choose(
-        heads=heads, texts=["red scarf"], relevant_sets=[{0}],
-        image_sim=np.array([[0.2, 0.6]]), title_sim=np.array([[0.2, 0.6]]),
-        keyword=np.zeros((1, 2)), gallery_vectors=gallery, grid=(0.0, 0.25, 0.5, 1.0),
-    )  # fmt: skip
-    # fused: 0.5·0.2 + 0.3·0.2 = 0.16 vs 0.48; + γ·~1 for item 0: 0.25 is not enough, 0.5 is
-    assert report["by_weight"][0.0] < report["by_weight"][0.5] == report["by_weight"][1.0]
-    assert report["chosen"] == 0.5 and report["named"] == 1

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from visualsearch import offline_model as om
-from visualsearch.attributes import TAXONOMY, TEMPLATES, named_probability, query_facets
-from visualsearch.fusion import DEFAULT_WEIGHTS, fuse
+from visualsearch.attributes import TAXONOMY, TEMPLATES
+from visualsearch.fusion import DEFAULT_WEIGHTS
 from visualsearch.heads import (
     SpaceHeads,
     expected_calibration_error,
@@ -56,7 +56,7 @@ from visualsearch.lab.evaluation import (
 )
 from visualsearch.vectors import rows_normalise
 
-VERSION = "offline-v7"
+VERSION = "offline-v6"
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 # Queries for goods this fashion catalog does not sell; used only to choose the text floor.
@@ -200,30 +200,6 @@ def _ndcg(ranked_lists, relevant_sets) -> float:
             ]
         )
     )
-
-
-TEXT_ATTRIBUTE_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
-
-
-def text_attribute_choose(
-    *, heads, texts, relevant_sets, image_sim, title_sim, keyword, gallery_vectors,
-    grid: tuple[float, ...] = TEXT_ATTRIBUTE_GRID,
-) -> dict:  # fmt: skip
-    """The weight γ of the text search's attribute term: nDCG@10 of the fused score (BM25
-    standing in for ts_rank_cd) + γ · P(named type) · P(named colour) per grid value; the
-    smallest within 0.005 of the best is chosen."""
-    base = fuse(image_sim=image_sim, title_sim=title_sim, keyword=keyword)
-    asked = np.zeros_like(base)
-    named_rows = 0
-    for i, text in enumerate(texts):
-        named = query_facets(text, heads=heads)
-        if named:
-            asked[i] = named_probability(heads, named, gallery_vectors)
-            named_rows += 1
-    by = {float(g): _ndcg([top_k(row) for row in base + g * asked], relevant_sets) for g in grid}
-    best = max(by.values())
-    chosen = min(g for g, value in by.items() if value >= best - 0.005)
-    return {"by_weight": by, "chosen": chosen, "queries": len(texts), "named": named_rows}
 
 
 def run_fit(
@@ -422,19 +398,6 @@ def run_fit(
     report["text_floor"] = {"chosen": text_rel.floor, "by_floor": floors, "base_ndcg": base_ndcg}
     report["text_semantic_ndcg_val"] = base_ndcg
     report["bm25_ndcg_val"] = _ndcg([top_k(bm25.scores(q)) for q, _, _ in queries], relevant_sets)
-
-    # 4d. the text attribute term (+ γ · P(named type) · P(named colour)), γ on validation
-    qv = encode_texts([t.lower() for t, _, _ in queries])
-    report["text_attribute"] = text_attribute_choose(
-        heads=heads,
-        texts=[t for t, _, _ in queries],
-        relevant_sets=relevant_sets,
-        image_sim=qv @ vectors[gallery].T,
-        title_sim=qv @ title_vectors[gallery].T,
-        keyword=np.stack([bm25.scores(t) for t, _, _ in queries]),
-        gallery_vectors=vectors[gallery],
-    )
-    heads.text_attribute_weight = report["text_attribute"]["chosen"]
 
     # 5. photo + colour modifiers, side by side on validation
     report["modifier"] = modifier_compare(
