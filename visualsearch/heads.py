@@ -359,14 +359,15 @@ def space_heads_fit(
     rerank_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0),
     floor_cost: float = 0.005,
     raw: np.ndarray | None = None,
+    min_val_gallery: int = 200,
 ) -> tuple[SpaceHeads, dict]:
     """Fit a space's supervised heads and its photo-search calibration; returns it and a report.
 
     ``values[facet][row]`` is the label of image ``row`` (None = unknown), for facets
     "category" and "colour". Heads are fitted on ``fit_rows`` and temperature-scaled on every
     other validation row; accuracy and ECE are reported on the rest. The type re-rank weight is
-    the smallest grid value within 0.005 of the best validation P@10 by category (gallery: all
-    rows), the photo
+    the smallest grid value within 0.005 of the best validation P@10 by category (gallery: the
+    validation rows when there are ``min_val_gallery`` of them, else all rows), the photo
     relevance is calibrated on the validation queries' top 50, and the photo floor is the highest
     whose validation P@10 cost is at most ``floor_cost``. With ``raw`` (the frozen tower's
     features of every row, the raw channel) the training domain is fitted too, and the raw
@@ -407,7 +408,18 @@ def space_heads_fit(
     type_probs = heads.heads["category"].probabilities(vectors)
     cosines = vectors[val_rows] @ vectors.T
     same = type_probs[val_rows] @ type_probs.T
-    by_beta = {b: float(_p_at_10(cosines + b * same, labels, val_rows).mean()) for b in rerank_grid}
+    # β is chosen on a gallery of validation photos only: the fit rows are the head's own
+    # training data, where its probabilities are surer than on any new photo (a leak that made
+    # the re-rank look flat beyond β 0.5). A small validation split (a small catalog) keeps
+    # every row, as P@10 needs a gallery.
+    leak_free = len(val_rows) >= min_val_gallery
+    outside = np.ones(len(vectors), dtype=bool)
+    outside[val_rows] = False
+    by_beta = {
+        b: float(_p_at_10(np.where(outside & leak_free, -np.inf, cosines + b * same), labels,
+                          val_rows).mean())
+        for b in rerank_grid
+    }  # fmt: skip
     # the smallest weight within 0.005 of the best: the re-rank trusts the head no more than
     # validation shows it must, which matters on catalogs unlike the training data
     best_p10 = max(by_beta.values())
@@ -420,6 +432,7 @@ def space_heads_fit(
     heads.relevance["vector"] = relevance
     report |= {
         "photo_rerank_p10": by_beta,
+        "photo_rerank_gallery": "validation" if leak_free else "all rows",
         "photo_rerank_weight": beta,
         "photo_floor": relevance.floor,
         "photo_floor_p10_cost": costs,

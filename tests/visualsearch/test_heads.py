@@ -19,6 +19,7 @@ from visualsearch.heads import (
     expected_calibration_error,
     relevance_fit,
     softmax,
+    space_heads_fit,
     temperature_fit,
 )
 
@@ -119,7 +120,7 @@ def test_the_shipped_heads_load_and_their_labels_are_the_taxonomy():
     assert heads.heads["category"].labels == TAXONOMY["category"]["labels"]
     assert set(heads.relevance) == {"vector", "hybrid", "raw"}
     assert all(0 < r.floor < 1 for r in heads.relevance.values())
-    assert heads.info["version"] == "offline-v6" and "space_fit" in heads.info["command"]
+    assert heads.info["version"] == "offline-v7" and "space_fit" in heads.info["command"]
     # the training domain, in EfficientNet-Lite0's 1280 pooled features
     assert heads.domain is not None and heads.domain.centroids.shape == (256, 1280)
     assert 0 < heads.domain.threshold < 1
@@ -181,3 +182,25 @@ def test_a_negative_text_names_the_attribute_to_leave_out():
     assert negative_attributes("polka dots", heads=heads) == {"pattern": "polka dot"}
     assert negative_attributes("stripes", heads=None) == {}
     assert negative_attributes("velvet", heads=heads) == {}
+
+
+def test_the_type_rerank_weight_is_chosen_on_a_gallery_of_validation_photos_only():
+    # two types on two axes plus noise; the fit rows carry labels the head learns, the
+    # validation rows are the gallery once there are enough of them
+    rng = np.random.default_rng(0)
+    types = np.array(["a", "b"] * 150)
+    vectors = np.where((types == "a")[:, None], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
+    vectors = vectors + rng.normal(0, 0.6, vectors.shape)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    values = {"category": list(types), "colour": [None] * len(types)}
+    fit_rows = np.arange(60)
+    _, big = space_heads_fit(vectors=vectors, values=values, fit_rows=fit_rows,
+                             val_rows=np.arange(60, 300), min_val_gallery=200)  # fmt: skip
+    _, small = space_heads_fit(vectors=vectors, values=values, fit_rows=fit_rows,
+                               val_rows=np.arange(60, 300), min_val_gallery=1000)  # fmt: skip
+    assert big["photo_rerank_gallery"] == "validation"
+    assert small["photo_rerank_gallery"] == "all rows"
+    # the re-rank helps on both galleries, and the two galleries give different P@10
+    for report in (big, small):
+        assert report["photo_rerank_p10"][2.0] > report["photo_rerank_p10"][0.0]
+    assert big["photo_rerank_p10"] != small["photo_rerank_p10"]
