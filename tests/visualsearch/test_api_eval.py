@@ -17,7 +17,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from tests.visualsearch.search_helpers import PALETTE
 from visualsearch.lab import api_eval, metrics
-from visualsearch.lab.evaluation import split_ids
+from visualsearch.lab.evaluation import load_products, split_ids
 from visualsearch.spaces import space_activate
 
 pytestmark = pytest.mark.usefixtures("fresh_throttles")
@@ -217,3 +217,27 @@ def test_the_command_imports_the_held_out_split_searches_a_live_server_and_repor
         "--seller", "heldout", "--queries", "2", stdout=again,
     )  # fmt: skip
     assert f"{n_heldout} held-out products already imported" in again.getvalue()
+
+
+def test_the_validation_split_is_space_fits_validation_rows_and_never_the_test_split(tmp_path):
+    from visualsearch.lab.space_fit import split  # noqa: PLC0415
+
+    fashion_folder(tmp_path / "fashion")
+    test = {i.external_id for i in api_eval.heldout_items(tmp_path / "fashion")}
+    val = {i.external_id for i in api_eval.heldout_items(tmp_path / "fashion", "validation")}
+    products = load_products(tmp_path / "fashion")
+    assert val == {str(products[i].id) for i in split(products)[1]}
+    assert val and test and not val & test
+    with pytest.raises(api_eval.EvalError, match="unknown split"):
+        api_eval.heldout_items(tmp_path / "fashion", "train")
+
+
+def test_each_split_writes_its_own_report_section(tmp_path):
+    path = tmp_path / "b.md"
+    api_eval.report_section_write(path=path, section=f"{api_eval.SECTION}\n\ntest run\n")
+    api_eval.report_section_write(
+        path=path, section=f"{api_eval.VALIDATION_SECTION}\n\nvalidation run\n"
+    )
+    api_eval.report_section_write(path=path, section=f"{api_eval.SECTION}\n\ntest run 2\n")
+    text = path.read_text()
+    assert "validation run" in text and "test run 2" in text and "test run\n" not in text

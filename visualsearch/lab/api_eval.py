@@ -46,6 +46,10 @@ from visualsearch.selectors import product_attributes
 from visualsearch.spaces import space_active
 
 SECTION = "## Search quality through the API (search_api_eval)"
+# the validation split's run has its own section, so it never replaces the test split's
+VALIDATION_SECTION = (
+    "## Search quality through the API on validation (search_api_eval --split validation)"
+)
 K = 10
 SPLIT_SEED = 0  # the held-out split of embedder_eval and issue 12, whatever --seed samples
 
@@ -87,17 +91,27 @@ class Item:
 # --- the held-out gallery ----------------------------------------------------------------
 
 
-def heldout_items(data_dir: Path) -> list[Item]:
-    """The held-out 20% of the styles.csv rows whose photo exists, by id."""
+SPLITS = ("test", "validation")
+
+
+def heldout_items(data_dir: Path, split: str = "test") -> list[Item]:
+    """The held-out 20% of the styles.csv rows whose photo exists, by id (``split="test"``), or
+    the validation rows that ``space_fit`` chooses on (``"validation"``: a tenth of the 80%,
+    never fitted on), for choices made on the product path without reading the test split."""
+    if split not in SPLITS:
+        raise EvalError(f"unknown split {split!r}: one of {', '.join(SPLITS)}")
     if not (data_dir / "styles.csv").is_file():
         raise EvalError(f"no styles.csv in {data_dir} (give the fashion set's folder with --data)")
     products = load_products(data_dir)
     if not products:
         raise EvalError(f"{data_dir}/styles.csv lists no product whose photo exists")
-    _, test_ids = split_ids([p.id for p in products], seed=SPLIT_SEED)
-    return [
-        Item(str(p.id), p.title, p.colour, p.type, p.path) for p in products if p.id in test_ids
-    ]
+    if split == "validation":
+        from visualsearch.lab.space_fit import split as fit_split  # noqa: PLC0415
+
+        wanted = {products[i].id for i in fit_split(products)[1]}
+    else:
+        _, wanted = split_ids([p.id for p in products], seed=SPLIT_SEED)
+    return [Item(str(p.id), p.title, p.colour, p.type, p.path) for p in products if p.id in wanted]
 
 
 def heldout_csv_write(*, data_dir: Path, items: list[Item], path: Path) -> int:
@@ -647,11 +661,13 @@ class Evaluation:
 def run(
     *, url: str, data_dir: Path, seller: str, queries: int, seed: int, wait_timeout: float,
     log: Callable[[str], None], progress: bool = True, session: requests.Session | None = None,
+    split: str = "test",
 ) -> Report:  # fmt: skip
-    """Import (once), wait for the vectors, run every query kind and return the report."""
+    """Import (once), wait for the vectors, run every query kind and return the report; the
+    gallery is the ``split`` (see :func:`heldout_items`)."""
     if queries < 1:
         raise EvalError("--queries must be at least 1")
-    items = heldout_items(data_dir)
+    items = heldout_items(data_dir, split)
     gallery = gallery_import(data_dir=data_dir, items=items, seller=seller, log=log)
     space_name = embeddings_wait(gallery=gallery, timeout=wait_timeout, progress=progress)
     titles = dict(Product.objects.filter(pk__in=list(gallery)).values_list("pk", "title"))
@@ -659,7 +675,8 @@ def run(
         api=SearchApi(url=url, seller=seller, session=session), gallery=gallery, titles=titles,
         space_name=space_name, rng=np.random.default_rng(seed), progress=progress,
     )  # fmt: skip
-    run.report.numbers.update(gallery=len(gallery), heldout=len(items), space=space_name)
+    run.report.numbers.update(gallery=len(gallery), heldout=len(items), space=space_name,
+                              split=split)  # fmt: skip
     photo_queries = _sample(run.ordered, queries, run.rng)
     run.photo(photo_queries)
     texts = run.text()
@@ -688,8 +705,14 @@ def machine_description() -> str:
 def section_markdown(*, report: Report, command: str, note: str = "") -> str:
     n = report.numbers
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    validation = n.get("split") == "validation"
+    gallery = (
+        "the validation rows `space_fit` chooses on (a tenth of the 80%, seed 1, never fitted on"
+        if validation
+        else "the fashion set's held-out 20% (`split_ids(..., seed=0)[1]`"
+    )
     lines = [
-        SECTION,
+        VALIDATION_SECTION if validation else SECTION,
         "",
         f"Date: {when}. Machine: {machine_description()}.{(' ' + note) if note else ''}",
         "",
@@ -697,7 +720,7 @@ def section_markdown(*, report: Report, command: str, note: str = "") -> str:
         command,
         "```",
         "",
-        f"Gallery: the fashion set's held-out 20% (`split_ids(..., seed=0)[1]`, {n['heldout']} "
+        f"Gallery: {gallery}, {n['heldout']} "
         f"photos, {n['gallery']} imported), one seller, searched with `seller` set; space "
         f"`{n['space']}`. Photo queries drop their own product from the results.",
         "",
@@ -709,10 +732,11 @@ def section_markdown(*, report: Report, command: str, note: str = "") -> str:
 
 
 def report_section_write(*, path: Path, section: str) -> None:
-    """Put ``section`` in ``path`` in place of an earlier one with the same heading (up to the
-    next ``## `` heading), or at the end."""
+    """Put ``section`` in ``path`` in place of an earlier one with the same heading (its first
+    line; up to the next ``## `` heading), or at the end."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    heading = section.splitlines()[0]
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     block = section.rstrip("\n") + "\n"
     if pattern.search(text):
         text = pattern.sub(lambda _: block + "\n", text, count=1).rstrip("\n") + "\n"

@@ -23,7 +23,14 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server's base URL")
         parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
                             help="the fashion set's folder (styles.csv and images/)")  # fmt: skip
-        parser.add_argument("--seller", default="heldout", help="seller slug of the gallery")
+        parser.add_argument("--seller", default=None,
+                            help="seller slug of the gallery (default: heldout, or validation "
+                            "with --split validation)")  # fmt: skip
+        parser.add_argument("--split", choices=api_eval.SPLITS, default="test",
+                            help="the gallery: the held-out test split (what the issue's targets "
+                            "are measured on) or the validation rows space_fit chooses on, for "
+                            "design choices on the product path; each has its own report "
+                            "section")  # fmt: skip
         parser.add_argument("--queries", type=int, default=300, help="photo queries (sampled)")
         parser.add_argument("--seed", type=int, default=0, help="seed of the query samples")
         parser.add_argument("--report", type=Path, default=None,
@@ -32,11 +39,13 @@ class Command(BaseCommand):
                             help="seconds to wait for the worker to embed the gallery")  # fmt: skip
         parser.add_argument("--note", default="", help="a sentence added to the report")
 
-    def handle(self, *args, url, data, seller, queries, seed, report, wait, note, **options):
+    def handle(self, *args, url, data, seller, split, queries, seed, report, wait, note,
+               **options):  # fmt: skip
+        seller = seller or ("validation" if split == "validation" else "heldout")
         try:
             result = api_eval.run(
                 url=url, data_dir=data, seller=seller, queries=queries, seed=seed,
-                wait_timeout=wait, log=self.stdout.write,
+                wait_timeout=wait, log=self.stdout.write, split=split,
             )  # fmt: skip
         except api_eval.EvalError as exc:
             raise CommandError(str(exc)) from None
@@ -45,17 +54,18 @@ class Command(BaseCommand):
             self.stdout.write(f"- {line}")
         if report is not None:
             section = api_eval.section_markdown(
-                report=result, command=self._command_line(url, data, seller, queries, seed, report),
-                note=note,
+                report=result, note=note,
+                command=self._command_line(url, data, seller, queries, seed, report, split),
             )  # fmt: skip
             api_eval.report_section_write(path=report, section=section)
             self.stdout.write(f"wrote the section into {report}")
 
     @staticmethod
-    def _command_line(url, data, seller, queries, seed, report) -> str:
+    def _command_line(url, data, seller, queries, seed, report, split="test") -> str:
         if len(sys.argv) > 1 and sys.argv[1] == "search_api_eval":
             return "python manage.py " + shlex.join(sys.argv[1:])
         return "python manage.py " + shlex.join([
             "search_api_eval", "--url", url, "--data", str(data), "--seller", seller,
             "--queries", str(queries), "--seed", str(seed), "--report", str(report),
+            "--split", split,
         ])  # fmt: skip
