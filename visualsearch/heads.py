@@ -413,13 +413,12 @@ def space_heads_fit(
     # the re-rank look flat beyond β 0.5). A small validation split (a small catalog) keeps
     # every row, as P@10 needs a gallery.
     leak_free = len(val_rows) >= min_val_gallery
-    outside = np.ones(len(vectors), dtype=bool)
-    outside[val_rows] = False
+    hidden = np.ones(len(vectors), dtype=bool) if leak_free else np.zeros(len(vectors), bool)
+    hidden[val_rows] = False  # the gallery: every row not hidden
     by_beta = {
-        b: float(_p_at_10(np.where(outside & leak_free, -np.inf, cosines + b * same), labels,
-                          val_rows).mean())
+        b: float(_p_at_10(np.where(hidden, -np.inf, cosines + b * same), labels, val_rows).mean())
         for b in rerank_grid
-    }  # fmt: skip
+    }
     # the smallest weight within 0.005 of the best: the re-rank trusts the head no more than
     # validation shows it must, which matters on catalogs unlike the training data
     best_p10 = max(by_beta.values())

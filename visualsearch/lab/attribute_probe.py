@@ -73,10 +73,10 @@ def heads_by_input(*, inputs: dict[str, np.ndarray], values, fit, val) -> list[d
                 head = head_fit(vectors=x[fit], values=[lab[i] for i in fit],
                                 calib_vectors=x[calib], calib_values=[lab[i] for i in calib],
                                 c=c)  # fmt: skip
-                order = [head.labels.index(label) for label in labels]
-                calib_acc, _ = _acc_ece(head.probabilities(x[calib])[:, order], targets[0])
+                # head.labels == labels: head_fit keeps the labels seen twice, as _labels does
+                calib_acc, _ = _acc_ece(head.probabilities(x[calib]), targets[0])
                 if best is None or calib_acc > best["calib_acc"]:
-                    acc, ece = _acc_ece(head.probabilities(x[check])[:, order], targets[1])
+                    acc, ece = _acc_ece(head.probabilities(x[check]), targets[1])
                     best = {"facet": facet, "input": name, "C": c, "calib_acc": calib_acc,
                             "check_acc": acc, "check_ece": ece,
                             "seconds": time.monotonic() - started}  # fmt: skip
