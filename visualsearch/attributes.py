@@ -103,7 +103,8 @@ def facet_probabilities(
 
     Without ``heads`` (a space with no calibration, e.g. a downloaded CLIP), every facet is
     zero-shot at ``temperature``. With a :class:`~visualsearch.heads.SpaceHeads`, a facet that
-    has a supervised head uses it (its own labels, calibrated), a zero-shot facet uses its
+    has a supervised head uses it (its own labels; temperature-scaled, and its top label's
+    confidence calibrated by the head's monotone map), a zero-shot facet uses its
     calibrated temperature, and a facet with neither is left out: its confidences would not mean
     anything, so it is unknown.
     """
@@ -112,7 +113,7 @@ def facet_probabilities(
     for facet, spec in taxonomy.items():
         if heads is not None and facet in heads.heads:
             head = heads.heads[facet]
-            out[facet] = (list(head.labels), head.probabilities(vecs))
+            out[facet] = (list(head.labels), head.confidences(vecs))
             continue
         if heads is not None and facet not in heads.zero_shot_temperature:
             continue
@@ -134,7 +135,9 @@ def attributes_score(
     top_k: int | None = None,
     heads=None,
 ) -> list[dict[str, list[tuple[str, float]]]]:
-    """Per image, per facet: [(label, confidence)] sorted by confidence; each facet sums to 1.
+    """Per image, per facet: [(label, confidence)] sorted by confidence; each facet sums to 1,
+    or less where a supervised head's calibrated top label left less for the others than they
+    had (none is ever shown above the top label).
 
     See :func:`facet_probabilities` for where the confidences come from."""
     vecs = np.asarray(image_vectors, dtype=np.float32)

@@ -26,7 +26,7 @@ from visualsearch.heads import HEADS_FILE
 from visualsearch.models import EmbeddingSpace
 from visualsearch.spaces import space_activate, space_active, space_register
 
-VERSION = "offline-v7"
+VERSION = "offline-v8"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 

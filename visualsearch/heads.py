@@ -4,8 +4,10 @@ A space may ship, next to its checkpoint, a ``heads.safetensors`` file holding:
 
 - **supervised heads** for the high-traffic facets (colour, item type): a linear softmax over the
   space's normalised image vector, fitted on catalog labels, with a temperature fitted on a
-  separate validation split (temperature scaling, Guo et al. 2017) so a confidence of 0.8 is
-  right about 80% of the time;
+  separate validation split (temperature scaling, Guo et al. 2017), then the top label's
+  confidence put through a monotone map fitted on the same split (isotonic regression of
+  "the top label is right" on that confidence, Zadrozny & Elkan 2002), so a confidence of 0.8
+  is right about 80% of the time;
 - **zero-shot temperatures** for the long-tail facets (style, season, pattern, ...), whose
   labels are scored with the text tower's prompts, calibrated the same way where labels exist;
 - **relevance calibration**: per search mode, the logistic map from a result's score to the
@@ -82,6 +84,58 @@ def expected_calibration_error(probs: np.ndarray, targets: np.ndarray, *, bins: 
     return float(total)
 
 
+MIN_MAP_ROWS = 100  # fewer labelled calibration rows: no confidence map (temperature only)
+
+
+@dataclass
+class ConfidenceMap:
+    """A monotone non-decreasing map [0, 1] → [0, 1] of a top-1 confidence, as knots: linear
+    between them, flat beyond the ends (isotonic regression's prediction, clipped)."""
+
+    x: np.ndarray  # ascending
+    y: np.ndarray  # non-decreasing, within [0, 1]
+
+    def __call__(self, confidence) -> np.ndarray:
+        return np.interp(np.asarray(confidence, dtype=np.float64), self.x, self.y)
+
+
+def confidence_map_fit(
+    confidence: np.ndarray, correct: np.ndarray, *, min_rows: int = MIN_MAP_ROWS
+) -> ConfidenceMap | None:
+    """Isotonic regression of ``correct`` (the top label was right) on ``confidence``; None
+    with fewer than ``min_rows`` rows or a single outcome, where a step fit would be noise."""
+    from sklearn.isotonic import IsotonicRegression  # noqa: PLC0415
+
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    if len(confidence) < min_rows or correct.min() == correct.max():
+        return None
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(confidence, correct)
+    # never 0: the top label keeps a confidence above every other (see top_calibrated)
+    x, y = np.asarray(iso.X_thresholds_), np.clip(np.asarray(iso.y_thresholds_), 1e-6, 1.0)
+    return ConfidenceMap(x=x, y=np.maximum.accumulate(y))
+
+
+def top_calibrated(probs: np.ndarray, mapping: ConfidenceMap | None) -> np.ndarray:
+    """``probs`` (rows sum to 1) with each row's top confidence put through ``mapping``; the
+    other labels share the rest in their old proportions, none above the top one (so the
+    ranking of labels never changes; a row whose others were capped sums to less than 1)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if mapping is None or probs.size == 0:
+        return probs
+    rows = np.arange(len(probs))
+    best = probs.argmax(axis=1)
+    p1 = probs[rows, best]
+    g = mapping(p1)
+    others = probs.copy()
+    others[rows, best] = 0.0
+    left = others.sum(axis=1)  # not 1 - p1: that cancels to noise when p1 is near 1
+    scale = np.divide(1.0 - g, left, out=np.zeros_like(left), where=left > 0)
+    out = np.minimum(others * scale[:, None], np.maximum(g - 1e-9, 0.0)[:, None])
+    out[rows, best] = g
+    return out
+
+
 @dataclass
 class Head:
     """A calibrated linear softmax head over normalised image vectors."""
@@ -90,12 +144,19 @@ class Head:
     weight: np.ndarray  # (n_labels, dim)
     bias: np.ndarray  # (n_labels,)
     temperature: float = 1.0
+    confidence_map: ConfidenceMap | None = None  # the top label's calibration after T
 
     def logits(self, vectors: np.ndarray) -> np.ndarray:
         return np.asarray(vectors, dtype=np.float64) @ self.weight.T + self.bias
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """Temperature-scaled softmax: what search's re-rank terms multiply and sum."""
         return softmax(self.logits(vectors) / self.temperature)
+
+    def confidences(self, vectors: np.ndarray) -> np.ndarray:
+        """What a shopper is shown and the attribute floor reads: the probabilities with the
+        top label's confidence calibrated by the map (see :func:`top_calibrated`)."""
+        return top_calibrated(self.probabilities(vectors), self.confidence_map)
 
 
 def head_fit(
@@ -107,9 +168,9 @@ def head_fit(
     c: float = 1.0,
     min_per_label: int = 2,
 ) -> Head | None:
-    """Fit a multinomial logistic regression on (vectors, values) and its temperature on the
-    calibration rows. Labels seen fewer than ``min_per_label`` times are dropped; None when
-    fewer than two labels remain."""
+    """Fit a multinomial logistic regression on (vectors, values), then its temperature and its
+    top-1 confidence map on the calibration rows. Labels seen fewer than ``min_per_label``
+    times are dropped; None when fewer than two labels remain."""
 
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
@@ -132,6 +193,12 @@ def head_fit(
     head = Head(labels=labels, weight=weight, bias=bias)
     targets = np.array([index.get(v, -1) if v else -1 for v in calib_values])
     head.temperature = temperature_fit(head.logits(calib_vectors), targets)
+    known = targets >= 0
+    if known.any():
+        probs = head.probabilities(np.asarray(calib_vectors)[known])
+        head.confidence_map = confidence_map_fit(
+            probs.max(axis=1), probs.argmax(axis=1) == targets[known]
+        )
     return head
 
 
@@ -245,6 +312,11 @@ class SpaceHeads:
         for facet, head in self.heads.items():
             tensors[f"{facet}.weight"] = np.ascontiguousarray(head.weight, dtype=np.float32)
             tensors[f"{facet}.bias"] = np.ascontiguousarray(head.bias, dtype=np.float32)
+            if head.confidence_map is not None:
+                for axis in ("x", "y"):
+                    tensors[f"{facet}.confidence_{axis}"] = np.ascontiguousarray(
+                        getattr(head.confidence_map, axis), dtype=np.float64
+                    )
         if self.domain is not None:
             tensors["domain.centroids"] = np.ascontiguousarray(
                 self.domain.centroids, dtype=np.float16
@@ -280,6 +352,12 @@ class SpaceHeads:
                 weight=tensors[f"{facet}.weight"].astype(np.float64),
                 bias=tensors[f"{facet}.bias"].astype(np.float64),
                 temperature=float(meta["temperature"][facet]),
+                confidence_map=ConfidenceMap(
+                    x=tensors[f"{facet}.confidence_x"].astype(np.float64),
+                    y=tensors[f"{facet}.confidence_y"].astype(np.float64),
+                )
+                if f"{facet}.confidence_x" in tensors
+                else None,  # files before the map: temperature only
             )
             for facet, labels in meta["labels"].items()
         }
@@ -391,10 +469,15 @@ def space_heads_fit(
         index = {label: j for j, label in enumerate(head.labels)}
         targets = np.array([index.get(lab[i], -1) if lab[i] else -1 for i in check])
         known = targets >= 0
-        probs = head.probabilities(vectors[check][known])
+        probs = head.confidences(vectors[check][known])
+        plain = head.probabilities(vectors[check][known])
         report[f"head_{facet}"] = {
             "labels": len(head.labels),
             "temperature": head.temperature,
+            "confidence_map_knots": len(head.confidence_map.x) if head.confidence_map else 0,
+            "val_ece_temperature_only": expected_calibration_error(plain, targets[known])
+            if known.any()
+            else None,
             "val_checked": int(known.sum()),
             "val_accuracy": float((probs.argmax(1) == targets[known]).mean())
             if known.any()

@@ -4,6 +4,7 @@ files load, and the modifier words are read as a shopper means them. Pure: no da
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -11,16 +12,19 @@ from hypothesis.extra.numpy import arrays
 from visualsearch.attributes import TAXONOMY, colour_named, modifier_split, negative_attributes
 from visualsearch.default_space import shipped_files
 from visualsearch.heads import (
+    ConfidenceMap,
     Domain,
     Head,
     Relevance,
     SpaceHeads,
+    confidence_map_fit,
     domain_fit,
     expected_calibration_error,
     relevance_fit,
     softmax,
     space_heads_fit,
     temperature_fit,
+    top_calibrated,
 )
 
 finite = st.floats(-20, 20, allow_nan=False, allow_infinity=False)
@@ -96,6 +100,60 @@ def test_relevance_calibration_rises_with_the_score():
     assert fitted.probability([0.1])[0] < 0.3 < 0.7 < fitted.probability([0.9])[0]
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    confidence=arrays(np.float64, (150,), elements=st.floats(0, 1)),
+    correct=arrays(np.bool_, (150,)),
+    probe=arrays(np.float64, (30,), elements=st.floats(-0.5, 1.5)),
+)
+def test_a_fitted_confidence_map_is_within_0_and_1_and_monotone(confidence, correct, probe):
+    mapping = confidence_map_fit(confidence, correct)
+    if correct.all() or not correct.any():
+        assert mapping is None  # one outcome: nothing to calibrate against
+        return
+    mapped = mapping(np.sort(probe))
+    assert np.all(mapped > 0) and np.all(mapped <= 1)
+    assert np.all(np.diff(mapped) >= 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    logits=arrays(np.float64, (8, 5), elements=finite),
+    knots=arrays(np.float64, (6,), elements=st.floats(1e-6, 1)),
+)
+def test_calibrated_confidences_keep_the_top_label_and_stay_probabilities(logits, knots):
+    probs = softmax(logits)
+    mapping = ConfidenceMap(x=np.linspace(0, 1, 6), y=np.sort(knots))
+    out = top_calibrated(probs, mapping)
+    rows = np.arange(len(probs))
+    assert np.all(out >= 0) and np.all(out <= 1)
+    assert np.all(out.sum(axis=1) <= 1 + 1e-9)
+    assert np.array_equal(out.argmax(axis=1), probs.argmax(axis=1))  # the label never changes
+    assert np.allclose(out[rows, probs.argmax(axis=1)], mapping(probs.max(axis=1)))
+    # a row whose top confidence went up still sums to 1: the others gave up what it gained
+    up = mapping(probs.max(axis=1)) >= probs.max(axis=1)
+    assert np.allclose(out[up].sum(axis=1), 1.0)
+
+
+def test_the_confidence_map_lowers_the_ece_of_a_head_that_temperature_cannot_fix():
+    # the top label is right 50% of the time below 0.6 confidence and 95% above it: no single
+    # temperature fits both, a monotone map does
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.3, 1.0, 4000)
+    correct = rng.uniform(0, 1, 4000) < np.where(conf < 0.6, 0.5, 0.95)
+    mapping = confidence_map_fit(conf[:2000], correct[:2000])
+
+    def ece(c):  # top-1 confidence c, right when correct: 10 bins, as expected_calibration_error
+        which = np.minimum((c * 10).astype(int), 9)
+        return sum((which == b).mean() * abs(correct[2000:][which == b].mean() - c[which == b].mean())
+                   for b in range(10) if (which == b).any())  # fmt: skip
+
+    assert ece(mapping(conf[2000:])) < ece(conf[2000:]) / 3
+    assert mapping([0.4])[0] == pytest.approx(0.5, abs=0.08)
+    assert mapping([0.9])[0] == pytest.approx(0.95, abs=0.05)
+    assert confidence_map_fit(conf[:50], correct[:50]) is None  # too few rows to trust
+
+
 def test_heads_survive_a_save_and_load(tmp_path):
     heads = SpaceHeads(
         heads={"colour": Head(labels=["red", "blue"], weight=np.eye(2, 3), bias=np.zeros(2),
@@ -111,6 +169,11 @@ def test_heads_survive_a_save_and_load(tmp_path):
     assert np.allclose(loaded.heads["colour"].weight, np.eye(2, 3))
     assert loaded.relevance["vector"].floor == 0.3 and loaded.type_rerank_weight == 2.0
     assert loaded.modifier == {"text": 1.0, "photo": 0.3, "colour": 0.5}
+    assert loaded.heads["colour"].confidence_map is None  # none fitted: temperature only
+    heads.heads["colour"].confidence_map = ConfidenceMap(x=np.array([0.5, 0.9]),
+                                                         y=np.array([0.4, 0.8]))  # fmt: skip
+    again = SpaceHeads.load(heads.save(tmp_path / "mapped.safetensors")).heads["colour"]
+    assert np.allclose(again.confidence_map([0.5, 0.7, 1.0]), [0.4, 0.6, 0.8])
 
 
 def test_the_shipped_heads_load_and_their_labels_are_the_taxonomy():
@@ -120,7 +183,7 @@ def test_the_shipped_heads_load_and_their_labels_are_the_taxonomy():
     assert heads.heads["category"].labels == TAXONOMY["category"]["labels"]
     assert set(heads.relevance) == {"vector", "hybrid", "raw"}
     assert all(0 < r.floor < 1 for r in heads.relevance.values())
-    assert heads.info["version"] == "offline-v7" and "space_fit" in heads.info["command"]
+    assert heads.info["version"] == "offline-v8" and "space_fit" in heads.info["command"]
     # the training domain, in EfficientNet-Lite0's 1280 pooled features
     assert heads.domain is not None and heads.domain.centroids.shape == (256, 1280)
     assert 0 < heads.domain.threshold < 1

@@ -56,7 +56,7 @@ from visualsearch.lab.evaluation import (
 )
 from visualsearch.vectors import rows_normalise
 
-VERSION = "offline-v7"
+VERSION = "offline-v8"
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 # Queries for goods this fashion catalog does not sell; used only to choose the text floor.
