@@ -469,8 +469,8 @@ def space_heads_fit(
         index = {label: j for j, label in enumerate(head.labels)}
         targets = np.array([index.get(lab[i], -1) if lab[i] else -1 for i in check])
         known = targets >= 0
-        probs = head.confidences(vectors[check][known])
         plain = head.probabilities(vectors[check][known])
+        probs = top_calibrated(plain, head.confidence_map)  # what head.confidences returns
         report[f"head_{facet}"] = {
             "labels": len(head.labels),
             "temperature": head.temperature,

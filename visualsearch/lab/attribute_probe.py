@@ -20,6 +20,7 @@ import argparse
 import re
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -174,30 +175,65 @@ def text_term(
     return out
 
 
-def main() -> None:
+@dataclass
+class ShippedSpace:
+    """The fashion set with its split, and the shipped space applied to every photo and title."""
+
+    products: list
+    fit: np.ndarray
+    val: np.ndarray
+    model: object  # the offline open_clip model, shipped weights loaded
+    tokenizer: object
+    raw_img: np.ndarray  # the frozen towers' features
+    raw_txt: np.ndarray
+    standardised: np.ndarray  # raw_img standardised as the shipped trunk does
+    space: np.ndarray  # every photo's normalised space vector
+    titles: np.ndarray  # every title's normalised space vector
+
+
+def shipped_space_load(*, data: Path, cache: Path | None) -> ShippedSpace:
+    """Load the set, the towers' (cached) features and the shipped weights; project everything."""
     import torch  # noqa: PLC0415
     from safetensors.torch import load_file  # noqa: PLC0415
+
+    torch.set_num_threads(2)
+    products = load_products(data)
+    fit, val, _ = split(products)
+    model, preprocess, tokenizer = om.build_model()
+    raw_img, raw_txt = tower_features_cached(products=products, model=model,
+                                             preprocess=preprocess, tokenizer=tokenizer,
+                                             cache_dir=cache)  # fmt: skip
+    om.trainable_load(model, load_file(str(WEIGHTS_DIR / f"{VERSION}.safetensors")))
+    std = model.visual.trunk.standardise(raw_img)
+    with torch.inference_mode():
+        space = rows_normalise(model.visual.head(torch.from_numpy(std)).numpy())
+        titles = rows_normalise(model.text.proj(torch.from_numpy(raw_txt)).numpy())
+    return ShippedSpace(products=products, fit=fit, val=val, model=model, tokenizer=tokenizer,
+                        raw_img=raw_img, raw_txt=raw_txt, standardised=std, space=space,
+                        titles=titles)  # fmt: skip
+
+
+def facet_values(products) -> dict[str, list[str | None]]:
+    """Each photo's item type and colour, lower-cased (None: unknown), as the heads are fitted."""
+    return {
+        "category": [(p.type or "").lower() or None for p in products],
+        "colour": [(p.colour or "").lower() or None for p in products],
+    }
+
+
+def main() -> None:
+    import torch  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args()
-    torch.set_num_threads(2)
-    products = load_products(args.data)
-    fit, val, _ = split(products)
-    model, preprocess, tokenizer = om.build_model()
-    raw_img, raw_txt = tower_features_cached(products=products, model=model,
-                                             preprocess=preprocess, tokenizer=tokenizer,
-                                             cache_dir=args.cache)  # fmt: skip
-    weights = WEIGHTS_DIR / f"{VERSION}.safetensors"
-    heads_file = WEIGHTS_DIR / f"{VERSION}.heads.safetensors"
-    om.trainable_load(model, load_file(str(weights)))
-    heads = SpaceHeads.load(heads_file)
+    shipped = shipped_space_load(data=args.data, cache=args.cache)
+    products, fit, val = shipped.products, shipped.fit, shipped.val
+    model, tokenizer, raw_img = shipped.model, shipped.tokenizer, shipped.raw_img
+    space, titles, std = shipped.space, shipped.titles, shipped.standardised
+    heads = SpaceHeads.load(WEIGHTS_DIR / f"{VERSION}.heads.safetensors")
     trunk = model.visual.trunk
-    std = trunk.standardise(raw_img)
-    with torch.inference_mode():
-        space = rows_normalise(model.visual.head(torch.from_numpy(std)).numpy())
-        titles = rows_normalise(model.text.proj(torch.from_numpy(raw_txt)).numpy())
     r = trunk.raw_channel_dim
     scaled = std / np.sqrt(std.shape[1])
     inputs = {
@@ -207,10 +243,7 @@ def main() -> None:
         "standardised trunk (1424)": scaled,
         "space + standardised trunk": np.hstack([space, scaled]),
     }
-    values = {
-        "category": [(p.type or "").lower() or None for p in products],
-        "colour": [(p.colour or "").lower() or None for p in products],
-    }
+    values = facet_values(products)
     heads_by_input(inputs=inputs, values=values, fit=fit, val=val)
 
     def encode_texts(texts):

@@ -19,11 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from visualsearch import offline_model as om
 from visualsearch.heads import confidence_map_fit, expected_calibration_error, head_fit
-from visualsearch.lab.evaluation import DEFAULT_DATA, load_products
-from visualsearch.lab.space_fit import VERSION, WEIGHTS_DIR, split, tower_features_cached
-from visualsearch.vectors import rows_normalise
+from visualsearch.lab.attribute_probe import facet_values, shipped_space_load
+from visualsearch.lab.evaluation import DEFAULT_DATA
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -67,28 +65,13 @@ def compare(*, space: np.ndarray, values: dict, fit, val) -> list[dict]:
 
 
 def main() -> None:
-    import torch  # noqa: PLC0415
-    from safetensors.torch import load_file  # noqa: PLC0415
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args()
-    torch.set_num_threads(2)
-    products = load_products(args.data)
-    fit, val, _ = split(products)
-    model, preprocess, tokenizer = om.build_model()
-    raw_img, _ = tower_features_cached(products=products, model=model, preprocess=preprocess,
-                                       tokenizer=tokenizer, cache_dir=args.cache)  # fmt: skip
-    om.trainable_load(model, load_file(str(WEIGHTS_DIR / f"{VERSION}.safetensors")))
-    with torch.inference_mode():
-        std = torch.from_numpy(model.visual.trunk.standardise(raw_img))
-        space = rows_normalise(model.visual.head(std).numpy())
-    values = {
-        "category": [(p.type or "").lower() or None for p in products],
-        "colour": [(p.colour or "").lower() or None for p in products],
-    }
-    rows = compare(space=space, values=values, fit=fit, val=val)
+    shipped = shipped_space_load(data=args.data, cache=args.cache)
+    values = facet_values(shipped.products)
+    rows = compare(space=shipped.space, values=values, fit=shipped.fit, val=shipped.val)
     for method in ("temperature", "temperature + isotonic", "temperature + Platt"):
         print(f"{method}: mean ECE over facets and halves "
               f"{np.mean([r[method] for r in rows]):.4f}")  # fmt: skip
