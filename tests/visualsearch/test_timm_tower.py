@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from visualsearch import offline_model as om
 from visualsearch import timm_tower
 from visualsearch.timm_tower import HIST_BINS, MultiScaleEfficientNet, colour_histogram
 
@@ -73,3 +74,32 @@ def test_the_second_trunk_feeds_the_lite_normalisation_and_gem_pools_while_the_f
     # the colour histogram is the same in both; the first trunk's pooled features are not GeM
     np.testing.assert_allclose(raw[:, -HIST_BINS:].numpy(), old[:, -HIST_BINS:].numpy(), atol=1e-6)
     assert not np.allclose(raw[:, :n].numpy(), old[:, :n].numpy(), atol=1e-3)
+
+
+def test_the_tuned_branch_starts_as_the_body_s_own_tail_and_only_it_moves_when_tuned():
+    trunk = timm_tower.vs_efficientnet_lite0_ms3().eval()
+    trunk.tuned.reset_from(trunk.body)
+    n = trunk.body.num_features
+    assert trunk.num_features == 2 * n + HIST_BINS + trunk.body.blocks[3][-1].conv_pwl.out_channels
+    assert trunk.raw_channel_dim == n
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        before = trunk.raw_features(x)
+    # the fourth part re-runs the body's tail: at ImageNet's (here random) start it equals GeM
+    np.testing.assert_allclose(before[:, -n:].numpy(), before[:, :n].numpy(), rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        for p in trunk.tuned.conv_head.parameters():
+            p.add_(0.1)
+    with torch.inference_mode():
+        after = trunk.raw_features(x)
+    np.testing.assert_allclose(after[:, :-n].numpy(), before[:, :-n].numpy(), atol=1e-6)
+    assert not np.allclose(after[:, -n:].numpy(), before[:, -n:].numpy(), atol=1e-3)
+    assert any(k.startswith("tuned.") for k in trunk.state_dict())
+
+
+def test_the_lite0t_tower_loads_its_committed_tail():
+    path = om.tail_path("lite0t")
+    assert path is not None and path.is_file(), "the tuned tail is committed with the code"
+    model, _, _ = om.build_model(image_tower="lite0t")
+    trunk = model.visual.trunk
+    assert not torch.allclose(trunk.tuned.conv_head.weight, trunk.body.conv_head.weight)
