@@ -91,7 +91,8 @@ def architecture_for(
     """The open_clip architecture name of the offline space on these towers."""
     if (image_tower, text_tower) == (DEFAULT_IMAGE_TOWER, DEFAULT_TEXT_TOWER):
         return ARCHITECTURE
-    return f"vs-effnet{image_tower}ms2-{text_tower}-mlp"
+    trunk = IMAGE_TOWERS[image_tower].timm_model.rsplit("_", 1)[-1]  # ms2, ms3
+    return f"vs-effnet{image_tower}{trunk}-{text_tower}-mlp"
 
 
 def config_for(
