@@ -27,6 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from django.conf import settings
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 from tests.support import TINY, TINY_CONFIG, make_image_bytes, tiny_open_clip
@@ -251,6 +253,8 @@ def page(browser, live_site, request):
     yield page
     try:
         shoot("last")
+    except PlaywrightTimeout as exc:  # an artifact, not an assertion: a busy CI box may be slow
+        warnings.warn(f"final screenshot of {request.node.name} timed out: {exc}", stacklevel=1)
     finally:
         context.close()
 
