@@ -23,6 +23,7 @@ from dedupe.comparison import Listing, PairSignals, normalise_text, pair_signals
 from dedupe.models import ImageHash, SignalGroup, TitleVector
 from visualsearch.minilm import minilm_encode
 from visualsearch.models import EmbeddingSpace, ImageEmbedding
+from visualsearch.selectors import product_attributes
 from visualsearch.vector_sql import halfvec_decode
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,8 @@ def title_vectors(*, products: Sequence[Product]) -> dict[int, np.ndarray]:
 def listings_build(
     *, products: Sequence[Product], space: EmbeddingSpace | None
 ) -> dict[int, Listing]:
-    """A Listing per product: text fields, MiniLM title vector, image vectors, pHashes, sha256s."""
+    """A Listing per product: text fields, MiniLM title vector, image vectors, pHashes, sha256s,
+    and the space's colour of its primary photo (None under the attribute confidence floor)."""
     products = list(products)
     ids = [p.pk for p in products if p.pk is not None]
     images_by_product: dict[int, list[ProductImage]] = defaultdict(list)
@@ -161,6 +163,7 @@ def listings_build(
         for product_id, value in rows:
             vectors[product_id].append(halfvec_decode(value))
     titles = title_vectors(products=products)
+    attributes = product_attributes(product_ids=ids, space=space)
     out = {}
     for product in products:
         images = images_by_product.get(product.pk, [])
@@ -177,6 +180,7 @@ def listings_build(
             title_vec=titles.get(product.pk),
             image_vecs=np.stack(vecs) if vecs else None,
             image_sha256=[img.sha256 for img in images],
+            photo_colour=attributes.get(product.pk, {}).get("colour", (None,))[0],
             **listing_photo_fields(found),
         )
     return out

@@ -98,7 +98,7 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
     vectors, raws = images_encode(embedder, decoded)
     if raws is not None and raws.shape[1] != spaces.space_raw_dim(space):
         raws = None  # the space has no raw channel (no training domain in its heads)
-    attributes = _attributes_score(vectors=vectors, embedder=embedder, space=space)
+    attributes = attributes_top(vectors=vectors, embedder=embedder, pretrained=space.pretrained)
     with transaction.atomic():
         existing = set(
             ProductImage.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True)
@@ -135,17 +135,18 @@ def _announce_vectors(*, space: EmbeddingSpace, product_ids: list[int]) -> None:
         )
 
 
-def _attributes_score(*, vectors, embedder, space) -> list[dict[str, tuple[str, float]]]:
+def attributes_top(*, vectors, embedder, pretrained: str) -> list[dict[str, tuple[str, float]]]:
     """Per image vector, per taxonomy facet: its most likely label and that label's confidence,
     from the space's calibrated heads where it has them (``heads.safetensors`` beside its
-    checkpoint), else zero-shot.
+    checkpoint ``pretrained``), else zero-shot. What is stored as `ImageAttribute` rows (the
+    confidence floor is applied when they are read).
 
     The label prompts are embedded once per embedder (i.e. per space) per process
     (``attributes.label_embeddings`` caches them)."""
 
     if len(vectors) == 0:
         return []
-    scored = attributes_score(vectors, embedder, top_k=1, heads=heads_load(space.pretrained))
+    scored = attributes_score(vectors, embedder, top_k=1, heads=heads_load(pretrained))
     return [{facet: labels[0] for facet, labels in row.items()} for row in scored]
 
 
@@ -187,7 +188,9 @@ def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace)
     if not stored:
         return 0
     vectors = np.stack([halfvec_decode(v) for *_, v in stored])
-    scored = _attributes_score(vectors=vectors, embedder=spaces.embedder_for(space), space=space)
+    scored = attributes_top(
+        vectors=vectors, embedder=spaces.embedder_for(space), pretrained=space.pretrained
+    )
     with transaction.atomic():
         alive = set(
             ImageEmbedding.objects.filter(

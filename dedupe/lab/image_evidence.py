@@ -38,6 +38,9 @@ NEIGHBOURS = 5
 REPLACED = ("image_best_cos", "image_best_cos__missing", "image_sha256_match",
             "image_sha256__missing", "image_colour_sim__missing", "image_phash_min__missing",
             "image_aligned_sim__missing")  # fmt: skip
+# Photo terms that only a stacked fit sets (`dedupe.lab.stacked`): the states of the photos'
+# stored colour labels. Any other fit leaves them at 0.
+PHOTO_LABEL_TERMS = ("photo_colour=conflict", "photo_colour=agree")
 
 
 NAIVE_BAYES = (
@@ -54,6 +57,9 @@ class EvidenceFit:
     intercept: float
     report: dict = field(default_factory=dict)
     how: str = NAIVE_BAYES  # how the terms were fitted, recorded in the model's meta
+    # the model features the coefficients belong to, in order (the stacked fit adds the photos'
+    # colour-label states to these four)
+    names: tuple[str, ...] = FEATURES
 
     def log_lr(self, x: np.ndarray) -> np.ndarray:
         return np.atleast_2d(x) @ np.asarray(self.coef) + self.intercept
@@ -173,15 +179,15 @@ def evidence_fold(*, model: LinearModel, fit: EvidenceFit) -> LinearModel:
         i = names.index(name)
         mean[i], scale[i], coef[i] = m, 1.0, c
 
-    for name in REPLACED:
+    for name in (*REPLACED, *PHOTO_LABEL_TERMS):
         put(name, c=0.0)
-    for name, c in zip(FEATURES, fit.coef, strict=True):
+    for name, c in zip(fit.names, fit.coef, strict=True):
         put(name, c=c)
     put(OFFSET_FEATURE, c=-fit.intercept, m=1.0)
     meta = {k: v for k, v in model.meta.items() if k != "image_priors"}
     meta["image_evidence"] = {
         "how": fit.how,
-        "coef": dict(zip(FEATURES, [round(c, 4) for c in fit.coef], strict=True)),
+        "coef": dict(zip(fit.names, [round(c, 4) for c in fit.coef], strict=True)),
         "intercept": round(fit.intercept, 4),
         **fit.report,
     }
@@ -200,7 +206,8 @@ def evidence_carry(*, model: LinearModel, previous_meta: dict) -> LinearModel:
     """
     recorded = previous_meta["image_evidence"]
     fit = EvidenceFit(
-        coef=[recorded["coef"][name] for name in FEATURES],
+        names=tuple(recorded["coef"]),
+        coef=list(recorded["coef"].values()),
         intercept=recorded["intercept"],
         report={k: v for k, v in recorded.items() if k not in ("how", "coef", "intercept")},
         how=recorded.get("how", NAIVE_BAYES),

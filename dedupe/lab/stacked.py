@@ -8,6 +8,12 @@ aligned correlation as Fisher's z, and the photos-present intercept) are fitted 
 regression *given* the text logit: logit = text logit (fixed) + photo terms. The text terms are
 not touched, so pairs without photos (the text benchmarks) score exactly as before.
 
+Two more photo terms sit beside them: whether the photos' stored colour labels conflict or
+agree (`comparison.photo_colour_state`). Each photo's label is what the product stores for it:
+the shipped space's calibrated colour head (`visualsearch.services.attributes_top`), unknown
+under `settings.ATTRIBUTE_MIN_CONFIDENCE` (`photo_colours`). The same fit without them is
+reported beside it.
+
 Labelled pairs, all from the fashion set's train split (the demo catalog comes from the test
 split), listed as `catalog.lab.demo` lists the demo's products and compared by the scan's own
 code (`dedupe.listings.fingerprints_compute`, `dedupe.comparison.pair_signals` through
@@ -39,26 +45,34 @@ from PIL import Image
 
 from dedupe import image_copy
 from dedupe.comparison import Listing, PairSignals
-from dedupe.lab.image_evidence import FEATURES, EvidenceFit, evidence_fold, nearest_pairs
+from dedupe.lab.image_evidence import (
+    FEATURES,
+    PHOTO_LABEL_TERMS,
+    EvidenceFit,
+    evidence_fold,
+    nearest_pairs,
+)
 from dedupe.scoring import LinearModel, feature_matrix, feature_names
 from visualsearch.lab.evaluation import split_ids
 
 HOW = (
     "logistic regression over (copy cosine, colour similarity, pHash/64, aligned grey-level "
-    "correlation) plus a photos-present intercept, with the text model's logit as a fixed "
+    "correlation, the photos' colour labels conflict / agree) plus a photos-present intercept, "
+    "with the text model's logit as a fixed "
     "offset (stacked), on fashion train-split pairs: photos vs their simulated re-listings with "
     "reworded titles, against same-title variants and nearest photos; see dedupe/lab/stacked.py"
 )
 KINDS = ("relisting", "same_title", "nearest")
+TERMS = (*FEATURES, *PHOTO_LABEL_TERMS)  # the stacked fit's terms, in order
 
 
 # ----------------------------------------------------------------------------- the fit (pure)
 
 
-def photo_columns() -> list[int]:
+def photo_columns(terms: tuple[str, ...] = TERMS) -> list[int]:
     """Where the photo terms sit in the model's feature vector."""
     names = feature_names()
-    return [names.index(name) for name in FEATURES]
+    return [names.index(name) for name in terms]
 
 
 def text_offset(*, model: LinearModel, x: np.ndarray) -> np.ndarray:
@@ -68,16 +82,25 @@ def text_offset(*, model: LinearModel, x: np.ndarray) -> np.ndarray:
 
 
 def offset_fit(
-    *, x: np.ndarray, offset: np.ndarray, y: np.ndarray, l2: float = 1.0, balanced: bool = True
+    *,
+    x: np.ndarray,
+    offset: np.ndarray,
+    y: np.ndarray,
+    l2: float = 1.0,
+    balanced: bool = True,
+    names: tuple[str, ...] = TERMS,
 ) -> EvidenceFit:
     """Logistic regression of ``y`` on ``x`` plus an intercept, with ``offset`` added to the
     logit and not fitted: Newton's method with a halving line search on the (L2-penalised,
     intercept unpenalised) log-loss, which is convex, so the answer does not depend on a start.
 
     ``balanced``: each class weighs half, as in `image_evidence.evidence_fit`, so the fit does not
-    depend on how many negatives per photo were drawn.
+    depend on how many negatives per photo were drawn. ``names``: the model features that the
+    columns of ``x`` are.
     """
     x = np.asarray(x, dtype=np.float64)
+    if x.shape[1] != len(names):
+        raise ValueError(f"{x.shape[1]} columns for {len(names)} terms {names}")
     y = np.asarray(y, dtype=np.float64)
     offset = np.asarray(offset, dtype=np.float64)
     design = np.hstack([x, np.ones((len(x), 1))])
@@ -108,7 +131,7 @@ def offset_fit(
         current = loss(w)
         if previous - current < 1e-10 * max(1.0, abs(current)):
             break
-    return EvidenceFit(coef=w[:-1].tolist(), intercept=float(w[-1]), how=HOW)
+    return EvidenceFit(coef=w[:-1].tolist(), intercept=float(w[-1]), how=HOW, names=tuple(names))
 
 
 def stacked_report(
@@ -125,6 +148,20 @@ def stacked_report(
         mine = p[kinds_ == kind]
         out[f"{kind}_above"] = round(float((mine >= threshold).mean()), 4) if len(mine) else None
         out[f"{kind}_pairs"] = len(mine)
+    return out
+
+
+def label_states(*, x: np.ndarray, kinds: list[str]) -> dict:
+    """Per kind of pair, the share whose photos' colour labels conflict, agree or are unknown."""
+    conflict, agree = (x[:, i] for i in photo_columns(PHOTO_LABEL_TERMS))
+    kinds_ = np.asarray(kinds)
+    out = {}
+    for kind in KINDS:
+        mine = kinds_ == kind
+        if mine.any():
+            c, a = float(conflict[mine].mean()), float(agree[mine].mean())
+            out[kind] = {"conflict": round(c, 4), "agree": round(a, 4),
+                         "unknown": round(1 - c - a, 4)}  # fmt: skip
     return out
 
 
@@ -187,9 +224,39 @@ def _relisting(original: Listing, rng: random.Random) -> Listing:
     )
 
 
-def fashion_pairs(*, data_dir: Path, ids: set, photos: int, seed: int = 0, log=print):
+def photo_colours(images: list[Image.Image], *, batch: int = 64) -> list[str | None]:
+    """Each photo's colour label as the product stores and reads it: the shipped space's
+    calibrated colour head (`visualsearch.services.attributes_top`), None (unknown) under
+    ``settings.ATTRIBUTE_MIN_CONFIDENCE`` as `visualsearch.selectors.product_attributes` reads it.
+    """
+    from django.conf import settings  # noqa: PLC0415
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from visualsearch import default_space  # noqa: PLC0415
+    from visualsearch.embedders import get_embedder, images_encode  # noqa: PLC0415
+    from visualsearch.offline_model import architecture_for  # noqa: PLC0415
+    from visualsearch.services import attributes_top  # noqa: PLC0415
+
+    checkpoint = str(default_space.default_space_assemble())
+    embedder = get_embedder(
+        architecture=architecture_for(*default_space.shipped_towers()), pretrained=checkpoint
+    )
+    floor = float(settings.ATTRIBUTE_MIN_CONFIDENCE)
+    out: list[str | None] = []
+    for start in tqdm(range(0, len(images), batch), desc="photo colours", unit="batch"):
+        vectors, _raw = images_encode(embedder, images[start : start + batch])
+        for row in attributes_top(vectors=vectors, embedder=embedder, pretrained=checkpoint):
+            value, confidence = row.get("colour", (None, 0.0))
+            out.append(value if confidence >= floor else None)
+    return out
+
+
+def fashion_pairs(
+    *, data_dir: Path, ids: set, photos: int, seed: int = 0, colours: bool = True, log=print
+):
     """(pairs, labels, kinds) among the products with ``ids``: ``photos`` of them re-listed, every
-    same-title pair, and each photo's nearest other photos."""
+    same-title pair, and each photo's nearest other photos. ``colours``: give each listing its
+    photo's colour label (`photo_colours`), as the scan does."""
     from dedupe.listings import fingerprints_compute, listing_photo_fields  # noqa: PLC0415
 
     rows = [r for r in _rows(data_dir) if r.id in ids]
@@ -222,6 +289,11 @@ def fashion_pairs(*, data_dir: Path, ids: set, photos: int, seed: int = 0, log=p
     for (_k, copy), found in zip(copies, fingerprints_compute(copy_images), strict=True):
         for name, value in listing_photo_fields([found]).items():
             setattr(copy, name, value)
+    if colours:
+        labels = photo_colours(images + copy_images)
+        listed = [*originals, *(copy for _k, copy in copies)]
+        for listing, colour in zip(listed, labels, strict=True):
+            listing.photo_colour = colour
     pairs, labels, kinds = [], [], []
     for k, copy in copies:
         pairs.append((originals[k], copy))
@@ -263,7 +335,8 @@ def stacked_from_photos(
 ) -> tuple[EvidenceFit, LinearModel]:  # fmt: skip
     """Fit the stacked photo terms against ``model``'s text logit; returns the fit and the
     model with them folded in. The report compares, on the held-out part of the train split,
-    the text terms alone, ``model`` as it is, and the stacked model."""
+    the text terms alone, ``model`` as it is, the stacked fit without the colour-label terms,
+    and the stacked model; and gives how often each kind of pair's colour labels conflict."""
     started = time.time()
     fit_ids, report_ids = fit_and_report_ids(data_dir, seed=seed)
     parts = {}
@@ -271,30 +344,31 @@ def stacked_from_photos(
         log(f"{name}: pairs among {len(ids)} train-split ids ...")
         parts[name] = pair_table(data_dir=data_dir, ids=ids, photos=limit, seed=seed, log=log)
     x, y, _kinds = parts["fit"]
-    cols = photo_columns()
     offset = text_offset(model=model, x=x)
-    # Shipped: classes balanced, as in the naive-Bayes fit. Also reported: the pairs as drawn,
-    # unweighted. The offset puts nearly every nearest-photo negative far below the threshold,
-    # so balancing gives each re-listing the weight of ~8 same-title variants; unweighted
-    # keeps fewer variants above the threshold but loses 7 % of the held-out re-listings
-    # (docs/benchmarks.md, "Stacked photo terms"), so it is not shipped.
-    fit = offset_fit(x=x[:, cols], offset=offset, y=y, balanced=True)
-    unweighted = offset_fit(x=x[:, cols], offset=offset, y=y, balanced=False)
+    # Shipped: classes balanced, as in the naive-Bayes fit (the unweighted fit lost 7 % of the
+    # held-out re-listings; docs/benchmarks.md, "Stacked photo terms"). Reported beside it in the
+    # same run: the same fit without the colour-label terms (what shipped before them).
+    fit = offset_fit(x=x[:, photo_columns(TERMS)], offset=offset, y=y, names=TERMS)
+    no_labels = offset_fit(x=x[:, photo_columns(FEATURES)], offset=offset, y=y, names=FEATURES)
     models = {
         "text_only": evidence_fold(
             model=model, fit=EvidenceFit(coef=[0.0] * len(FEATURES), intercept=0)
         ),
         "before": model,
-        "stacked_unweighted": evidence_fold(model=model, fit=unweighted),
+        "stacked_without_colour_labels": evidence_fold(model=model, fit=no_labels),
         "stacked": evidence_fold(model=model, fit=fit),
     }
-    report = {"threshold": threshold, "unweighted": {"coef": unweighted.coef,
-              "intercept": unweighted.intercept}}  # fmt: skip
+    report = {
+        "threshold": threshold,
+        "without_colour_labels": {"coef": dict(zip(FEATURES, no_labels.coef, strict=True)),
+                                  "intercept": no_labels.intercept},
+    }  # fmt: skip
     for name, (xs, ys, kinds) in parts.items():
         report[name] = {
             label: stacked_report(model=m, x=xs, y=ys, kinds=kinds, threshold=threshold)
             for label, m in models.items()
         }
+        report[name]["colour_labels"] = label_states(x=xs, kinds=kinds)
     report["seconds"] = round(time.time() - started, 1)
     fit.report = {"data": Path(data_dir).name, **report}
     stacked = evidence_fold(model=model, fit=fit)

@@ -3,10 +3,12 @@
 import pytest
 
 from catalog.models import Product
+from dedupe.listings import listings_build
 from dedupe.models import CandidateStatus, DuplicateCandidate
 from dedupe.services import candidate_decide, duplicate_candidates_find
 from tests.dedupe.helpers import listed, moderator, photo_of, unit
 from tests.factories import CategoryFactory, SellerFactory
+from visualsearch.models import ImageAttribute
 from visualsearch.spaces import space_activate, space_register
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +107,25 @@ def test_auto_hide_is_off_by_default_and_hides_the_newer_listing_when_on(pair, s
     assert result.hidden == 1
     assert (original.status, copy.status) == ("active", "hidden")
     assert DuplicateCandidate.objects.get().events.last().action == "auto-hidden"
+
+
+def colour_label(product, space, *, value, confidence):
+    image = product.images.get()
+    ImageAttribute.objects.create(image=image, product=product, space=space, name="colour",
+                                  value=value, confidence=confidence)  # fmt: skip
+
+
+def test_the_scan_reads_each_photo_s_stored_colour_label_and_ignores_it_below_the_floor(
+    pair, space, settings
+):
+    settings.ATTRIBUTE_MIN_CONFIDENCE = 0.5
+    original, copy, unrelated = pair
+    colour_label(original, space, value="red", confidence=0.9)
+    colour_label(copy, space, value="white", confidence=0.8)
+    colour_label(unrelated[0], space, value="red", confidence=0.3)  # under the floor: unknown
+    found = listings_build(products=[original, copy, *unrelated[:2]], space=space)
+    assert [found[p.pk].photo_colour for p in (original, copy, *unrelated[:2])] == [
+        "red", "white", None, None,
+    ]  # fmt: skip
+    duplicate_candidates_find(product=original, k=3)
+    assert DuplicateCandidate.objects.get().signals["photo_colour"] == "conflict"
