@@ -59,6 +59,7 @@ LITE_MEAN = (0.5, 0.5, 0.5)
 LITE_STD = (0.5, 0.5, 0.5)
 GEM_P = 3.0
 TAIL_FROM = 6  # the tuned branch re-runs the body from this block on the previous block's output
+assert TAP_BLOCK < TAIL_FROM  # the tap is taken before the tail (`before_tail`)
 
 
 def gem_pool(fmap: torch.Tensor, p: float = GEM_P) -> torch.Tensor:
@@ -149,17 +150,26 @@ class MultiScaleEfficientNet(nn.Module):
             )
         return x, pixels
 
-    def raw_features(self, x: torch.Tensor) -> torch.Tensor:
+    def before_tail(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(the maps block ``TAIL_FROM`` reads, block ``TAP_BLOCK``'s pooled tap, the pixels in
+        [0, 1]) of open_clip-normalised ``x``: what the body computes before its tail, which
+        the tuned branch reads too (``lab/tail_fit`` caches these maps)."""
         body = self.body
         x, pixels = self.body_input(x)
         h = body.bn1(body.conv_stem(x))
-        tap = before_tail = None
-        for i, block in enumerate(body.blocks):
-            if i == TAIL_FROM:
-                before_tail = h
+        tap = None
+        for i, block in enumerate(body.blocks[:TAIL_FROM]):
             h = block(h)
             if i == TAP_BLOCK:
                 tap = h.mean(dim=(2, 3))
+        return h, tap, pixels
+
+    def raw_features(self, x: torch.Tensor) -> torch.Tensor:
+        body = self.body
+        before_tail, tap, pixels = self.before_tail(x)
+        h = before_tail
+        for block in body.blocks[TAIL_FROM:]:
+            h = block(h)
         h = body.bn2(body.conv_head(h))
         if self.gem:
             pooled = gem_pool(h)

@@ -213,6 +213,16 @@ def shipped_space_load(*, data: Path, cache: Path | None) -> ShippedSpace:
                         titles=titles)  # fmt: skip
 
 
+def shipped_space_from_args(description: str) -> ShippedSpace:
+    """``--cache`` / ``--data`` from the command line, then `shipped_space_load`: the opening of
+    the lab commands that read the shipped space."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = parser.parse_args()
+    return shipped_space_load(data=args.data, cache=args.cache)
+
+
 def facet_values(products) -> dict[str, list[str | None]]:
     """Each photo's item type and colour, lower-cased (None: unknown), as the heads are fitted."""
     return {
@@ -224,11 +234,7 @@ def facet_values(products) -> dict[str, list[str | None]]:
 def main() -> None:
     import torch  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=None)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    args = parser.parse_args()
-    shipped = shipped_space_load(data=args.data, cache=args.cache)
+    shipped = shipped_space_from_args(__doc__.splitlines()[0])
     products, fit, val = shipped.products, shipped.fit, shipped.val
     model, tokenizer, raw_img = shipped.model, shipped.tokenizer, shipped.raw_img
     space, titles, std = shipped.space, shipped.titles, shipped.standardised

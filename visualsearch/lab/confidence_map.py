@@ -14,14 +14,10 @@ Numbers in docs/benchmarks.md ("Calibrating the heads' top confidence").
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 
 from visualsearch.heads import confidence_map_fit, expected_calibration_error, head_fit
-from visualsearch.lab.attribute_probe import facet_values, shipped_space_load
-from visualsearch.lab.evaluation import DEFAULT_DATA
+from visualsearch.lab.attribute_probe import facet_values, shipped_space_from_args
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -65,11 +61,7 @@ def compare(*, space: np.ndarray, values: dict, fit, val) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=None)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    args = parser.parse_args()
-    shipped = shipped_space_load(data=args.data, cache=args.cache)
+    shipped = shipped_space_from_args(__doc__.splitlines()[0])
     values = facet_values(shipped.products)
     rows = compare(space=shipped.space, values=values, fit=shipped.fit, val=shipped.val)
     for method in ("temperature", "temperature + isotonic", "temperature + Platt"):

@@ -43,18 +43,14 @@ def maps_cached(*, products, cache_dir: Path | None, batch_size: int = 64) -> np
     if path is not None and path.is_file():
         return np.load(path, mmap_mode="r")
     model, preprocess, _ = om.build_model(image_tower="lite0")
-    trunk = model.visual.trunk
-    body, out = trunk.body, []
+    trunk, out = model.visual.trunk, []
     with torch.inference_mode():
         for start in tqdm(range(0, len(products), batch_size), desc="block maps"):
             batch = products[start : start + batch_size]
-            x, _ = trunk.body_input(
+            maps, _tap, _pixels = trunk.before_tail(
                 torch.stack([preprocess(om._load_image(p.path)) for p in batch])
             )
-            h = body.bn1(body.conv_stem(x))
-            for block in body.blocks[:TAIL_FROM]:
-                h = block(h)
-            out.append(h.half().numpy())
+            out.append(maps.half().numpy())
     maps = np.concatenate(out)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
