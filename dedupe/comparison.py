@@ -223,7 +223,8 @@ class Listing:
     image_copy_vecs: np.ndarray | None = None
     image_colours: np.ndarray | None = None
     image_thumbs: list[bytes] = field(default_factory=list)  # image_copy.align_thumbnail
-    # the stored zero-shot colour of the primary photo (`visualsearch` ImageAttribute), if known
+    # the stored colour attribute of the primary photo (`visualsearch` ImageAttribute: the
+    # space's calibrated colour head, else zero-shot), None when unknown or under the floor
     photo_colour: str | None = None
 
 
@@ -276,7 +277,7 @@ class PairSignals:
 
 
 def photo_colour_state(*, a: str | None, b: str | None) -> str:
-    """conflict / agree / missing for the photos' stored zero-shot colour labels."""
+    """conflict / agree / missing for the photos' stored colour labels."""
     if not a or not b:
         return "missing"
     return "agree" if a.strip().lower() == b.strip().lower() else "conflict"

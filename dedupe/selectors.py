@@ -264,7 +264,7 @@ SIGNAL_LABELS = {
     "quantity": "Sizes / capacities with units",
     "pack_count": "Pack counts",
     "model_number_near": "Model numbers one character apart",
-    "photo_colour": "Photos' colour label (zero-shot)",
+    "photo_colour": "Photos' colour labels (the space's colour attribute)",
 }
 VARIANT_LABELS = {
     "colour_words": "colour",

@@ -8,11 +8,13 @@ aligned correlation as Fisher's z, and the photos-present intercept) are fitted 
 regression *given* the text logit: logit = text logit (fixed) + photo terms. The text terms are
 not touched, so pairs without photos (the text benchmarks) score exactly as before.
 
-Two more photo terms sit beside them: whether the photos' stored colour labels conflict or
-agree (`comparison.photo_colour_state`). Each photo's label is what the product stores for it:
-the shipped space's calibrated colour head (`visualsearch.services.attributes_top`), unknown
-under `settings.ATTRIBUTE_MIN_CONFIDENCE` (`photo_colours`). The same fit without them is
-reported beside it.
+With ``--colour-labels`` two more photo terms sit beside them: whether the photos' stored
+colour labels conflict or agree (`comparison.photo_colour_state`). Each photo's label is what
+the product stores for it: the shipped space's calibrated colour head
+(`visualsearch.services.attributes_top`), unknown under `settings.ATTRIBUTE_MIN_CONFIDENCE`
+(`photo_colours`). The same fit without them is then reported beside it, in the same run. On
+these pairs the labels added nothing (docs/benchmarks.md, "Photos' colour labels"), so the
+shipped model was fitted without them and their terms are 0.
 
 Labelled pairs, all from the fashion set's train split (the demo catalog comes from the test
 split), listed as `catalog.lab.demo` lists the demo's products and compared by the scan's own
@@ -252,7 +254,7 @@ def photo_colours(images: list[Image.Image], *, batch: int = 64) -> list[str | N
 
 
 def fashion_pairs(
-    *, data_dir: Path, ids: set, photos: int, seed: int = 0, colours: bool = True, log=print
+    *, data_dir: Path, ids: set, photos: int, seed: int = 0, colours: bool = False, log=print
 ):
     """(pairs, labels, kinds) among the products with ``ids``: ``photos`` of them re-listed, every
     same-title pair, and each photo's nearest other photos. ``colours``: give each listing its
@@ -315,14 +317,14 @@ def fashion_pairs(
     return pairs, labels, kinds
 
 
-def pair_table(*, data_dir: Path, ids: set, photos: int, seed: int, log=print):
+def pair_table(*, data_dir: Path, ids: set, photos: int, seed: int, colours: bool, log=print):
     """(feature matrix, labels, kinds) of the pairs, signals computed as the scan computes them."""
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     from dedupe.lab.evaluation import signals_for  # noqa: PLC0415
 
     pairs, labels, kinds = fashion_pairs(
-        data_dir=data_dir, ids=ids, photos=photos, seed=seed, log=log
+        data_dir=data_dir, ids=ids, photos=photos, seed=seed, colours=colours, log=log
     )
     with threadpool_limits(limits=1, user_api="blas"):  # as the scan scores pairs
         signals: list[PairSignals] = signals_for(pairs)
@@ -331,44 +333,49 @@ def pair_table(*, data_dir: Path, ids: set, photos: int, seed: int, log=print):
 
 def stacked_from_photos(
     *, model: LinearModel, data_dir: Path, photos: int = 1500, held_out: int = 500,
-    seed: int = 0, threshold: float = 0.5, log=print,
+    seed: int = 0, threshold: float = 0.5, colour_labels: bool = False, log=print,
 ) -> tuple[EvidenceFit, LinearModel]:  # fmt: skip
     """Fit the stacked photo terms against ``model``'s text logit; returns the fit and the
     model with them folded in. The report compares, on the held-out part of the train split,
-    the text terms alone, ``model`` as it is, the stacked fit without the colour-label terms,
-    and the stacked model; and gives how often each kind of pair's colour labels conflict."""
+    the text terms alone, ``model`` as it is, and the stacked model.
+
+    ``colour_labels``: also give the listings their photos' colour labels and fit the two
+    colour-label terms; the report then adds the same fit without them and how often each
+    kind of pair's labels conflict."""
     started = time.time()
     fit_ids, report_ids = fit_and_report_ids(data_dir, seed=seed)
     parts = {}
     for name, ids, limit in (("fit", fit_ids, photos), ("held_out", report_ids, held_out)):
         log(f"{name}: pairs among {len(ids)} train-split ids ...")
-        parts[name] = pair_table(data_dir=data_dir, ids=ids, photos=limit, seed=seed, log=log)
+        parts[name] = pair_table(data_dir=data_dir, ids=ids, photos=limit, seed=seed,
+                                 colours=colour_labels, log=log)  # fmt: skip
     x, y, _kinds = parts["fit"]
     offset = text_offset(model=model, x=x)
+    terms = TERMS if colour_labels else FEATURES
     # Shipped: classes balanced, as in the naive-Bayes fit (the unweighted fit lost 7 % of the
-    # held-out re-listings; docs/benchmarks.md, "Stacked photo terms"). Reported beside it in the
-    # same run: the same fit without the colour-label terms (what shipped before them).
-    fit = offset_fit(x=x[:, photo_columns(TERMS)], offset=offset, y=y, names=TERMS)
-    no_labels = offset_fit(x=x[:, photo_columns(FEATURES)], offset=offset, y=y, names=FEATURES)
+    # held-out re-listings; docs/benchmarks.md, "Stacked photo terms").
+    fit = offset_fit(x=x[:, photo_columns(terms)], offset=offset, y=y, names=terms)
     models = {
         "text_only": evidence_fold(
             model=model, fit=EvidenceFit(coef=[0.0] * len(FEATURES), intercept=0)
         ),
         "before": model,
-        "stacked_without_colour_labels": evidence_fold(model=model, fit=no_labels),
-        "stacked": evidence_fold(model=model, fit=fit),
     }
-    report = {
-        "threshold": threshold,
-        "without_colour_labels": {"coef": dict(zip(FEATURES, no_labels.coef, strict=True)),
-                                  "intercept": no_labels.intercept},
-    }  # fmt: skip
+    report: dict = {"threshold": threshold}
+    if colour_labels:
+        four = offset_fit(x=x[:, photo_columns(FEATURES)], offset=offset, y=y, names=FEATURES)
+        models["stacked_without_colour_labels"] = evidence_fold(model=model, fit=four)
+        report["without_colour_labels"] = {
+            "coef": dict(zip(FEATURES, four.coef, strict=True)), "intercept": four.intercept,
+        }  # fmt: skip
+    models["stacked"] = evidence_fold(model=model, fit=fit)
     for name, (xs, ys, kinds) in parts.items():
         report[name] = {
             label: stacked_report(model=m, x=xs, y=ys, kinds=kinds, threshold=threshold)
             for label, m in models.items()
         }
-        report[name]["colour_labels"] = label_states(x=xs, kinds=kinds)
+        if colour_labels:
+            report[name]["colour_labels"] = label_states(x=xs, kinds=kinds)
     report["seconds"] = round(time.time() - started, 1)
     fit.report = {"data": Path(data_dir).name, **report}
     stacked = evidence_fold(model=model, fit=fit)

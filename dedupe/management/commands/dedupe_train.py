@@ -8,7 +8,8 @@ stored on each pair; refuses with a message when there are too few of either.
 --image-evidence: refit only the photo terms (`dedupe.lab.image_evidence`) on a folder of real
 product photos in the fashion-dataset layout (styles.csv + images/), keeping the text terms.
 With --stacked, the photo terms are fitted with the text model's logit as a fixed offset, on
-listing pairs of the set's train split (`dedupe.lab.stacked`), instead of apart from it.
+listing pairs of the set's train split (`dedupe.lab.stacked`), instead of apart from it;
+--colour-labels adds the photos' colour-label terms (the shipped space's colour head).
 
 Signals absent from every training pair (photos, when training on text benchmarks) keep the
 current model's values for them, so the fitted image terms survive a text-only refit.
@@ -56,6 +57,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--stacked", action="store_true",
             help="with --image-evidence: fit the photo terms against the text logit",
+        )  # fmt: skip
+        parser.add_argument(
+            "--colour-labels", action="store_true",
+            help="with --stacked: also fit the photos' colour-label terms (the shipped space's "
+                 "colour head on each photo), reported beside the fit without them",
         )  # fmt: skip
         parser.add_argument("--valid", type=Path)
         parser.add_argument("--out", type=Path, default=scoring.DEFAULT_MODEL_PATH)
@@ -105,11 +111,14 @@ class Command(BaseCommand):
             fit, model = stacked_from_photos(
                 model=previous, data_dir=data_dir, photos=opts["photos"],
                 held_out=max(opts["photos"] // 3, 50),
-                threshold=float(settings.DEDUPE_REVIEW_THRESHOLD), log=self.stdout.write,
+                threshold=float(settings.DEDUPE_REVIEW_THRESHOLD),
+                colour_labels=opts["colour_labels"], log=self.stdout.write,
             )  # fmt: skip
             command = f"manage.py dedupe_train --image-evidence {data_dir.name} --stacked"
             if opts["photos"] != 1500:
                 command += f" --photos {opts['photos']}"
+            if opts["colour_labels"]:
+                command += " --colour-labels"
             model.meta["image_evidence"]["made_by"] = command
             model.meta["version"] = time.strftime("%Y-%m-%d") + "-tfidf-variants-stacked-photo"
         else:
