@@ -24,20 +24,26 @@ def demo_queue_report(*, log=print) -> dict:
     ext = dict(Product.objects.values_list("pk", "external_id"))
     threshold = float(settings.DEDUPE_REVIEW_THRESHOLD)
     rows = DuplicateCandidate.objects.filter(probability__gte=threshold).values_list(
-        "product_a_id", "product_b_id", "probability", "status"
+        "product_a_id", "product_b_id", "probability", "status", "signals"
     )
     found, variant_hits, other_hits = set(), [], []
     queue = 0
-    for a, b, probability, status in rows:
+    # queued pairs whose photos' stored colour labels conflict (the "photo colour" flag)
+    colour_flags = {"planted": 0, "variant": 0, "other": 0}
+    for a, b, probability, status, signals in rows:
         ea, eb = ext.get(a), ext.get(b)
         key = tuple(sorted((ea or "", eb or "")))
         queue += status in OPEN_STATUSES
+        flagged = (signals or {}).get("photo_colour") == "conflict"
         if (ea, eb) in planted or (eb, ea) in planted:
             found.add((ea, eb) if (ea, eb) in planted else (eb, ea))
+            colour_flags["planted"] += flagged
         elif key in variants:
             variant_hits.append((key, round(probability, 3)))
+            colour_flags["variant"] += flagged
         else:
             other_hits.append((key, round(probability, 3)))
+            colour_flags["other"] += flagged
     report = {
         "planted": len(planted),
         "planted_in_queue": len(found),
@@ -46,11 +52,17 @@ def demo_queue_report(*, log=print) -> dict:
         "other_non_duplicates_above_threshold": len(other_hits),
         "pairs_above_threshold": queue,
         "threshold": threshold,
+        "photo_colour_flags": colour_flags,
     }
     log(
         f"demo queue (threshold {threshold}): planted duplicates {len(found)}/{len(planted)}; "
         f"variant pairs above threshold {len(variant_hits)} of {len(variants)}; other "
         f"non-duplicates above threshold {len(other_hits)}; pairs above threshold {queue}"
+    )
+    log(
+        "  of those, flagged 'photo colour' (the photos' colour labels conflict): "
+        f"{colour_flags['planted']} planted, {colour_flags['variant']} variants, "
+        f"{colour_flags['other']} other"
     )
     for pair, p in sorted(variant_hits, key=lambda x: -x[1])[:10]:
         log(f"  variant above threshold: {pair[0]} ~ {pair[1]} p={p}")
