@@ -6,6 +6,7 @@ import torch
 
 from visualsearch import offline_model as om
 from visualsearch import timm_tower
+from visualsearch.lab.space_fit import image_cache_name
 from visualsearch.timm_tower import HIST_BINS, MultiScaleEfficientNet, colour_histogram
 
 
@@ -103,3 +104,15 @@ def test_the_lite0t_tower_loads_its_committed_tail():
     model, _, _ = om.build_model(image_tower="lite0t")
     trunk = model.visual.trunk
     assert not torch.allclose(trunk.tuned.conv_head.weight, trunk.body.conv_head.weight)
+
+
+def test_a_tuned_tower_s_feature_cache_names_its_tail_and_the_others_keep_their_names(
+    tmp_path, monkeypatch
+):
+    assert image_cache_name("lite0", 8000) == "image_vs_efficientnet_lite0_ms2_224_8000.npz"
+    named = image_cache_name("lite0t", 8000)
+    assert named.startswith("image_vs_efficientnet_lite0_ms3_224_8000_")
+    refitted = tmp_path / "tail.safetensors"
+    refitted.write_bytes(b"another tail")
+    monkeypatch.setattr(om, "tail_path", lambda tower: refitted if tower == "lite0t" else None)
+    assert image_cache_name("lite0t", 8000) != named

@@ -23,6 +23,7 @@ module; it reads the files it writes.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 import re
@@ -155,16 +156,24 @@ def _cached(path: Path | None, compute) -> np.ndarray:
     return x
 
 
+def image_cache_name(image_tower: str, n: int) -> str:
+    """``image_<trunk>_<size>_<n>.npz``; a tower with a fine-tuned tail adds a digest of the
+    tail file, so features of an earlier tail are never read after a refit."""
+    tower, tail = om.IMAGE_TOWERS[image_tower], om.tail_path(image_tower)
+    digest = f"_{hashlib.sha256(tail.read_bytes()).hexdigest()[:10]}" if tail else ""
+    return f"image_{tower.timm_model}_{tower.image_size}_{n}{digest}.npz"
+
+
 def tower_features_cached(
     *, products, model, preprocess, tokenizer, cache_dir: Path | None,
     image_tower: str = om.DEFAULT_IMAGE_TOWER, text_tower: str = om.DEFAULT_TEXT_TOWER,
 ):  # fmt: skip
     """(image features, title features) of the frozen towers, each tower's cached apart under
-    ``cache_dir`` (``image_<trunk>_<size>_<n>.npz``, ``text_<tower>_<n>.npz``)."""
-    tower, n = om.IMAGE_TOWERS[image_tower], len(products)
+    ``cache_dir`` (`image_cache_name`, ``text_<tower>_<n>.npz``)."""
+    n = len(products)
     folder = Path(cache_dir) if cache_dir else None
     img = _cached(
-        folder / f"image_{tower.timm_model}_{tower.image_size}_{n}.npz" if folder else None,
+        folder / image_cache_name(image_tower, n) if folder else None,
         lambda: om.image_features(
             model=model, preprocess=preprocess, images=[p.path for p in products]
         ),
