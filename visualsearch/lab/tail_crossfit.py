@@ -13,10 +13,10 @@ points (docs/benchmarks.md, "Third attempt"). Cross-fitting removes the leak:
 
     python -m visualsearch.lab.tail_crossfit --cache var/cache --from-block 5 --out /tmp/cand
 
-The tails train on the body's cached maps (``tail_fit.maps_cached``; block 4's are 351 MB), about
-16 min for the three on a 2-core CPU at ``--from-block 5``; ``run_fit`` then takes about 9 min.
-The tail and the candidate's files are written under ``--out``; the report is
-``--out/<VERSION>.json``. Rows: ``space_fit.split``'s fit and validation rows; the test split is
+The tails train on the body's cached maps (``tail_fit.maps_cached``; block 4's are 351 MB): about
+25 min for the three on a 2-core CPU at ``--from-block 5`` (955 s for the full one, 281 s per
+half); ``run_fit`` then takes about 9 min. The full tail (reused when already there) and the
+candidate's files are written under ``--out``; the report is ``--out/<VERSION>.json``. Rows: ``space_fit.split``'s fit and validation rows; the test split is
 never read.
 """
 
