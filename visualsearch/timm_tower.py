@@ -23,12 +23,12 @@ weights were trained with (mean 0.5, std 0.5, undoing open_clip's CLIP normalisa
 trunk), and it GeM-pools (p = 3) the last feature map instead of averaging it. Checkpoints of
 the first trunk keep loading with it.
 
-``vs_efficientnet_lite0_ms3`` adds a fourth part: a copy of the body's last block and head conv
-(``TunedTail``) re-run on block 5's output and GeM-pooled (1280 more columns). Its weights are
-fine-tuned on the fashion set's training photos (item type and colour) and committed
-(``visualsearch/weights/lite0-tail-*.safetensors``, made by ``python -m
-visualsearch.lab.tail_fit``); the body itself, and so the raw channel, stays ImageNet's, which
-is what search falls back on for kinds of product the fine-tuning never saw.
+``vs_efficientnet_lite0_ms4`` (the shipped space's trunk, tower ``lite0t``) adds a fourth part:
+a copy of the body's blocks 5 and 6 and its head conv (``TunedTail``) re-run on block 4's output
+and GeM-pooled (1280 more columns). Its weights are fine-tuned on the fashion set's training
+photos (item type and colour) and committed (``visualsearch/weights/lite0-tail-v2.safetensors``,
+made by ``python -m visualsearch.lab.tail_fit``); the body itself, and so the raw channel, stays
+ImageNet's, which is what search falls back on for kinds of product the fine-tuning never saw.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ PIXEL_STD = (0.26862954, 0.26130258, 0.27577711)
 LITE_MEAN = (0.5, 0.5, 0.5)
 LITE_STD = (0.5, 0.5, 0.5)
 GEM_P = 3.0
-TAIL_FROM = 6  # the tuned branch re-runs the body from this block on the previous block's output
+TAIL_FROM = 5  # the tuned branch re-runs the body from this block on the previous block's output
 assert TAP_BLOCK < TAIL_FROM  # the tap is taken before the tail (`before_tail`)
 
 
@@ -214,8 +214,9 @@ def vs_efficientnet_lite0_ms2(pretrained: bool = False, **kwargs) -> MultiScaleE
     return _trunk(pretrained, kwargs, lite_input=True, gem=True)
 
 
+# ms3 was the same trunk with a tail from block 6 (lite0-tail-v1, measured, never shipped).
 @register_model
-def vs_efficientnet_lite0_ms3(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
+def vs_efficientnet_lite0_ms4(pretrained: bool = False, **kwargs) -> MultiScaleEfficientNet:
     return _trunk(pretrained, kwargs, lite_input=True, gem=True, tuned_tail=True)
 
 

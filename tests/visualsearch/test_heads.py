@@ -183,7 +183,7 @@ def test_the_shipped_heads_load_and_their_labels_are_the_taxonomy():
     assert heads.heads["category"].labels == TAXONOMY["category"]["labels"]
     assert set(heads.relevance) == {"vector", "hybrid", "raw"}
     assert all(0 < r.floor < 1 for r in heads.relevance.values())
-    assert heads.info["version"] == "offline-v8" and "space_fit" in heads.info["command"]
+    assert heads.info["version"] == "offline-v9" and "space_fit" in heads.info["command"]
     # the training domain, in EfficientNet-Lite0's 1280 pooled features
     assert heads.domain is not None and heads.domain.centroids.shape == (256, 1280)
     assert 0 < heads.domain.threshold < 1

