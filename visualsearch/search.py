@@ -572,6 +572,43 @@ def _photo_scores(
     return rescored, {pid: float(value) for pid, value in zip(ids, photo, strict=True)}
 
 
+# Pseudo-relevance feedback (query expansion): the photo query plus this weight times the mean
+# vector of its top results, re-scored over the same candidates. The values of the lab's
+# comparison on validation (space_fit's ``prf`` report: photo P@10 0.713 -> 0.720 on plain
+# cosines; text nDCG@10 0.652 -> 0.620, so text queries are never expanded).
+EXPAND_TOP = 5
+EXPAND_WEIGHT = 0.5
+
+
+def _expanded(
+    *,
+    query_vectors: Sequence[np.ndarray],
+    ranked: list[tuple[int, float]],
+    vectors: dict[int, np.ndarray],
+    heads: SpaceHeads | None,
+) -> list[tuple[int, float]]:
+    """``ranked`` re-scored for the expanded query: the photo's vector plus ``EXPAND_WEIGHT``
+    times the mean of the top ``EXPAND_TOP`` results' vectors (normalised; crops unchanged),
+    scored as :func:`_photo_scores` scores a photo (plain cosines without heads)."""
+    top = [vectors[pid] for pid, _ in ranked[:EXPAND_TOP] if pid in vectors]
+    if not top:
+        return ranked
+    expanded = _normalise(query_vectors[0] + EXPAND_WEIGHT * np.mean(np.stack(top), axis=0))
+    query = [expanded, *query_vectors[1:]]
+    if heads is not None:
+        rescored, _ = _photo_scores(
+            query_vectors=query, ranked=ranked, vectors=vectors, heads=heads, colour=None,
+            modifier_vector=None,
+        )  # fmt: skip
+        return rescored
+    ids = [pid for pid, _ in ranked if pid in vectors]
+    cosines = np.max(np.stack([vectors[pid] for pid in ids]) @ np.stack(query).T, axis=1)
+    return sorted(
+        ((pid, float(c)) for pid, c in zip(ids, cosines, strict=True)),
+        key=lambda row: (-row[1], row[0]),
+    )
+
+
 def _relevance(
     *, heads: SpaceHeads | None, mode: str, scored: dict[int, float], keyword: dict | None = None
 ) -> dict[int, tuple[float, bool]]:
@@ -609,6 +646,7 @@ def products_search(
     colour: str | None = None,
     modifier_vector: np.ndarray | None = None,
     query_raw: np.ndarray | None = None,
+    expand: bool = False,
 ) -> SearchResult:
     """The active products nearest to ``query_vector``, one per product (its best image).
 
@@ -629,6 +667,10 @@ def products_search(
     under the domain threshold in the heads) is a kind the fitted space never saw: it is ranked
     by the image tower's own features instead (:func:`_raw_search`), unless a colour modifier
     asks for the space's heads.
+
+    With ``expand`` (and no colour modifier) the ranking is that of the expanded query
+    (:func:`_expanded`, pseudo-relevance feedback); relevance and the match flags stay those of
+    the photo itself, so the floor reads the scores it was calibrated on.
     """
     started = time.perf_counter()
     heads = space_heads(space)
@@ -651,7 +693,7 @@ def products_search(
         )  # fmt: skip
         if found is not None:
             return found
-    want_vectors = diversity > 0 or heads is not None
+    want_vectors = diversity > 0 or heads is not None or expand
     rows, exact = _nearest(
         table=IMAGES,
         space=space,
@@ -698,6 +740,8 @@ def products_search(
         colour=colour,
         modifier_vector=modifier_vector,
     )
+    if expand and not colour:
+        ranked = _expanded(query_vectors=vectors_in, ranked=ranked, vectors=vectors, heads=heads)
     if min_score is not None:
         ranked = [(pid, score) for pid, score in ranked if score >= min_score]
     chosen, has_next, extra = _page(
@@ -929,6 +973,7 @@ class SearchQuery:
     page: int = 1
     diversity: float = 0.0
     min_score: float | None = None
+    expand: bool = False  # photo queries: pseudo-relevance feedback (EXPAND_TOP, EXPAND_WEIGHT)
 
 
 def search(query: SearchQuery) -> SearchResult:
@@ -980,6 +1025,7 @@ def search(query: SearchQuery) -> SearchResult:
             modifier_vector=modifier,
             # a photo with words to mix in stays in the space, where the words are
             query_raw=raw if not text and not query.negative_text else None,
+            expand=query.expand,
             **common,
         )
     vector = query_vectors_build(space=space, text=query.text, negative_text=query.negative_text)

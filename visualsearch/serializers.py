@@ -63,6 +63,13 @@ class SearchInputSerializer(serializers.Serializer):
         help_text="Photo queries: also search a centre crop and the four corner crops (60% of "
         "each side); each product keeps its best similarity over the whole photo and the crops.",
     )
+    expand = api_fields.BooleanField(
+        required=False,
+        default=False,
+        help_text="Photo queries: expand the query with its top 5 results (pseudo-relevance "
+        "feedback: the photo's vector plus half their mean) and rank by it; relevance and "
+        "`match` stay those of the photo. Off by default; text queries are not expanded.",
+    )
 
     def get_fields(self):
         """One optional filter per zero-shot attribute facet (see ATTRIBUTE_PARAMS), restricted to
@@ -115,6 +122,7 @@ class SearchInputSerializer(serializers.Serializer):
             negative_text=data["negative_text"],
             image_weight=data["image_weight"],
             crops=data.get("crops", False),
+            expand=data.get("expand", False),
             category=data["category"] or None,
             min_price=data["min_price"],
             max_price=data["max_price"],

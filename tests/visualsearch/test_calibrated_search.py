@@ -163,3 +163,23 @@ def test_similar_items_on_a_product_page_are_in_score_order(calibrated_space, cl
     scores = [float(s) for s in re.findall(r"score (\d\.\d{3})", page)]
     assert len(scores) == 6
     assert scores == sorted(scores, reverse=True)
+
+
+def test_an_expanded_photo_search_keeps_the_photos_relevance(calibrated_space, client):
+    for n in range(9):
+        add(calibrated_space, axis("red", *["scarf"] * (n % 3), *["bag"] * (n // 3)))
+
+    def hits(**extra):
+        body = client.post("/api/search/", {"image": _photo("red"), "k": 9, **extra}).json()
+        return {h["product"]["id"]: (h["relevance"], h["match"]) for h in body["results"]}
+
+    plain, expanded = hits(), hits(expand="true")
+    assert set(plain) == set(expanded) and len(plain) == 9
+    assert expanded == plain  # relevance and match are the photo's, whatever the order
+    seen = []
+    for page in (1, 2, 3):
+        body = client.post(
+            "/api/search/", {"image": _photo("red"), "k": 3, "page": page, "expand": "true"}
+        ).json()
+        seen += [h["product"]["id"] for h in body["results"]]
+    assert len(seen) == 9 and len(set(seen)) == 9

@@ -270,13 +270,57 @@ def test_the_api_accepts_json_text_queries(api, space):
     ("payload", "field"),
     [({"text": "red", "k": 0}, "k"), ({"text": "red", "k": 101}, "k"),
      ({"text": "red", "category": "nope"}, "category"), ({"text": "red", "seller": "nope"}, "seller"),
-     ({"text": "red", "diversity": 2}, "diversity"), ({}, "non_field_errors")],
+     ({"text": "red", "diversity": 2}, "diversity"), ({"text": "red", "expand": "maybe"}, "expand"),
+     ({}, "non_field_errors")],
 )  # fmt: skip
 def test_the_api_rejects_bad_input_per_field(api, payload, field):
     response = api.post("/api/search/", payload, format="json")
     assert response.status_code == 400
     assert list(response.json()["errors"]) == [field]
     assert response.json()["errors"][field][0]
+
+
+def _expansion_catalog(space):
+    """Five products tilted 31° towards axis 1 (the photo's top 5), then F 35° towards axis 2
+    and G 40° towards axis 1: plain cosines rank F over G; the expanded query (the photo plus
+    half the top 5's mean) leans towards axis 1 and ranks G, the cluster's kind, over F."""
+    cluster = [add(space, unit(1, 0.6 + 0.01 * i)) for i in range(5)]
+    far_kind = add(space, unit(np.cos(np.radians(35)), 0, np.sin(np.radians(35))))
+    near_kind = add(space, unit(np.cos(np.radians(40)), np.sin(np.radians(40))))
+    return cluster, far_kind, near_kind
+
+
+def test_query_expansion_ranks_by_the_top_results_kind(space):
+
+    cluster, far_kind, near_kind = _expansion_catalog(space)
+    plain = ids(products_search(space=space, query_vector=unit(1), k=7))
+    expanded = products_search(space=space, query_vector=unit(1), k=7, expand=True)
+    assert set(plain[:5]) == set(ids(expanded)[:5]) == {p.pk for p in cluster}
+    assert plain[5:] == [far_kind.pk, near_kind.pk]
+    assert ids(expanded)[5:] == [near_kind.pk, far_kind.pk]
+    scores = [score for _, score in expanded.results]
+    assert scores == sorted(scores, reverse=True)
+    # paging the expanded ranking neither repeats nor drops a product
+    pages = [
+        ids(products_search(space=space, query_vector=unit(1), k=3, page=n, expand=True))
+        for n in (1, 2, 3)
+    ]
+    assert sum(pages, []) == ids(expanded)
+
+
+def test_the_api_expands_photo_queries_only_when_asked(api, space, image_bytes):
+
+    _, far_kind, near_kind = _expansion_catalog(space)
+
+    def tail(expand):
+        photo = SimpleUploadedFile("q.jpg", image_bytes(colour=(250, 0, 0)), "image/jpeg")
+        payload = {"image": photo, "k": 7} | ({"expand": "true"} if expand else {})
+        response = api.post("/api/search/", payload, format="multipart")
+        assert response.status_code == 200, response.json()
+        return [hit["product"]["id"] for hit in response.json()["results"]][5:]
+
+    assert tail(False) == [far_kind.pk, near_kind.pk]
+    assert tail(True) == [near_kind.pk, far_kind.pk]
 
 
 def test_the_api_rejects_a_file_that_is_not_an_image(api):
