@@ -201,6 +201,11 @@ def test_the_command_imports_the_held_out_split_searches_a_live_server_and_repor
     # stored zero-shot colour of that product is right.
     assert rows["photo: the top hit's zero-shot colour is its true baseColour"] == "1.000"
     assert rows["stored colour: accuracy (gallery products whose label maps)"] == "1.000"
+    assert 0 <= float(rows["photo, expanded (`expand`): P@10"]) <= 1
+    assert "query expansion against photo only, same queries in this run: P@10" in printed
+    assert rows["photo, expanded queries whose pages 1–3 (k=10) share no product"].endswith(
+        "repeated products)"
+    )
     assert float(rows["text: nDCG@10 of BM25 over the same gallery titles"]) > 0
     assert "out-of-catalog queries answered with no match" in rows
     assert rows["photo queries whose pages 1–3 (k=10) share no product"].endswith(

@@ -223,9 +223,11 @@ class SearchApi:
 
     def search(
         self, *, kind: str, photo: Path | None = None, text: str = "", negative_text: str = "",
-        k: int = K, page: int = 1,
+        k: int = K, page: int = 1, expand: bool = False,
     ) -> dict:  # fmt: skip
         data = {"seller": self.seller, "k": str(k), "page": str(page)}
+        if expand:
+            data["expand"] = "true"
         if text:
             data["text"] = text
         if negative_text:
@@ -454,6 +456,29 @@ class Evaluation:
         )
         self.report.numbers.update(photo_p10=p10, photo_p5=p5)
 
+    def expansion(self, photo_queries: list[tuple[int, Item]]) -> None:
+        """The same photo queries with ``expand`` on (query expansion, issue 12 item 7): P@10
+        and P@5 by articleType against :meth:`photo`'s rows of this run."""
+        relevant = []
+        with self.bar(len(photo_queries), "photo queries, expanded") as bar:
+            for pk, item in photo_queries:
+                body = self.api.search(kind="photo expanded", photo=item.path, k=K + 1, expand=True)
+                hits = without(result_ids(body), pk)[:K]
+                relevant.append([self._type(hit) == item.type for hit in hits])
+                bar.update()
+        p10 = metrics.mean([metrics.precision_at_k(r, k=10) for r in relevant])
+        p5 = metrics.mean([metrics.precision_at_k(r, k=5) for r in relevant])
+        n = len(relevant)
+        target = "default only if it wins on validation"
+        self.report.add("photo, expanded (`expand`): P@10", p10, target, n)
+        self.report.add("photo, expanded: P@5", p5, target, n)
+        self.report.notes.append(
+            f"query expansion against photo only, same queries in this run: P@10 "
+            f"{p10 - self.report.numbers['photo_p10']:+.3f}, "
+            f"P@5 {p5 - self.report.numbers['photo_p5']:+.3f}"
+        )
+        self.report.numbers.update(expand_p10=p10, expand_p5=p5)
+
     def text(self) -> list[str]:
         """Text "<baseColour> <articleType>" nDCG@10 against BM25 over the same titles.
         Returns the query texts."""
@@ -610,14 +635,18 @@ class Evaluation:
 
     def paging(self, *, photos: list[Item], texts: list[str]) -> None:
         """Pages 1..PAGES (k=10) of the same query share no product."""
-        queries = [("photo", q) for q in photos] + [("text", q) for q in texts]
+        queries = [("photo", q) for q in photos] + [("photo, expanded", q) for q in photos]
+        queries += [("text", q) for q in texts]
         stable, totals, repeats = Counter(), Counter(), Counter()
         with self.bar(len(queries), "paging") as bar:
             for kind, query in queries:
                 pages = []
                 for page in range(1, PAGES + 1):
-                    if kind == "photo":
-                        body = self.api.search(kind="paging", photo=query.path, k=K, page=page)
+                    if kind != "text":
+                        body = self.api.search(
+                            kind="paging", photo=query.path, k=K, page=page,
+                            expand=kind == "photo, expanded",
+                        )  # fmt: skip
                     else:
                         body = self.api.search(kind="paging", text=query, k=K, page=page)
                     pages.append(result_ids(body))
@@ -628,7 +657,7 @@ class Evaluation:
                 stable[kind] += count == 0
                 totals[kind] += 1
                 bar.update()
-        for kind in ("photo", "text"):
+        for kind in ("photo", "photo, expanded", "text"):
             self.report.add(
                 f"{kind} queries whose pages 1–{PAGES} (k=10) share no product",
                 f"{stable[kind]} of {totals[kind]} ({repeats[kind]} repeated products)",
@@ -638,7 +667,7 @@ class Evaluation:
 
     def latency(self) -> None:
         """p50 / p95 as the client saw them (HTTP included)."""
-        for kind in ("photo", "text", "photo+text"):
+        for kind in ("photo", "photo expanded", "text", "photo+text"):
             values = self.api.latency_ms.get(kind, [])
             if values:
                 p50, p95 = metrics.percentile(values, 50), metrics.percentile(values, 95)
@@ -679,6 +708,7 @@ def run(
                               split=split)  # fmt: skip
     photo_queries = _sample(run.ordered, queries, run.rng)
     run.photo(photo_queries)
+    run.expansion(photo_queries)
     texts = run.text()
     run.modifier(photo_queries)
     run.negative(per_pattern=max(5, queries // 10))
