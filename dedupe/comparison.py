@@ -138,13 +138,17 @@ def price_signal(
     return "known", abs(a - b) / max(a, b)
 
 
-def agreement(*, a: str | None, b: str | None, fuzzy: bool = False) -> Agreement:
+def agreement(
+    *, a: str | None, b: str | None, fuzzy: bool = False, compact: bool = False
+) -> Agreement:
     """equal / different / missing for brand, category, model number, seller.
 
     With fuzzy=True, one value contained in the other ("elite" vs "elite screens") is equal.
+    With compact=True (codes), spaces and punctuation do not count: "dir412" equals "DIR-412".
     """
-    a_n = _PUNCT_RE.sub(" ", normalise_text(a)).strip()
-    b_n = _PUNCT_RE.sub(" ", normalise_text(b)).strip()
+    sep = "" if compact else " "
+    a_n = _PUNCT_RE.sub(sep, normalise_text(a)).strip()
+    b_n = _PUNCT_RE.sub(sep, normalise_text(b)).strip()
     if not a_n or not b_n:
         return "missing"
     if a_n == b_n:
@@ -332,7 +336,7 @@ def pair_signals(
         price_rel_diff=price_diff,
         brand=agreement(a=a.brand, b=b.brand, fuzzy=True),
         category=agreement(a=a.category, b=b.category),
-        modelno=agreement(a=a.modelno, b=b.modelno),
+        modelno=agreement(a=a.modelno, b=b.modelno, compact=True),
         same_seller=seller,
         image_best_cos=best_image_cosine(a=a.image_vecs, b=b.image_vecs),
         image_phash_min=min_phash_distance(a=a.image_phashes, b=b.image_phashes),

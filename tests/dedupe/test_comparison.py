@@ -3,6 +3,8 @@
 import json
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from dedupe.comparison import (
@@ -39,6 +41,28 @@ def test_different_currencies_without_rate_are_unknown():
         a=10.0, b=11.0, currency_a="EUR", currency_b="USD", rates={"EUR": 1.1, "USD": 1.0}
     )
     assert state == "known" and diff == 0.0
+
+
+_code = st.text(alphabet="abcdefghxyz0123456789", min_size=3, max_size=12)
+
+
+@given(code=_code, cuts=st.lists(st.integers(min_value=1, max_value=11), max_size=3),
+       marks=st.lists(st.sampled_from(["-", " ", "/", "."]), min_size=3, max_size=3))  # fmt: skip
+def test_a_model_number_punctuated_or_spaced_otherwise_is_the_same_code(code, cuts, marks):
+    punctuated = code
+    for cut, mark in sorted(zip(cuts, marks, strict=False), reverse=True):
+        if cut < len(punctuated):
+            punctuated = punctuated[:cut] + mark + punctuated[cut:]
+    assert agreement(a=code, b=punctuated.upper(), compact=True) == "equal"
+    assert agreement(a=punctuated, b=code + "9", compact=True) == "different"
+
+
+def test_model_numbers_compare_without_punctuation_and_brands_with_their_words():
+    assert agreement(a="MDR-XB40EX", b="mdrxb40ex", compact=True) == "equal"
+    assert agreement(a="dir 412", b="DIR-412", compact=True) == "equal"
+    # without compact, words stay words: "dir 412" is not "dir412"
+    assert agreement(a="dir 412", b="dir412") == "different"
+    assert agreement(a="rp01-050106r1m1", b="rp01-00050106-r1m1", compact=True) == "different"
 
 
 def test_brand_agreement_states():
