@@ -5,6 +5,7 @@ images and texts to fixed vectors, so they run offline and in milliseconds.
 """
 
 import io
+import re
 from decimal import Decimal
 
 import numpy as np
@@ -321,6 +322,29 @@ def test_the_api_expands_photo_queries_only_when_asked(api, space, image_bytes):
 
     assert tail(False) == [far_kind.pk, near_kind.pk]
     assert tail(True) == [near_kind.pk, far_kind.pk]
+
+
+def test_the_search_page_expands_a_photo_query_when_the_box_is_ticked(api, client, space,
+                                                                    image_bytes):  # fmt: skip
+
+    _, far_kind, near_kind = _expansion_catalog(space)
+
+    def page(expand):
+        photo = SimpleUploadedFile("q.jpg", image_bytes(colour=(250, 0, 0)), "image/jpeg")
+        payload = {"image": photo, "k": "7"} | ({"expand": "true"} if expand else {})
+        response = client.post("/", payload)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    def at(html, product):  # where the title first shows ("Product 1" is not "Product 12")
+        return re.search(re.escape(product.title) + r"(?!\d)", html).start()
+
+    plain, expanded = page(False), page(True)
+    assert at(plain, far_kind) < at(plain, near_kind)
+    assert at(expanded, near_kind) < at(expanded, far_kind)
+    # the page keeps the box ticked for the next search, and only when it was
+    assert 'name="expand" value="true" checked' in expanded
+    assert 'name="expand" value="true" checked' not in plain
 
 
 def test_the_api_rejects_a_file_that_is_not_an_image(api):
