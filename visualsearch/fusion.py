@@ -30,7 +30,7 @@ import numpy as np
 class FusionWeights:
     image: float = 0.5
     title: float = 0.3
-    keyword: float = 0.2
+    keyword: float = 0.6
     keyword_k: float = 1.0  # half-saturation of s/(s+k); in the units of the keyword score
 
 

@@ -290,10 +290,12 @@ SEARCH_EXACT_MAX_ROWS = env_int("SEARCH_EXACT_MAX_ROWS", 20_000, minimum=0)
 MODELS_DIR = env_path("MODELS_DIR", VAR_DIR / "models")
 # Zero-shot attributes under this confidence count as unknown (not shown, faceted or matched).
 ATTRIBUTE_MIN_CONFIDENCE = env_float("ATTRIBUTE_MIN_CONFIDENCE", 0.5, low=0.0, high=1.0)
-# Hybrid text search weights (visualsearch.fusion); defaults are fusion.DEFAULT_WEIGHTS.
+# Hybrid text search weights (visualsearch.fusion); defaults are fusion.DEFAULT_WEIGHTS. The
+# keyword weight (0.6) was chosen on validation through the search service
+# (visualsearch/lab/fusion_sweep.py; docs/benchmarks.md, "The keyword weight of hybrid text search").
 FUSION_IMAGE_WEIGHT = env_float("FUSION_IMAGE_WEIGHT", 0.5, low=0.0)
 FUSION_TITLE_WEIGHT = env_float("FUSION_TITLE_WEIGHT", 0.3, low=0.0)
-FUSION_KEYWORD_WEIGHT = env_float("FUSION_KEYWORD_WEIGHT", 0.2, low=0.0)
+FUSION_KEYWORD_WEIGHT = env_float("FUSION_KEYWORD_WEIGHT", 0.6, low=0.0)
 FUSION_KEYWORD_K = env_float("FUSION_KEYWORD_K", 1.0, low=1e-6)
 
 # ----------------------------------------------------------------------------- dedupe
