@@ -412,7 +412,6 @@ class Evaluation:
         for pk, item in self.ordered:
             self.by_pair[(item.colour, item.type)].add(pk)
         self.photo_results: dict[int, list[int]] = {}  # photo query → top 10, itself dropped
-        self.photo_relevant: dict[int, list[bool]] = {}  # … and which of them share its type
         self.text_ndcg: list[float] = []
         self.text_ndcg_kept: list[float] = []  # `match: false` results dropped
         self.marked = 0  # responses that carry the relevance-floor fields
@@ -433,7 +432,6 @@ class Evaluation:
                 hits = [h for h in body["results"] if h["product"]["id"] != pk][:K]
                 self.photo_results[pk] = [h["product"]["id"] for h in hits]
                 relevant.append([self._type(h["product"]["id"]) == item.type for h in hits])
-                self.photo_relevant[pk] = relevant[-1]
                 if hits:
                     value = (hits[0].get("attributes") or {}).get("colour", {}).get("value")
                     truth = self.gallery.get(hits[0]["product"]["id"])
@@ -467,9 +465,9 @@ class Evaluation:
                 body = self.api.search(kind="photo expanded", photo=item.path, k=K + 1, expand=True)
                 hits = without(result_ids(body), pk)[:K]
                 relevant.append([self._type(hit) == item.type for hit in hits])
+                plain = [self._type(hit) == item.type for hit in self.photo_results[pk]]
                 gains.append(
-                    metrics.precision_at_k(relevant[-1], k=10)
-                    - metrics.precision_at_k(self.photo_relevant[pk], k=10)
+                    metrics.precision_at_k(relevant[-1], k=10) - metrics.precision_at_k(plain, k=10)
                 )
                 bar.update()
         p10 = metrics.mean([metrics.precision_at_k(r, k=10) for r in relevant])
@@ -478,8 +476,7 @@ class Evaluation:
         target = "default only if it wins on validation"
         self.report.add("photo, expanded (`expand`): P@10", p10, target, n)
         self.report.add("photo, expanded: P@5", p5, target, n)
-        # the paired standard error of the P@10 gain: a gain inside two of them is noise
-        error = float(np.std(gains, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        error = metrics.paired_standard_error(gains)
         self.report.notes.append(
             f"query expansion against photo only, same queries in this run: P@10 "
             f"{p10 - self.report.numbers['photo_p10']:+.3f} (paired standard error {error:.3f}; "

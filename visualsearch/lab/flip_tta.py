@@ -39,6 +39,7 @@ def main(data: Path | None = None) -> dict[str, tuple[float, float, float]]:
     from visualsearch.embedders import OpenClipEmbedder  # noqa: PLC0415
     from visualsearch.lab import api_eval  # noqa: PLC0415
     from visualsearch.lab.evaluation import DEFAULT_DATA  # noqa: PLC0415
+    from visualsearch.lab.metrics import paired_standard_error  # noqa: PLC0415
 
     items = api_eval.heldout_items(data or DEFAULT_DATA, "validation")
     with tempfile.TemporaryDirectory() as folder:
@@ -62,7 +63,7 @@ def main(data: Path | None = None) -> dict[str, tuple[float, float, float]]:
         ("query: mirrored only", mirrored, plain),
     ):
         gain = precision_at_10(query, gallery, types) - base
-        error = float(gain.std(ddof=1) / np.sqrt(len(gain)))
+        error = paired_standard_error(gain)
         out[name] = (float(base.mean()), float(base.mean() + gain.mean()), error)
         print(f"{name}: P@10 {base.mean():.4f} -> {base.mean() + gain.mean():.4f} "
               f"(gain {gain.mean():+.4f}, paired standard error {error:.4f}, "

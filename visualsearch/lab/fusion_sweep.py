@@ -32,6 +32,7 @@ def main(
     from catalog.models import Product  # noqa: PLC0415
     from visualsearch.lab import api_eval, metrics  # noqa: PLC0415
     from visualsearch.lab.evaluation import DEFAULT_DATA  # noqa: PLC0415
+    from visualsearch.lab.metrics import paired_standard_error  # noqa: PLC0415
     from visualsearch.search import SearchQuery, search  # noqa: PLC0415
 
     seller = "validation" if split == "validation" else "heldout"
@@ -63,7 +64,7 @@ def main(
     report = {}
     for weight, values in runs.items():
         gain = values - base
-        error = float(gain.std(ddof=1) / np.sqrt(len(gain)))
+        error = paired_standard_error(gain)
         report[weight] = (float(values.mean()), float(gain.mean()), error)
         print(f"{split}: keyword weight {weight}: nDCG@10 {values.mean():.4f} "
               f"(gain {gain.mean():+.4f}, paired standard error {error:.4f}, "

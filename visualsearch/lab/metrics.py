@@ -78,3 +78,11 @@ def mean(values: Sequence[float]) -> float | None:
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if len(values) else None
+
+
+def paired_standard_error(gains: Sequence[float]) -> float:
+    """Standard error of the mean of per-query gains (same queries, two settings); NaN for
+    fewer than two. A mean gain inside two of them is noise."""
+    if len(gains) < 2:
+        return float("nan")
+    return float(np.std(np.asarray(gains, dtype=float), ddof=1) / np.sqrt(len(gains)))
