@@ -1,4 +1,4 @@
-"""Lab: the hybrid text search's keyword weight, chosen on validation on the product path.
+"""Lab: the hybrid text search's weights, chosen on validation on the product path.
 
 Runs ``visualsearch.search.search`` in process (what ``POST /api/search/`` calls) for every
 "<baseColour> <articleType>" query of a gallery that ``search_api_eval`` imported (seller
@@ -8,10 +8,13 @@ setting, same queries in the same run:
 
     python manage.py shell -c "from visualsearch.lab.fusion_sweep import main; main()"
     python manage.py shell -c "from visualsearch.lab.fusion_sweep import main; main(split='test')"
+    python manage.py shell -c "from visualsearch.lab import fusion_sweep as f; f.main(grid=f.HEAD_GRID)"
 
-Only the keyword weight moves here: the text relevance (``space_fit``, step 4c) is calibrated on
-the image and title parts in their default ratio, which therefore stays.
-Numbers in docs/benchmarks.md ("The keyword weight of hybrid text search").
+Only the keyword weight (``KEYWORD_GRID``) and the query-understanding weights of the colour and
+item-type heads (``HEAD_GRID``) move here: the text relevance (``space_fit``, step 4c) is
+calibrated on the image and title parts in their default ratio, which therefore stays.
+Numbers in docs/benchmarks.md ("The keyword weight of hybrid text search", "Query understanding
+in hybrid text search").
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-KEYWORD_WEIGHTS = (0.2, 0.3, 0.4, 0.6, 0.8)
+KEYWORD_GRID = tuple({"FUSION_KEYWORD_WEIGHT": w} for w in (0.2, 0.3, 0.4, 0.6, 0.8))
+HEAD_GRID = tuple(
+    {"FUSION_COLOUR_HEAD_WEIGHT": c, "FUSION_TYPE_HEAD_WEIGHT": t}
+    for c, t in ((0, 0), (0.1, 0), (0.2, 0), (0.4, 0), (0, 0.1), (0, 0.2), (0, 0.4), (0.1, 0.1),
+                 (0.2, 0.2), (0.4, 0.4))
+)  # fmt: skip
 
 
 def main(
-    *, split: str = "validation", keyword_weights=KEYWORD_WEIGHTS, data: Path | None = None
-) -> dict[float, tuple[float, float, float]]:
+    *, split: str = "validation", grid=KEYWORD_GRID, data: Path | None = None
+) -> dict[str, tuple[float, float, float]]:
     from django.test import override_settings  # noqa: PLC0415
 
     from catalog.models import Product  # noqa: PLC0415
@@ -57,16 +65,17 @@ def main(
         return np.array(out)
 
     runs = {}
-    for weight in keyword_weights:
-        with override_settings(FUSION_KEYWORD_WEIGHT=weight):
-            runs[weight] = ndcg()
-    base = runs[keyword_weights[0]]
+    for overrides in grid:
+        name = ", ".join(f"{key}={value}" for key, value in overrides.items())
+        with override_settings(**overrides):
+            runs[name] = ndcg()
+    base = next(iter(runs.values()))
     report = {}
-    for weight, values in runs.items():
+    for name, values in runs.items():
         gain = values - base
         error = paired_standard_error(gain)
-        report[weight] = (float(values.mean()), float(gain.mean()), error)
-        print(f"{split}: keyword weight {weight}: nDCG@10 {values.mean():.4f} "
+        report[name] = (float(values.mean()), float(gain.mean()), error)
+        print(f"{split}: {name}: nDCG@10 {values.mean():.4f} "
               f"(gain {gain.mean():+.4f}, paired standard error {error:.4f}, "
               f"{len(gain)} queries)", flush=True)  # fmt: skip
     return report
