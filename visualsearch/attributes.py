@@ -9,7 +9,6 @@ costs one matrix product per facet. Pure: no ORM.
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 import weakref
@@ -166,58 +165,6 @@ def colour_named(text: str, labels: list[str]) -> str | None:
         if f" {label} " in words:
             return label
     return None
-
-
-def _word_forms(word: str) -> set[str]:
-    """A last word in its singular and plural spellings ("watch" ↔ "watches", "tie" ↔ "ties",
-    "body" ↔ "bodies", "scarf" ↔ "scarves")."""
-    forms = {word, word + "s", word + "es"}
-    if word.endswith("y"):
-        forms.add(word[:-1] + "ies")
-    if word.endswith("ies"):
-        forms.add(word[:-3] + "y")
-    if word.endswith("es"):
-        forms.add(word[:-2])
-    if word.endswith("s"):
-        forms.add(word[:-1])
-    if word.endswith(("f", "fe")):
-        forms.add(word.removesuffix("e")[:-1] + "ves")
-    if word.endswith("ves"):
-        forms.update((word[:-3] + "f", word[:-3] + "fe"))
-    return forms
-
-
-@functools.lru_cache(maxsize=64)
-def _label_index(labels: tuple[str, ...]) -> dict[str, tuple[int, int, str]]:
-    """Every spelling of every label → (its length, minus its position, the label): the
-    label's words spaced or run together, the last word singular or plural."""
-    index: dict[str, tuple[int, int, str]] = {}
-    for position, label in enumerate(labels):
-        parts = _WORD.findall(label.lower())
-        if not parts:
-            continue
-        rank = (len(label), -position, label)
-        for last in _word_forms(parts[-1]):
-            for form in (" ".join([*parts[:-1], last]), "".join([*parts[:-1], last])):
-                index[form] = max(index.get(form, rank), rank)
-    return index
-
-
-def label_named(text: str, labels) -> str | None:
-    """The label that ``text`` names as whole words, singular or plural, the longest when it
-    names several; None when it names none. A label's words also match run together or apart
-    ("t shirts" and "tshirt" name "tshirts"), so shoppers' spellings of a catalog's own labels
-    meet them."""
-    index = _label_index(tuple(labels))
-    words = _WORD.findall((text or "").lower())
-    best = None
-    for i in range(len(words)):
-        for j in range(i + 1, min(len(words), i + 4) + 1):
-            for form in (" ".join(words[i:j]), "".join(words[i:j])):
-                hit = index.get(form)
-                if hit is not None and (best is None or hit > best):
-                    best = hit
-    return best[2] if best else None
 
 
 # Words a shopper uses for a facet label ("without stripes" → pattern "striped").

@@ -16,13 +16,7 @@ Live search (``visualsearch.search.products_search_hybrid``, text-only queries) 
 formula with the active space's text tower for both text_emb(q) and the stored title vectors
 (``TitleEmbedding``), s = PostgreSQL ``ts_rank_cd`` on ``Product.search_document``, and weights
 from settings ``FUSION_*`` (default: ``DEFAULT_WEIGHTS``). A product with no vector of a kind
-counts 0 for that part. When the query names a colour or an item type that the space's calibrated
-heads know ("navy blue tshirts"), live search adds ``w_colour · P(colour | image)`` and
-``w_type · P(type | image)``, and ``w_title_facets`` for each of those labels that the product's
-own title names (``FUSION_COLOUR_HEAD_WEIGHT``, ``FUSION_TYPE_HEAD_WEIGHT``,
-``FUSION_TITLE_FACETS_WEIGHT``, chosen on validation by ``visualsearch.lab.fusion_sweep``) to
-the ranking score; the relevance calibration reads the image and title parts only, so the floor
-does not move.
+counts 0 for that part.
 """
 
 from __future__ import annotations
@@ -38,11 +32,6 @@ class FusionWeights:
     title: float = 0.3
     keyword: float = 0.6
     keyword_k: float = 1.0  # half-saturation of s/(s+k); in the units of the keyword score
-    # Query understanding (live search only): a query that names a colour or an item type the
-    # space's calibrated heads know adds weight · P(that label) of each candidate's best image.
-    colour_head: float = 0.0
-    type_head: float = 0.0
-    title_facets: float = 0.0  # per named facet the product's title names the same way
 
 
 DEFAULT_WEIGHTS = FusionWeights()

@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
 from visualsearch import spaces
-from visualsearch.attributes import colour_named, label_named, modifier_split, negative_attributes
+from visualsearch.attributes import modifier_split, negative_attributes
 from visualsearch.embedders import images_encode
 from visualsearch.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse, keyword_normalise
 from visualsearch.heads import SpaceHeads, heads_load
@@ -407,10 +407,9 @@ def _keyword_candidates(
 
 def _signals_exact(
     *, space: EmbeddingSpace, query_vector: np.ndarray, text: str, product_ids: list[int]
-) -> tuple[dict[int, tuple[float, str]], dict[int, float], dict[int, float], dict[int, str]]:
+) -> tuple[dict[int, tuple[float, str]], dict[int, float], dict[int, float]]:
     """For the union of candidates, every signal computed exactly: the best image (cosine, vector
-    text), the title cosine and the full-text rank (0 where the document does not match); and
-    the titles."""
+    text), the title cosine and the full-text rank (0 where the document does not match)."""
     dim = int(space.dimension)
     literal = vector_literal(query_vector)
     ids = [int(i) for i in product_ids]
@@ -431,14 +430,12 @@ def _signals_exact(
         )
         titles = {pid: 1.0 - float(d) for pid, d in cursor.fetchall()}
         cursor.execute(
-            f"SELECT p.id, ts_rank_cd(p.search_document, websearch_to_tsquery('english', %s)), "
-            f"p.title FROM {Product._meta.db_table} p WHERE p.id = ANY(%s)",
+            f"SELECT p.id, ts_rank_cd(p.search_document, websearch_to_tsquery('english', %s)) "
+            f"FROM {Product._meta.db_table} p WHERE p.id = ANY(%s)",
             [text, ids],
         )
-        rows = cursor.fetchall()
-    keywords = {pid: float(rank) for pid, rank, _ in rows}
-    product_titles = {pid: title for pid, _, title in rows}
-    return images, titles, keywords, product_titles
+        keywords = {pid: float(rank) for pid, rank in cursor.fetchall()}
+    return images, titles, keywords
 
 
 def fusion_weights() -> FusionWeights:
@@ -448,61 +445,7 @@ def fusion_weights() -> FusionWeights:
         title=float(getattr(settings, "FUSION_TITLE_WEIGHT", DEFAULT_WEIGHTS.title)),
         keyword=float(getattr(settings, "FUSION_KEYWORD_WEIGHT", DEFAULT_WEIGHTS.keyword)),
         keyword_k=float(getattr(settings, "FUSION_KEYWORD_K", DEFAULT_WEIGHTS.keyword_k)),
-        colour_head=float(
-            getattr(settings, "FUSION_COLOUR_HEAD_WEIGHT", DEFAULT_WEIGHTS.colour_head)
-        ),
-        type_head=float(getattr(settings, "FUSION_TYPE_HEAD_WEIGHT", DEFAULT_WEIGHTS.type_head)),
-        title_facets=float(
-            getattr(settings, "FUSION_TITLE_FACETS_WEIGHT", DEFAULT_WEIGHTS.title_facets)
-        ),
     )
-
-
-# The facets a text query is read for: how a text names a label, and the weight (a FusionWeights
-# field) of the head's P(that label).
-QUERY_FACETS = {"colour": (colour_named, "colour_head"), "category": (label_named, "type_head")}
-
-
-def query_facets(text: str, *, heads: SpaceHeads | None) -> dict[str, str]:
-    """{facet: label} for the colour and the item type that a text query names, among the labels
-    of the space's calibrated heads ("Navy Blue Tshirts" → colour "navy blue", category
-    "tshirts"); empty without heads."""
-    if heads is None:
-        return {}
-    out = {}
-    for facet, (read, _) in QUERY_FACETS.items():
-        head = heads.heads.get(facet)
-        label = read(text, head.labels) if head is not None else None
-        if label is not None:
-            out[facet] = label
-    return out
-
-
-def _facet_boost(
-    *, heads: SpaceHeads | None, text: str, weights: FusionWeights, vectors: dict[int, np.ndarray],
-    titles: dict[int, str], ids: list[int],
-) -> np.ndarray:  # fmt: skip
-    """Per id in ``ids``, for each facet (colour, item type) that the query names:
-    ``w_head`` · P(that label | the product's best image), from the space's calibrated head (0
-    without an image vector), plus ``title_facets`` when the product's own title names the same
-    label (read the same way, longest label first: a "Navy Blue T-Shirt" names "navy blue" and
-    "tshirts", not "blue" or "shirts")."""
-    boost = np.zeros(len(ids))
-    named = query_facets(text, heads=heads)
-    if not named:
-        return boost
-    have = [i for i, pid in enumerate(ids) if pid in vectors]
-    matrix = np.stack([vectors[ids[i]] for i in have]) if have else None
-    for facet, label in named.items():
-        head = heads.heads[facet]
-        read, weight_name = QUERY_FACETS[facet]
-        weight = getattr(weights, weight_name)
-        if weight > 0 and matrix is not None:
-            boost[have] += weight * head.probabilities(matrix)[:, head.labels.index(label)]
-        if weights.title_facets > 0:
-            agree = [read(titles.get(pid, ""), head.labels) == label for pid in ids]
-            boost += weights.title_facets * np.array(agree, dtype=np.float64)
-    return boost
 
 
 def _page(
@@ -926,7 +869,7 @@ def products_search_hybrid(
     )
     keyword_rows = _keyword_candidates(space=space, text=text, filters=filters, limit=limit)
     union = sorted({row[0] for row in image_rows + title_rows + keyword_rows})
-    images, titles, keywords, product_titles = _signals_exact(
+    images, titles, keywords = _signals_exact(
         space=space, query_vector=query_vector, text=text, product_ids=union
     )
     image_sim = np.array([images.get(pid, (0.0, ""))[0] for pid in union])
@@ -934,24 +877,12 @@ def products_search_hybrid(
     keyword = np.array([keywords.get(pid, 0.0) for pid in union])
     fused = fuse(image_sim=image_sim, title_sim=title_sim, keyword=keyword, weights=weights)
     keyword_part = keyword_normalise(keyword, k=weights.keyword_k)
-    heads = space_heads(space)
-    facet_weighted = heads is not None and (weights.colour_head > 0 or weights.type_head > 0)
-    vectors = (
-        {pid: halfvec_decode(vec) for pid, (_, vec) in images.items() if vec}
-        if diversity > 0 or facet_weighted
-        else {}
-    )
-    boost = _facet_boost(
-        heads=heads, text=text, weights=weights, vectors=vectors, titles=product_titles, ids=union
-    )
-    fused = fused + boost
     parts = {
         pid: {
             "image": round(float(image_sim[i]), 6),
             "title": round(float(title_sim[i]), 6),
             "keyword": round(float(keyword_part[i]), 6),
             "keyword_rank": round(float(keyword[i]), 6),
-            "facets": round(float(boost[i]), 6),
         }
         for i, pid in enumerate(union)
     }
@@ -960,6 +891,11 @@ def products_search_hybrid(
     )
     if min_score is not None:
         ranked = [(pid, score) for pid, score in ranked if score >= min_score]
+    vectors = (
+        {pid: halfvec_decode(vec) for pid, (_, vec) in images.items() if vec}
+        if diversity > 0
+        else {}
+    )
     chosen, has_next, extra = _page(
         space=space, ranked=ranked, vectors=vectors, k=k, page=page, diversity=diversity
     )
@@ -967,7 +903,7 @@ def products_search_hybrid(
     # cosines, weighted as fused); a full-text match of every query word is always a match.
     semantic_weight = weights.image + weights.title
     extra["relevance"] = _relevance(
-        heads=heads,
+        heads=space_heads(space),
         mode="hybrid",
         scored={
             pid: (weights.image * parts[pid]["image"] + weights.title * parts[pid]["title"])

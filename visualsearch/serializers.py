@@ -181,10 +181,6 @@ class ScorePartsOutSerializer(serializers.Serializer):
     title = serializers.FloatField(help_text="cosine of the text and the title vector")
     keyword = serializers.FloatField(help_text="s/(s+k) of the full-text rank s")
     keyword_rank = serializers.FloatField(help_text="ts_rank_cd of the text on the product")
-    facets = serializers.FloatField(
-        help_text="Σ weight · P(label) of the colour and item type the query names, read by the "
-        "space's calibrated heads from the best image (0 when it names none)"
-    )
 
 
 class HitOutSerializer(serializers.Serializer):

@@ -297,11 +297,6 @@ FUSION_IMAGE_WEIGHT = env_float("FUSION_IMAGE_WEIGHT", 0.5, low=0.0)
 FUSION_TITLE_WEIGHT = env_float("FUSION_TITLE_WEIGHT", 0.3, low=0.0)
 FUSION_KEYWORD_WEIGHT = env_float("FUSION_KEYWORD_WEIGHT", 0.6, low=0.0)
 FUSION_KEYWORD_K = env_float("FUSION_KEYWORD_K", 1.0, low=1e-6)
-# Query understanding: weight of P(the colour / item type a text query names) from the heads.
-FUSION_COLOUR_HEAD_WEIGHT = env_float("FUSION_COLOUR_HEAD_WEIGHT", 0.0, low=0.0)
-FUSION_TYPE_HEAD_WEIGHT = env_float("FUSION_TYPE_HEAD_WEIGHT", 0.0, low=0.0)
-# ... and per named facet that the product's title names the same way ("T-Shirt" → "tshirts").
-FUSION_TITLE_FACETS_WEIGHT = env_float("FUSION_TITLE_FACETS_WEIGHT", 0.0, low=0.0)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

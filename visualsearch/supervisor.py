@@ -11,15 +11,20 @@ gunicorn), each in its own process group.
   :meth:`Supervisor.run` returns 1.
 - :meth:`Supervisor.stop` (from a signal handler: Ctrl-C, SIGTERM) stops everything: SIGTERM to
   each group, SIGKILL after ``stop_timeout`` seconds; :meth:`Supervisor.run` then returns 0.
+- A supervisor that is itself killed (SIGKILL, the OOM killer), so that it cannot stop them,
+  takes its programs with it on Linux: each gets SIGTERM when the thread that started it dies
+  (``PR_SET_PDEATHSIG``), so no orphaned worker or web server keeps the port and the queue.
 
 Pure process handling: no Django.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +59,23 @@ class _Child:
     up: bool = False  # ran for startup_grace once: a later exit is a crash, not a failed start
     exits_in_a_row: int = 0
     restart_at: float | None = None
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _dies_with(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets SIGTERM when its parent dies (Linux), and stops at once
+    if the parent died before the request took effect. Elsewhere it does nothing."""
+
+    def setup() -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return setup
 
 
 def exit_reason(returncode: int) -> str:
@@ -145,13 +167,17 @@ class Supervisor:
     def _start(self, child: _Child) -> None:
         # Its own session: it leads a process group, so stopping it reaches its own children,
         # and a terminal's Ctrl-C reaches only the supervisor, which stops everything in order.
-        child.process = subprocess.Popen(child.program.args, start_new_session=True)
+        child.process = subprocess.Popen(
+            child.program.args, start_new_session=True, preexec_fn=_dies_with(os.getpid())
+        )
         child.started_at, child.restart_at = time.monotonic(), None
         if child.up:
             self.log(f"{child.program.name} restarted (pid {child.process.pid}).")
 
     def _helper(self, program: Program) -> None:
-        process = subprocess.Popen(program.on_restart, start_new_session=True)
+        process = subprocess.Popen(
+            program.on_restart, start_new_session=True, preexec_fn=_dies_with(os.getpid())
+        )
         self._helpers.append((program, process))
 
     def _reap_helpers(self) -> None:

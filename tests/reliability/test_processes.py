@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -127,6 +128,27 @@ def test_stop_ends_every_program_and_what_it_started(tmp_path):
     assert result == [0]
     assert gone(parent_pid)
     wait_for(lambda: gone(int(pid_file.read_text())), "the grandchild to be stopped", timeout=10)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_supervisor_takes_its_programs_with_it(tmp_path):
+    """SIGKILL of the supervisor (which cannot stop anything then) still ends its programs."""
+    pid_file = tmp_path / "program.pid"
+    program = python(
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    )
+    script = (
+        "from visualsearch.supervisor import Program, Supervisor\n"
+        f"Supervisor([Program('sleeper', {program!r})], log=print).run()\n"
+    )
+    supervisor = subprocess.Popen([PY, "-c", script], cwd=Path(__file__).resolve().parents[2])
+    try:
+        pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), "the program"))
+        assert not gone(pid)
+    finally:
+        sigkill(supervisor.pid)
+        supervisor.wait(10)
+    wait_for(lambda: gone(pid), "the program to end with its supervisor", timeout=10)
 
 
 # ----------------------------------------------------------------------------- manage.py serve

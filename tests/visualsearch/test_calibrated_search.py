@@ -9,12 +9,10 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from rest_framework.test import APIClient
 
 from tests.visualsearch.search_helpers import DIM, PALETTE, add, axis
 from visualsearch.heads import HEADS_FILE, Head, Relevance, SpaceHeads
 from visualsearch.models import ImageAttribute
-from visualsearch.services import titles_embed
 from visualsearch.spaces import space_activate, space_register
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttles")]
@@ -185,58 +183,3 @@ def test_an_expanded_photo_search_keeps_the_photos_relevance(calibrated_space, c
         ).json()
         seen += [h["product"]["id"] for h in body["results"]]
     assert len(seen) == 9 and len(set(seen)) == 9
-
-
-def test_a_text_query_that_names_a_colour_ranks_by_the_colour_head(calibrated_space, settings):
-    """ "red scarf": a blue scarf titled "Red scarf" wins on its title and keywords; with the
-    colour head's weight the scarf whose photo is red comes first, and the relevance (the
-    calibrated image and title parts) does not move."""
-    titled = add(calibrated_space, axis("blue", "scarf"), title="Red scarf")
-    seen = add(calibrated_space, axis("red", "scarf"), title="Wool wrap")
-    titles_embed(product_ids=[titled.pk, seen.pk], space=calibrated_space)
-    api = APIClient()
-
-    def hits():
-        body = api.post("/api/search/", {"text": "red scarf", "k": 5}, format="json").json()
-        assert body["mode"] == "hybrid"
-        return {h["product"]["id"]: h for h in body["results"]}, [
-            h["product"]["id"] for h in body["results"]
-        ]
-
-    settings.FUSION_COLOUR_HEAD_WEIGHT = 0.0
-    plain, plain_order = hits()
-    assert plain_order[:2] == [titled.pk, seen.pk]
-    assert plain[seen.pk]["score_parts"]["facets"] == 0.0
-    settings.FUSION_COLOUR_HEAD_WEIGHT = 1.0
-    boosted, boosted_order = hits()
-    assert boosted_order[:2] == [seen.pk, titled.pk]
-    assert boosted[seen.pk]["score_parts"]["facets"] == pytest.approx(1.0, abs=0.01)
-    assert boosted[titled.pk]["score_parts"]["facets"] == pytest.approx(0.0, abs=0.01)
-    for pid in (titled.pk, seen.pk):
-        assert boosted[pid]["relevance"] == plain[pid]["relevance"]
-        assert boosted[pid]["score"] == pytest.approx(
-            plain[pid]["score"] + boosted[pid]["score_parts"]["facets"], abs=1e-4
-        )
-
-
-def test_a_text_query_ranks_titles_that_name_its_colour_and_type_first(calibrated_space, settings):
-    """With the title-facet weight, each facet the query names ("red", "scarf") that a title
-    names too, in any spelling ("scarves"), adds the weight; a look-alike word ("reddish") is
-    not a colour."""
-    both = add(calibrated_space, axis("scarf"), title="Two reddish or red scarves")
-    colour_only = add(calibrated_space, axis("scarf"), title="Red wool")
-    neither = add(calibrated_space, axis("scarf"), title="Reddish wrap")
-    titles_embed(product_ids=[both.pk, colour_only.pk, neither.pk], space=calibrated_space)
-    api = APIClient()
-
-    def facets():
-        body = api.post("/api/search/", {"text": "red scarf", "k": 5}, format="json").json()
-        return {h["product"]["id"]: h["score_parts"]["facets"] for h in body["results"]}
-
-    settings.FUSION_TITLE_FACETS_WEIGHT = 0.0
-    assert set(facets().values()) == {0.0}
-    settings.FUSION_TITLE_FACETS_WEIGHT = 0.5
-    got = facets()
-    assert got[both.pk] == pytest.approx(1.0)
-    assert got[colour_only.pk] == pytest.approx(0.5)
-    assert got.get(neither.pk, 0.0) == pytest.approx(0.0)

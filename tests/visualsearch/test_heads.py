@@ -9,13 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from visualsearch.attributes import (
-    TAXONOMY,
-    colour_named,
-    label_named,
-    modifier_split,
-    negative_attributes,
-)
+from visualsearch.attributes import TAXONOMY, colour_named, modifier_split, negative_attributes
 from visualsearch.default_space import shipped_files
 from visualsearch.heads import (
     ConfidenceMap,
@@ -242,46 +236,6 @@ def test_a_colour_modifier_is_read_longest_first_and_filler_words_are_dropped():
     assert modifier_split("with long sleeves", heads=heads) == (None, "with long sleeves")
     assert modifier_split("in blue", heads=None) == (None, "in blue")
     assert colour_named("bluetooth speaker", ["blue"]) is None
-
-
-word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=9)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    label_words=st.lists(word, min_size=1, max_size=3),
-    before=st.lists(word, max_size=3),
-    after=st.lists(word, max_size=3),
-    plural=st.booleans(),
-    upper=st.booleans(),
-)
-def test_a_query_names_an_item_type_label_in_any_case_singular_or_plural(
-    label_words, before, after, plural, upper
-):
-    label = " ".join(label_words)
-    said = label_words[:-1] + [label_words[-1] + ("s" if plural else "")]
-    text = " ".join(before + said + after)
-    text = text.upper() if upper else text
-    assert label_named(text, [label]) == label
-    assert label_named(text, []) is None
-
-
-def test_item_type_labels_are_read_as_shoppers_write_them():
-    labels = ["tshirts", "shoes", "sports shoes", "watches", "ties", "tops", "flip flops"]
-    assert label_named("Navy Blue Tshirts", labels) == "tshirts"
-    assert label_named("red t-shirt", labels) == "tshirts"
-    assert label_named("white sports shoe", labels) == "sports shoes"  # longest first
-    assert label_named("black watch", labels) == "watches"
-    assert label_named("a red tie", labels) == "ties"
-    assert label_named("flip-flops", labels) == "flip flops"
-    assert label_named("laptops", labels) is None  # whole words only
-    assert label_named("shoestring", labels) is None
-    assert label_named("", labels) is None
-    assert label_named("two bodies", ["body"]) == "body"
-    assert label_named("red scarves", ["scarf"]) == "scarf"
-    assert label_named("a scarf", ["scarves"]) == "scarves"
-    assert label_named("a watch", ["watches"]) == "watches"
-    assert label_named("watches", ["watch"]) == "watch"
 
 
 def test_a_negative_text_names_the_attribute_to_leave_out():
