@@ -64,14 +64,16 @@ class _Child:
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _dies_with(parent: int) -> Callable[[], None]:
-    """A ``preexec_fn``: the child gets SIGTERM when its parent dies (Linux), and stops at once
-    if the parent died before the request took effect. Elsewhere it does nothing."""
+def _dies_with(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn``: the child gets SIGTERM when its parent dies, and stops at once if the
+    parent died before the request took effect. None off Linux. ``prctl`` is looked up here, in
+    the parent, so the forked child only calls it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def setup() -> None:
-        if not sys.platform.startswith("linux"):
-            return
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if os.getppid() != parent:
             os.kill(os.getpid(), signal.SIGTERM)
 

@@ -8,13 +8,12 @@ setting, same queries in the same run:
 
     python manage.py shell -c "from visualsearch.lab.fusion_sweep import main; main()"
     python manage.py shell -c "from visualsearch.lab.fusion_sweep import main; main(split='test')"
-    python manage.py shell -c "from visualsearch.lab import fusion_sweep as f; f.main(grid=f.HEAD_GRID)"
 
-Only the keyword weight (``KEYWORD_GRID``) and the query-understanding weights of the colour and
-item-type heads (``HEAD_GRID``) move here: the text relevance (``space_fit``, step 4c) is
-calibrated on the image and title parts in their default ratio, which therefore stays.
-Numbers in docs/benchmarks.md ("The keyword weight of hybrid text search", "Query understanding
-in hybrid text search").
+``grid`` is a sequence of settings overrides, the first the baseline (default ``KEYWORD_GRID``).
+Only the keyword part (weight and half-saturation) moves here: the text relevance
+(``space_fit``, step 4c) is calibrated on the image and title parts in their default ratio,
+which therefore stays. Numbers in docs/benchmarks.md ("The keyword weight of hybrid text
+search", "Query understanding terms in hybrid text search").
 """
 
 from __future__ import annotations
@@ -25,11 +24,6 @@ from pathlib import Path
 import numpy as np
 
 KEYWORD_GRID = tuple({"FUSION_KEYWORD_WEIGHT": w} for w in (0.2, 0.3, 0.4, 0.6, 0.8))
-HEAD_GRID = tuple(
-    {"FUSION_COLOUR_HEAD_WEIGHT": c, "FUSION_TYPE_HEAD_WEIGHT": t}
-    for c, t in ((0, 0), (0.1, 0), (0.2, 0), (0.4, 0), (0, 0.1), (0, 0.2), (0, 0.4), (0.1, 0.1),
-                 (0.2, 0.2), (0.4, 0.4))
-)  # fmt: skip
 
 
 def main(
