@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from rest_framework.throttling import SimpleRateThrottle
 
 from tests.visualsearch.search_helpers import PALETTE
-from visualsearch.lab import api_eval, metrics
+from visualsearch.lab import api_eval, markdown, metrics
 from visualsearch.lab.evaluation import load_products, split_ids
 from visualsearch.spaces import space_activate
 
@@ -97,15 +97,25 @@ def test_a_response_is_a_no_match_only_when_the_api_says_so():
 def test_the_report_section_is_replaced_in_place_and_other_sections_are_kept(tmp_path):
     path = tmp_path / "benchmarks.md"
     path.write_text("# Benchmarks\n\n## Before\n\nkeep me\n\n## After\n\nkeep me too\n")
-    api_eval.report_section_write(path=path, section=f"{api_eval.SECTION}\n\nrun 1\n")
-    api_eval.report_section_write(path=path, section=f"{api_eval.SECTION}\n\nrun 2\n")
+    markdown.section_write(path=path, section=f"{api_eval.SECTION}\n\nrun 1\n")
+    markdown.section_write(path=path, section=f"{api_eval.SECTION}\n\nrun 2\n")
     text = path.read_text()
     assert text.count(api_eval.SECTION) == 1 and "run 2" in text and "run 1" not in text
     assert "keep me\n" in text and "keep me too" in text
     # In the middle of the file, it is replaced there and the next section survives.
     path.write_text(f"# B\n\n{api_eval.SECTION}\n\nold\n\n## Next\n\nstays\n")
-    api_eval.report_section_write(path=path, section=f"{api_eval.SECTION}\n\nnew\n")
+    markdown.section_write(path=path, section=f"{api_eval.SECTION}\n\nnew\n")
     assert path.read_text() == f"# B\n\n{api_eval.SECTION}\n\nnew\n\n## Next\n\nstays\n"
+
+
+def test_a_hand_written_subsection_after_the_report_section_survives_a_re_run(tmp_path):
+    path = tmp_path / "benchmarks.md"
+    baseline = "### Baseline before the shipped space\n\nkept for comparison\n"
+    path.write_text(f"# B\n\n{api_eval.SECTION}\n\nold\n\n{baseline}\n## Next\n\nstays\n")
+    markdown.section_write(path=path, section=f"{api_eval.SECTION}\n\nnew\n")
+    assert path.read_text() == (
+        f"# B\n\n{api_eval.SECTION}\n\nnew\n\n{baseline}\n## Next\n\nstays\n"
+    )
 
 
 def test_the_out_of_catalog_queries_are_seeded_and_about_forty():
@@ -239,10 +249,8 @@ def test_the_validation_split_is_space_fits_validation_rows_and_never_the_test_s
 
 def test_each_split_writes_its_own_report_section(tmp_path):
     path = tmp_path / "b.md"
-    api_eval.report_section_write(path=path, section=f"{api_eval.SECTION}\n\ntest run\n")
-    api_eval.report_section_write(
-        path=path, section=f"{api_eval.VALIDATION_SECTION}\n\nvalidation run\n"
-    )
-    api_eval.report_section_write(path=path, section=f"{api_eval.SECTION}\n\ntest run 2\n")
+    markdown.section_write(path=path, section=f"{api_eval.SECTION}\n\ntest run\n")
+    markdown.section_write(path=path, section=f"{api_eval.VALIDATION_SECTION}\n\nvalidation run\n")
+    markdown.section_write(path=path, section=f"{api_eval.SECTION}\n\ntest run 2\n")
     text = path.read_text()
     assert "validation run" in text and "test run 2" in text and "test run\n" not in text

@@ -22,7 +22,6 @@ import csv
 import datetime as dt
 import os
 import platform
-import re
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -765,18 +764,3 @@ def section_markdown(*, report: Report, command: str, note: str = "") -> str:
     if report.notes:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in report.notes]
     return "\n".join(lines) + "\n"
-
-
-def report_section_write(*, path: Path, section: str) -> None:
-    """Put ``section`` in ``path`` in place of an earlier one with the same heading (its first
-    line; up to the next ``## `` heading), or at the end."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    heading = section.splitlines()[0]
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    block = section.rstrip("\n") + "\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)

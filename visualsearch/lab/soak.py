@@ -424,18 +424,6 @@ def section_markdown(*, report: SoakReport, command: str, server: str, note: str
     return "\n".join(lines) + "\n"
 
 
-def report_section_write(*, path: Path, section: str) -> None:
-    """Put ``section`` in place of an earlier one with the same heading, or at the end."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    block = section.rstrip("\n") + "\n"
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text)
-
-
 def report_notes(report: SoakReport) -> list[str]:
     """Plain sentences on the targets: errors 0, steady p95, bounded memory."""
     notes = []

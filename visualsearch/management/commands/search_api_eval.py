@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from visualsearch.lab import api_eval
+from visualsearch.lab import api_eval, markdown
 from visualsearch.lab.evaluation import DEFAULT_DATA
 
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
                 report=result, note=note,
                 command=self._command_line(url, data, seller, queries, seed, report, split),
             )  # fmt: skip
-            api_eval.report_section_write(path=report, section=section)
+            markdown.section_write(path=report, section=section)
             self.stdout.write(f"wrote the section into {report}")
 
     @staticmethod

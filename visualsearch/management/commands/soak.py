@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from visualsearch.lab import soak
+from visualsearch.lab import markdown, soak
 
 
 class Command(BaseCommand):
@@ -57,5 +57,5 @@ class Command(BaseCommand):
         section = soak.section_markdown(report=result, command=command, server=server, note=note)
         self.stdout.write(section)
         if report is not None:
-            soak.report_section_write(path=report, section=section)
+            markdown.section_write(path=report, section=section)
             self.stdout.write(f"wrote the section into {report}")
