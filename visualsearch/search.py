@@ -609,6 +609,53 @@ def _expanded(
     )
 
 
+# The category vote: a ranking re-scored by how many of its top CATEGORY_VOTE_TOP results share
+# each candidate's catalog category (the sellers' own, leaf level): a query whose neighbours
+# are mostly dresses ranks the dresses among the rest higher. A neighbour whose photo is a copy
+# of the query's (cosine >= CATEGORY_VOTE_COPY: the shopper's photo of a listed product, or the
+# listing's own photo) does not vote, so a listing never votes for its own category.
+CATEGORY_VOTE_TOP = 10
+CATEGORY_VOTE_COPY = 0.97
+
+
+def category_vote(
+    *, ranked: list[tuple[int, float]], categories: dict[int, object], weight: float,
+    cosines: dict[int, float] | None = None, top: int = CATEGORY_VOTE_TOP,
+) -> list[tuple[int, float]]:  # fmt: skip
+    """``ranked`` (best first) re-scored: score + ``weight`` · (the share of the top ``top``
+    voters in the candidate's category), re-sorted (score, then id). Voters are the first
+    ``top`` of ``ranked`` that are not copies of the query (``cosines`` ≥ CATEGORY_VOTE_COPY);
+    a candidate without a category gains nothing. Pure."""
+    if weight <= 0 or not ranked:
+        return ranked
+    cosines = cosines or {}
+    voters = [pid for pid, _ in ranked if cosines.get(pid, 0.0) < CATEGORY_VOTE_COPY][:top]
+    if not voters:
+        return ranked
+    counts: dict[object, int] = {}
+    for pid in voters:
+        category = categories.get(pid)
+        if category is not None:
+            counts[category] = counts.get(category, 0) + 1
+    rescored = [
+        (pid, score + weight * counts.get(categories.get(pid), 0) / len(voters))
+        for pid, score in ranked
+    ]
+    return sorted(rescored, key=lambda row: (-row[1], row[0]))
+
+
+def _category_voted(
+    ranked: list[tuple[int, float]], *, weight: float, cosines: dict[int, float] | None = None
+) -> list[tuple[int, float]]:
+    """:func:`category_vote` with the candidates' categories read from the catalog."""
+    if weight <= 0 or not ranked:
+        return ranked
+    categories = dict(
+        Product.objects.filter(pk__in=[pid for pid, _ in ranked]).values_list("pk", "category_id")
+    )
+    return category_vote(ranked=ranked, categories=categories, weight=weight, cosines=cosines)
+
+
 def _relevance(
     *, heads: SpaceHeads | None, mode: str, scored: dict[int, float], keyword: dict | None = None
 ) -> dict[int, tuple[float, bool]]:
@@ -742,6 +789,12 @@ def products_search(
     )
     if expand and not colour:
         ranked = _expanded(query_vectors=vectors_in, ranked=ranked, vectors=vectors, heads=heads)
+    if not colour:
+        ranked = _category_voted(
+            ranked,
+            weight=float(settings.SEARCH_CATEGORY_VOTE_WEIGHT),
+            cosines={pid: 1.0 - float(row[1]) for pid, row in best.items()},
+        )
     if min_score is not None:
         ranked = [(pid, score) for pid, score in ranked if score >= min_score]
     chosen, has_next, extra = _page(
@@ -889,6 +942,7 @@ def products_search_hybrid(
     ranked = sorted(
         ((pid, float(fused[i])) for i, pid in enumerate(union)), key=lambda r: (-r[1], r[0])
     )
+    ranked = _category_voted(ranked, weight=float(settings.FUSION_CATEGORY_VOTE_WEIGHT))
     if min_score is not None:
         ranked = [(pid, score) for pid, score in ranked if score >= min_score]
     vectors = (

@@ -1,75 +1,129 @@
-"""Lab: the hybrid text search's weights, chosen on validation on the product path.
+"""Lab: search weights chosen on validation on the product path.
 
-Runs ``visualsearch.search.search`` in process (what ``POST /api/search/`` calls) for every
-"<baseColour> <articleType>" query of a gallery that ``search_api_eval`` imported (seller
-``validation`` for the choice, ``heldout`` to report once), under each ``FUSION_*`` setting
-given, and prints nDCG@10 with the paired standard error of the gain against the first
-setting, same queries in the same run:
+Runs ``visualsearch.search.search`` in process (what ``POST /api/search/`` calls) on a gallery
+that ``search_api_eval`` imported (seller ``validation`` for the choice, ``heldout`` to report
+once), under each setting of a grid of settings overrides (the first is the baseline), and
+prints the measure with the paired standard error of the gain against the first setting, same
+queries in the same run:
+
+- ``main``: every "<baseColour> <articleType>" text query, nDCG@10 (default grid
+  ``KEYWORD_GRID``);
+- ``photo``: every gallery photo as a query (its own product dropped, as ``search_api_eval``
+  drops it), P@10 by articleType (default grid ``CATEGORY_VOTE_GRID``).
 
     python manage.py shell -c "from visualsearch.lab.fusion_sweep import main; main()"
     python manage.py shell -c "from visualsearch.lab.fusion_sweep import main; main(split='test')"
+    python manage.py shell -c "from visualsearch.lab.fusion_sweep import photo; photo()"
 
-``grid`` is a sequence of settings overrides, the first the baseline (default ``KEYWORD_GRID``).
-Only the keyword part (weight and half-saturation) moves here: the text relevance
-(``space_fit``, step 4c) is calibrated on the image and title parts in their default ratio,
-which therefore stays. Numbers in docs/benchmarks.md ("The keyword weight of hybrid text
-search", "Query understanding terms in hybrid text search").
+Of the text weights only the keyword part (weight and half-saturation) and ranking-only terms
+move here: the text relevance (``space_fit``, step 4c) is calibrated on the image and title
+parts in their default ratio, which therefore stays. Numbers in docs/benchmarks.md ("The keyword
+weight of hybrid text search", "Query understanding terms in hybrid text search", "The category
+vote").
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 KEYWORD_GRID = tuple({"FUSION_KEYWORD_WEIGHT": w} for w in (0.2, 0.3, 0.4, 0.6, 0.8))
+CATEGORY_VOTE_GRID = tuple({"SEARCH_CATEGORY_VOTE_WEIGHT": w} for w in (0.0, 0.25, 0.5, 1.0, 2.0))
+K = 10
+
+
+def _gallery(split: str, data: Path | None):
+    """(seller, {product id: its styles.csv item}) of the imported gallery."""
+    from catalog.models import Product  # noqa: PLC0415
+    from visualsearch.lab import api_eval  # noqa: PLC0415
+    from visualsearch.lab.evaluation import DEFAULT_DATA  # noqa: PLC0415
+
+    seller = "validation" if split == "validation" else "heldout"
+    items = {i.external_id: i for i in api_eval.heldout_items(data or DEFAULT_DATA, split)}
+    products = Product.objects.filter(seller__slug=seller).values_list("pk", "external_id")
+    gallery = {pk: items[external] for pk, external in products if external in items}
+    if not gallery:
+        raise SystemExit(f"no gallery for seller {seller!r}: run search_api_eval first")
+    return seller, gallery
+
+
+def _sweep(
+    *, split: str, grid, measure: Callable[[], np.ndarray], name: str
+) -> dict[str, tuple[float, float, float]]:
+    from django.test import override_settings  # noqa: PLC0415
+
+    from visualsearch.lab.metrics import paired_standard_error  # noqa: PLC0415
+
+    runs = {}
+    for overrides in grid:
+        label = ", ".join(f"{key}={value}" for key, value in overrides.items())
+        with override_settings(**overrides):
+            runs[label] = measure()
+    base = next(iter(runs.values()))
+    report = {}
+    for label, values in runs.items():
+        gain = values - base
+        error = paired_standard_error(gain)
+        report[label] = (float(values.mean()), float(gain.mean()), error)
+        print(f"{split}: {label}: {name} {values.mean():.4f} "
+              f"(gain {gain.mean():+.4f}, paired standard error {error:.4f}, "
+              f"{len(gain)} queries)", flush=True)  # fmt: skip
+    return report
 
 
 def main(
     *, split: str = "validation", grid=KEYWORD_GRID, data: Path | None = None
 ) -> dict[str, tuple[float, float, float]]:
-    from django.test import override_settings  # noqa: PLC0415
-
-    from catalog.models import Product  # noqa: PLC0415
-    from visualsearch.lab import api_eval, metrics  # noqa: PLC0415
-    from visualsearch.lab.evaluation import DEFAULT_DATA  # noqa: PLC0415
-    from visualsearch.lab.metrics import paired_standard_error  # noqa: PLC0415
+    """Text queries, nDCG@10."""
+    from visualsearch.lab import metrics  # noqa: PLC0415
     from visualsearch.search import SearchQuery, search  # noqa: PLC0415
 
-    seller = "validation" if split == "validation" else "heldout"
-    items = {i.external_id: i for i in api_eval.heldout_items(data or DEFAULT_DATA, split)}
-    products = Product.objects.filter(seller__slug=seller).values_list("pk", "external_id")
+    seller, gallery = _gallery(split, data)
     by_pair: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for pk, external_id in products:
-        item = items.get(external_id)
-        if item is not None and item.colour:
+    for pk, item in gallery.items():
+        if item.colour:
             by_pair[(item.colour, item.type)].add(pk)
-    if not by_pair:
-        raise SystemExit(f"no gallery for seller {seller!r}: run search_api_eval first")
     pairs = sorted(by_pair)
 
     def ndcg() -> np.ndarray:
         out = []
         for colour, type_ in pairs:
-            result = search(SearchQuery(text=f"{colour} {type_}", seller=seller, k=10))
+            result = search(SearchQuery(text=f"{colour} {type_}", seller=seller, k=K))
             relevant = by_pair[(colour, type_)]
             hits = [product.pk in relevant for product, _ in result.results]
             out.append(metrics.ndcg_at_k(hits, n_relevant=len(relevant)))
         return np.array(out)
 
-    runs = {}
-    for overrides in grid:
-        name = ", ".join(f"{key}={value}" for key, value in overrides.items())
-        with override_settings(**overrides):
-            runs[name] = ndcg()
-    base = next(iter(runs.values()))
-    report = {}
-    for name, values in runs.items():
-        gain = values - base
-        error = paired_standard_error(gain)
-        report[name] = (float(values.mean()), float(gain.mean()), error)
-        print(f"{split}: {name}: nDCG@10 {values.mean():.4f} "
-              f"(gain {gain.mean():+.4f}, paired standard error {error:.4f}, "
-              f"{len(gain)} queries)", flush=True)  # fmt: skip
-    return report
+    return _sweep(split=split, grid=grid, measure=ndcg, name="nDCG@10")
+
+
+def photo(
+    *, split: str = "validation", grid=CATEGORY_VOTE_GRID, data: Path | None = None
+) -> dict[str, tuple[float, float, float]]:
+    """Photo queries, P@10 by articleType; each photo is read once and reused for every
+    setting."""
+    from PIL import Image  # noqa: PLC0415
+
+    from visualsearch.lab import metrics  # noqa: PLC0415
+    from visualsearch.search import SearchQuery, search  # noqa: PLC0415
+
+    seller, gallery = _gallery(split, data)
+    queries = sorted(gallery)
+    photos = {}
+    for pk in queries:
+        with Image.open(gallery[pk].path) as image:
+            photos[pk] = image.convert("RGB")
+
+    def p_at_10() -> np.ndarray:
+        out = []
+        for pk in queries:
+            result = search(SearchQuery(images=[photos[pk]], seller=seller, k=K + 1))
+            hits = [p.pk for p, _ in result.results if p.pk != pk][:K]
+            relevant = [h in gallery and gallery[h].type == gallery[pk].type for h in hits]
+            out.append(metrics.precision_at_k(relevant, k=K))
+        return np.array(out)
+
+    return _sweep(split=split, grid=grid, measure=p_at_10, name="P@10")

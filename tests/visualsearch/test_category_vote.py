@@ -1,0 +1,68 @@
+"""The category vote: a ranking re-scored by how many of its top results share each
+candidate's catalog category. Pure: no database."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from visualsearch.search import CATEGORY_VOTE_COPY, CATEGORY_VOTE_TOP, category_vote
+
+
+@st.composite
+def rankings(draw):
+    n = draw(st.integers(min_value=0, max_value=30))
+    scores = sorted(
+        draw(st.lists(st.floats(-2, 3, allow_nan=False), min_size=n, max_size=n)), reverse=True
+    )
+    ranked = [(pid, score) for pid, score in enumerate(scores, start=1)]
+    categories = {
+        pid: draw(st.one_of(st.none(), st.integers(min_value=1, max_value=3))) for pid, _ in ranked
+    }
+    return ranked, categories
+
+
+@given(case=rankings(), weight=st.floats(0, 3, allow_nan=False))
+def test_the_vote_only_reorders_and_adds_at_most_its_weight(case, weight):
+    ranked, categories = case
+    voted = category_vote(ranked=ranked, categories=categories, weight=weight)
+    assert sorted(pid for pid, _ in voted) == [pid for pid, _ in ranked]
+    before = dict(ranked)
+    for pid, score in voted:
+        assert before[pid] - 1e-9 <= score <= before[pid] + weight + 1e-9
+        if categories[pid] is None:
+            assert score == before[pid]
+    assert [s for _, s in voted] == sorted((s for _, s in voted), reverse=True)
+
+
+@given(case=rankings())
+def test_no_weight_or_one_category_keeps_the_order(case):
+    ranked, categories = case
+    assert category_vote(ranked=ranked, categories=categories, weight=0.0) == ranked
+    same = dict.fromkeys(categories, 7)
+    voted = category_vote(ranked=ranked, categories=same, weight=1.0)
+    assert [pid for pid, _ in voted] == [
+        pid for pid, _ in sorted(ranked, key=lambda r: (-r[1], r[0]))
+    ]
+
+
+def test_the_neighbours_category_lifts_its_listings_over_a_close_stranger():
+    # Nine dresses and a bag at the top; a dress just under a second bag rises above it.
+    ranked = [(i, 1.0 - i / 100) for i in range(1, 11)] + [(11, 0.5), (12, 0.49)]
+    categories = {i: "dress" for i in range(1, 10)} | {10: "bag", 11: "bag", 12: "dress"}
+    voted = category_vote(ranked=ranked, categories=categories, weight=0.5)
+    order = [pid for pid, _ in voted]
+    assert order.index(12) < order.index(11)
+    assert dict(voted)[12] == pytest.approx(0.49 + 0.5 * 9 / CATEGORY_VOTE_TOP)
+    assert dict(voted)[11] == pytest.approx(0.5 + 0.5 * 1 / CATEGORY_VOTE_TOP)
+
+
+def test_a_copy_of_the_query_does_not_vote():
+    # The top hit is the query's own photo (a bag); the other nine voters are shoes.
+    ranked = [(i, 1.0 - i / 100) for i in range(1, 12)]
+    categories = {1: "bag"} | {i: "shoe" for i in range(2, 12)}
+    cosines = {1: CATEGORY_VOTE_COPY + 0.01} | {i: 0.8 for i in range(2, 12)}
+    voted = dict(category_vote(ranked=ranked, categories=categories, weight=1.0, cosines=cosines))
+    assert voted[1] == pytest.approx(ranked[0][1])  # no shoe-voter is a bag, and it cannot vote
+    assert voted[2] == pytest.approx(ranked[1][1] + 1.0)  # ten non-copy voters, all shoes
