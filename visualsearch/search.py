@@ -613,7 +613,8 @@ def _expanded(
 # each candidate's catalog category (the sellers' own, leaf level): a query whose neighbours
 # are mostly dresses ranks the dresses among the rest higher. A neighbour whose photo is a copy
 # of the query's (cosine >= CATEGORY_VOTE_COPY: the shopper's photo of a listed product, or the
-# listing's own photo) does not vote, so a listing never votes for its own category.
+# listing's own photo) does not vote, and no voter votes for itself, so a catalog whose
+# categories are all different keeps the similarity order.
 CATEGORY_VOTE_TOP = 10
 CATEGORY_VOTE_COPY = 0.97
 
@@ -622,10 +623,11 @@ def category_vote(
     *, ranked: list[tuple[int, float]], categories: dict[int, object], weight: float,
     cosines: dict[int, float] | None = None, top: int = CATEGORY_VOTE_TOP,
 ) -> list[tuple[int, float]]:  # fmt: skip
-    """``ranked`` (best first) re-scored: score + ``weight`` · (the share of the top ``top``
-    voters in the candidate's category), re-sorted (score, then id). Voters are the first
-    ``top`` of ``ranked`` that are not copies of the query (``cosines`` ≥ CATEGORY_VOTE_COPY);
-    a candidate without a category gains nothing. Pure."""
+    """``ranked`` (best first) re-scored: score + ``weight`` · (the share of the other voters
+    in the candidate's category), re-sorted (score, then id). Voters are the first ``top`` of
+    ``ranked`` that are not copies of the query (``cosines`` ≥ CATEGORY_VOTE_COPY); a voter's
+    share is over the other voters (leave-one-out); a candidate without a category gains
+    nothing. Pure."""
     if weight <= 0 or not ranked:
         return ranked
     cosines = cosines or {}
@@ -637,10 +639,18 @@ def category_vote(
         category = categories.get(pid)
         if category is not None:
             counts[category] = counts.get(category, 0) + 1
-    rescored = [
-        (pid, score + weight * counts.get(categories.get(pid), 0) / len(voters))
-        for pid, score in ranked
-    ]
+    voting = set(voters)
+
+    def share(pid: int) -> float:
+        category = categories.get(pid)
+        if category is None:
+            return 0.0
+        if pid in voting:
+            others = len(voters) - 1
+            return (counts[category] - 1) / others if others else 0.0
+        return counts.get(category, 0) / len(voters)
+
+    rescored = [(pid, score + weight * share(pid)) for pid, score in ranked]
     return sorted(rescored, key=lambda row: (-row[1], row[0]))
 
 
@@ -789,14 +799,15 @@ def products_search(
     )
     if expand and not colour:
         ranked = _expanded(query_vectors=vectors_in, ranked=ranked, vectors=vectors, heads=heads)
+    # min_score bounds the similarity, before the category vote adds to it.
+    if min_score is not None:
+        ranked = [(pid, score) for pid, score in ranked if score >= min_score]
     if not colour:
         ranked = _category_voted(
             ranked,
             weight=float(settings.SEARCH_CATEGORY_VOTE_WEIGHT),
             cosines={pid: 1.0 - float(row[1]) for pid, row in best.items()},
         )
-    if min_score is not None:
-        ranked = [(pid, score) for pid, score in ranked if score >= min_score]
     chosen, has_next, extra = _page(
         space=space, ranked=ranked, vectors=vectors, k=k, page=page, diversity=diversity
     )
@@ -942,7 +953,6 @@ def products_search_hybrid(
     ranked = sorted(
         ((pid, float(fused[i])) for i, pid in enumerate(union)), key=lambda r: (-r[1], r[0])
     )
-    ranked = _category_voted(ranked, weight=float(settings.FUSION_CATEGORY_VOTE_WEIGHT))
     if min_score is not None:
         ranked = [(pid, score) for pid, score in ranked if score >= min_score]
     vectors = (

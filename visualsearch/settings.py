@@ -297,10 +297,10 @@ FUSION_IMAGE_WEIGHT = env_float("FUSION_IMAGE_WEIGHT", 0.5, low=0.0)
 FUSION_TITLE_WEIGHT = env_float("FUSION_TITLE_WEIGHT", 0.3, low=0.0)
 FUSION_KEYWORD_WEIGHT = env_float("FUSION_KEYWORD_WEIGHT", 0.6, low=0.0)
 FUSION_KEYWORD_K = env_float("FUSION_KEYWORD_K", 1.0, low=1e-6)
-# The category vote (visualsearch.search.category_vote): weight of the share of a query's top
-# results in each candidate's catalog category, for photo queries and for text queries.
-SEARCH_CATEGORY_VOTE_WEIGHT = env_float("SEARCH_CATEGORY_VOTE_WEIGHT", 0.0, low=0.0)
-FUSION_CATEGORY_VOTE_WEIGHT = env_float("FUSION_CATEGORY_VOTE_WEIGHT", 0.0, low=0.0)
+# The category vote (visualsearch.search.category_vote) for photo queries: the weight of the
+# share of a query's top 10 results in each candidate's catalog category. 1.0 was chosen on
+# validation (visualsearch/lab/fusion_sweep.py photo; docs/benchmarks.md, "The category vote").
+SEARCH_CATEGORY_VOTE_WEIGHT = env_float("SEARCH_CATEGORY_VOTE_WEIGHT", 1.0, low=0.0)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

@@ -56,6 +56,17 @@ def test_the_neighbours_category_lifts_its_listings_over_a_close_stranger():
     assert order.index(12) < order.index(11)
     assert dict(voted)[12] == pytest.approx(0.49 + 0.5 * 9 / CATEGORY_VOTE_TOP)
     assert dict(voted)[11] == pytest.approx(0.5 + 0.5 * 1 / CATEGORY_VOTE_TOP)
+    # A voter's share is over the other nine: the bag among them gains nothing from itself.
+    assert dict(voted)[10] == pytest.approx(ranked[9][1])
+    assert dict(voted)[1] == pytest.approx(ranked[0][1] + 0.5 * 8 / 9)
+
+
+@given(case=rankings(), weight=st.floats(0, 3, allow_nan=False))
+def test_categories_that_all_differ_keep_the_order(case, weight):
+    ranked, _ = case
+    distinct = {pid: pid for pid, _ in ranked}
+    voted = category_vote(ranked=ranked, categories=distinct, weight=weight)
+    assert voted == sorted(ranked, key=lambda r: (-r[1], r[0]))
 
 
 def test_a_copy_of_the_query_does_not_vote():
@@ -65,4 +76,4 @@ def test_a_copy_of_the_query_does_not_vote():
     cosines = {1: CATEGORY_VOTE_COPY + 0.01} | {i: 0.8 for i in range(2, 12)}
     voted = dict(category_vote(ranked=ranked, categories=categories, weight=1.0, cosines=cosines))
     assert voted[1] == pytest.approx(ranked[0][1])  # no shoe-voter is a bag, and it cannot vote
-    assert voted[2] == pytest.approx(ranked[1][1] + 1.0)  # ten non-copy voters, all shoes
+    assert voted[2] == pytest.approx(ranked[1][1] + 1.0)  # the other nine voters are shoes

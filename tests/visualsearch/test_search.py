@@ -474,3 +474,20 @@ def test_the_exact_query_cannot_use_the_hnsw_index_and_the_other_one_does(space,
             plans[query.exact] = "\n".join(row[0] for row in cursor.fetchall())
     assert space.image_index_name not in plans[True]
     assert space.image_index_name in plans[False]
+
+
+def test_a_photo_query_ranks_the_category_of_its_neighbours_higher(space, settings):
+    dresses, shirts = CategoryFactory(), CategoryFactory()
+    # Four dresses near the query, one shirt a little nearer than the farthest dress.
+    near_dresses = [add(space, unit(1, 0.3 * i), category=dresses) for i in range(1, 4)]
+    shirt = add(space, unit(1, 1.0), category=shirts)
+    far_dress = add(space, unit(1, 1.1), category=dresses)
+    settings.SEARCH_CATEGORY_VOTE_WEIGHT = 0.0
+    plain = ids(products_search(space=space, query_vector=unit(1)))
+    assert plain == [*(p.pk for p in near_dresses), shirt.pk, far_dress.pk]
+    settings.SEARCH_CATEGORY_VOTE_WEIGHT = 1.0
+    voted = products_search(space=space, query_vector=unit(1))
+    assert ids(voted) == [*(p.pk for p in near_dresses), far_dress.pk, shirt.pk]
+    # min_score bounds the similarity, not the voted score.
+    bounded = products_search(space=space, query_vector=unit(1), min_score=0.8)
+    assert shirt.pk not in ids(bounded) and far_dress.pk not in ids(bounded)
