@@ -185,10 +185,12 @@ class ScorePartsOutSerializer(serializers.Serializer):
 
 class HitOutSerializer(serializers.Serializer):
     product = ProductOutSerializer()
-    score = serializers.FloatField(help_text=(
+    score = serializers.FloatField(
+        help_text=(
             "photo: cosine similarity plus the category vote (up to SEARCH_CATEGORY_VOTE_WEIGHT); "
             "hybrid: the fused score"
-        ))
+        )
+    )
     attributes = serializers.DictField(
         child=AttributeOutSerializer(),
         help_text="zero-shot attributes of the product's primary photo, keyed by filter name",
