@@ -613,8 +613,9 @@ def _expanded(
 # each candidate's catalog category (the sellers' own, leaf level): a query whose neighbours
 # are mostly dresses ranks the dresses among the rest higher. A neighbour whose photo is a copy
 # of the query's (cosine >= CATEGORY_VOTE_COPY: the shopper's photo of a listed product, or the
-# listing's own photo) does not vote, and no voter votes for itself, so a catalog whose
-# categories are all different keeps the similarity order.
+# listing's own photo) does not vote and gains as much as the best-voted candidate (it is what
+# the shopper photographed: it keeps its place), and no voter votes for itself, so a catalog
+# whose categories all differ keeps the similarity order.
 CATEGORY_VOTE_TOP = 10
 CATEGORY_VOTE_COPY = 0.97
 
@@ -625,9 +626,10 @@ def category_vote(
 ) -> list[tuple[int, float]]:  # fmt: skip
     """``ranked`` (best first) re-scored: score + ``weight`` · (the share of the other voters
     in the candidate's category), re-sorted (score, then id). Voters are the first ``top`` of
-    ``ranked`` that are not copies of the query (``cosines`` ≥ CATEGORY_VOTE_COPY); a voter's
-    share is over the other voters (leave-one-out); a candidate without a category gains
-    nothing. Pure."""
+    ``ranked`` that are not copies of the query (``cosines`` ≥ CATEGORY_VOTE_COPY); a copy
+    gains the largest share any other candidate gets, so copies keep their place above the
+    rest; a voter's share is over the other voters (leave-one-out); any other candidate
+    without a category gains nothing. Pure."""
     if weight <= 0 or not ranked:
         return ranked
     cosines = cosines or {}
@@ -650,7 +652,10 @@ def category_vote(
             return (counts[category] - 1) / others if others else 0.0
         return counts.get(category, 0) / len(voters)
 
-    rescored = [(pid, score + weight * share(pid)) for pid, score in ranked]
+    copies = {pid for pid, _ in ranked if cosines.get(pid, 0.0) >= CATEGORY_VOTE_COPY}
+    shares = {pid: share(pid) for pid, _ in ranked if pid not in copies}
+    best = max(shares.values(), default=0.0)
+    rescored = [(pid, score + weight * shares.get(pid, best)) for pid, score in ranked]
     return sorted(rescored, key=lambda row: (-row[1], row[0]))
 
 

@@ -4,7 +4,7 @@ candidate's catalog category. Pure: no database."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from visualsearch.search import CATEGORY_VOTE_COPY, CATEGORY_VOTE_TOP, category_vote
@@ -69,11 +69,24 @@ def test_categories_that_all_differ_keep_the_order(case, weight):
     assert voted == sorted(ranked, key=lambda r: (-r[1], r[0]))
 
 
-def test_a_copy_of_the_query_does_not_vote():
-    # The top hit is the query's own photo (a bag); the other nine voters are shoes.
+def test_a_copy_of_the_query_does_not_vote_and_keeps_its_place():
+    # The top hit is the query's own photo (a bag); the ten voters after it are shoes.
     ranked = [(i, 1.0 - i / 100) for i in range(1, 12)]
     categories = {1: "bag"} | {i: "shoe" for i in range(2, 12)}
     cosines = {1: CATEGORY_VOTE_COPY + 0.01} | {i: 0.8 for i in range(2, 12)}
     voted = dict(category_vote(ranked=ranked, categories=categories, weight=1.0, cosines=cosines))
-    assert voted[1] == pytest.approx(ranked[0][1])  # no shoe-voter is a bag, and it cannot vote
+    # It cannot vote; as what the shopper photographed, it gains as much as the best-voted
+    # shoe, so it stays first.
+    assert voted[1] == pytest.approx(ranked[0][1] + 1.0)
+    assert max(voted, key=voted.get) == 1
     assert voted[2] == pytest.approx(ranked[1][1] + 1.0)  # the other nine voters are shoes
+
+
+@given(case=rankings(), weight=st.floats(0, 3, allow_nan=False))
+def test_a_copy_of_the_query_ranked_first_stays_first(case, weight):
+    ranked, categories = case
+    assume(ranked)
+    cosines = {pid: 0.5 for pid, _ in ranked} | {ranked[0][0]: CATEGORY_VOTE_COPY}
+    voted = category_vote(ranked=ranked, categories=categories, weight=weight, cosines=cosines)
+    top = max(score for _, score in voted)
+    assert dict(voted)[ranked[0][0]] == pytest.approx(top)
