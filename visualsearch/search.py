@@ -633,7 +633,8 @@ def category_vote(
     if weight <= 0 or not ranked:
         return ranked
     cosines = cosines or {}
-    voters = [pid for pid, _ in ranked if cosines.get(pid, 0.0) < CATEGORY_VOTE_COPY][:top]
+    copies = {pid for pid, _ in ranked if cosines.get(pid, 0.0) >= CATEGORY_VOTE_COPY}
+    voters = [pid for pid, _ in ranked if pid not in copies][:top]
     if not voters:
         return ranked
     counts: dict[object, int] = {}
@@ -652,7 +653,6 @@ def category_vote(
             return (counts[category] - 1) / others if others else 0.0
         return counts.get(category, 0) / len(voters)
 
-    copies = {pid for pid, _ in ranked if cosines.get(pid, 0.0) >= CATEGORY_VOTE_COPY}
     shares = {pid: share(pid) for pid, _ in ranked if pid not in copies}
     best = max(shares.values(), default=0.0)
     rescored = [(pid, score + weight * shares.get(pid, best)) for pid, score in ranked]
