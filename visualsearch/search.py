@@ -13,6 +13,7 @@ rows instead (:class:`NearestQuery`).
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -623,9 +624,11 @@ CATEGORY_VOTE_COPY = 0.97
 def category_vote(
     *, ranked: list[tuple[int, float]], categories: dict[int, object], weight: float,
     cosines: dict[int, float] | None = None, top: int = CATEGORY_VOTE_TOP,
+    discount: bool = False,
 ) -> list[tuple[int, float]]:  # fmt: skip
-    """``ranked`` (best first) re-scored: score + ``weight`` · (the share of the other voters
-    in the candidate's category), re-sorted (score, then id). Voters are the first ``top`` of
+    """``ranked`` (best first) re-scored: score + ``weight`` · (the share of the other voters'
+    votes in the candidate's category), re-sorted (score, then id); each vote counts 1, or with
+    ``discount`` 1/log2(rank + 1) by the voter's rank among the voters. Voters are the first ``top`` of
     ``ranked`` that are not copies of the query (``cosines`` ≥ CATEGORY_VOTE_COPY); a copy
     gains the largest share any other candidate gets, so copies keep their place above the
     rest; a voter's share is over the other voters (leave-one-out); any other candidate
@@ -637,21 +640,25 @@ def category_vote(
     voters = [pid for pid, _ in ranked if pid not in copies][:top]
     if not voters:
         return ranked
-    counts: dict[object, int] = {}
+    # A voter's weight: 1, or with ``discount`` the DCG discount of its rank, 1/log2(rank + 1).
+    votes = {
+        pid: (1.0 / math.log2(rank + 2) if discount else 1.0) for rank, pid in enumerate(voters)
+    }
+    counts: dict[object, float] = {}
     for pid in voters:
         category = categories.get(pid)
         if category is not None:
-            counts[category] = counts.get(category, 0) + 1
-    voting = set(voters)
+            counts[category] = counts.get(category, 0.0) + votes[pid]
+    total = sum(votes.values())
 
     def share(pid: int) -> float:
         category = categories.get(pid)
         if category is None:
             return 0.0
-        if pid in voting:
-            others = len(voters) - 1
-            return (counts[category] - 1) / others if others else 0.0
-        return counts.get(category, 0) / len(voters)
+        if pid in votes:
+            others = total - votes[pid]
+            return (counts[category] - votes[pid]) / others if others > 0 else 0.0
+        return counts.get(category, 0.0) / total
 
     shares = {pid: share(pid) for pid, _ in ranked if pid not in copies}
     best = max(shares.values(), default=0.0)
@@ -668,7 +675,11 @@ def _category_voted(
     categories = dict(
         Product.objects.filter(pk__in=[pid for pid, _ in ranked]).values_list("pk", "category_id")
     )
-    return category_vote(ranked=ranked, categories=categories, weight=weight, cosines=cosines)
+    return category_vote(
+        ranked=ranked, categories=categories, weight=weight, cosines=cosines,
+        top=int(settings.SEARCH_CATEGORY_VOTE_TOP),
+        discount=bool(settings.SEARCH_CATEGORY_VOTE_DISCOUNT),
+    )  # fmt: skip
 
 
 def _relevance(

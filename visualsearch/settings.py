@@ -301,6 +301,11 @@ FUSION_KEYWORD_K = env_float("FUSION_KEYWORD_K", 1.0, low=1e-6)
 # share of a query's top 10 results in each candidate's catalog category. 1.0 was chosen on
 # validation (visualsearch/lab/fusion_sweep.py photo; docs/benchmarks.md, "The category vote").
 SEARCH_CATEGORY_VOTE_WEIGHT = env_float("SEARCH_CATEGORY_VOTE_WEIGHT", 1.0, low=0.0)
+# How many of the top results vote (leave-one-out; copies of the query photo do not vote), and
+# whether a voter's vote is discounted by its rank (1/log2(rank + 1)); 10 and on were chosen on
+# validation (docs/benchmarks.md, "The category vote").
+SEARCH_CATEGORY_VOTE_TOP = env_int("SEARCH_CATEGORY_VOTE_TOP", 10, minimum=1)
+SEARCH_CATEGORY_VOTE_DISCOUNT = env_bool("SEARCH_CATEGORY_VOTE_DISCOUNT", True)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

@@ -3,6 +3,8 @@ candidate's catalog category. Pure: no database."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -23,10 +25,10 @@ def rankings(draw):
     return ranked, categories
 
 
-@given(case=rankings(), weight=st.floats(0, 3, allow_nan=False))
-def test_the_vote_only_reorders_and_adds_at_most_its_weight(case, weight):
+@given(case=rankings(), weight=st.floats(0, 3, allow_nan=False), discount=st.booleans())
+def test_the_vote_only_reorders_and_adds_at_most_its_weight(case, weight, discount):
     ranked, categories = case
-    voted = category_vote(ranked=ranked, categories=categories, weight=weight)
+    voted = category_vote(ranked=ranked, categories=categories, weight=weight, discount=discount)
     assert sorted(pid for pid, _ in voted) == [pid for pid, _ in ranked]
     before = dict(ranked)
     for pid, score in voted:
@@ -36,12 +38,12 @@ def test_the_vote_only_reorders_and_adds_at_most_its_weight(case, weight):
     assert [s for _, s in voted] == sorted((s for _, s in voted), reverse=True)
 
 
-@given(case=rankings())
-def test_no_weight_or_one_category_keeps_the_order(case):
+@given(case=rankings(), discount=st.booleans())
+def test_no_weight_or_one_category_keeps_the_order(case, discount):
     ranked, categories = case
     assert category_vote(ranked=ranked, categories=categories, weight=0.0) == ranked
     same = dict.fromkeys(categories, 7)
-    voted = category_vote(ranked=ranked, categories=same, weight=1.0)
+    voted = category_vote(ranked=ranked, categories=same, weight=1.0, discount=discount)
     assert [pid for pid, _ in voted] == [
         pid for pid, _ in sorted(ranked, key=lambda r: (-r[1], r[0]))
     ]
@@ -90,3 +92,21 @@ def test_a_copy_of_the_query_ranked_first_stays_first(case, weight):
     voted = category_vote(ranked=ranked, categories=categories, weight=weight, cosines=cosines)
     top = max(score for _, score in voted)
     assert dict(voted)[ranked[0][0]] == pytest.approx(top)
+
+
+def test_with_the_discount_the_nearer_voters_weigh_more():
+    # Two voters of each category; the dresses are the nearer pair. Without the discount the two
+    # candidates below gain alike; with it the dress gains more, by the DCG discount's shares.
+    ranked = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6), (5, 0.3), (6, 0.3)]
+    categories = {1: "dress", 2: "dress", 3: "bag", 4: "bag", 5: "dress", 6: "bag"}
+    flat = dict(category_vote(ranked=ranked, categories=categories, weight=1.0, top=4))
+    assert flat[5] == pytest.approx(flat[6]) == pytest.approx(0.3 + 0.5)
+    voted = dict(
+        category_vote(ranked=ranked, categories=categories, weight=1.0, top=4, discount=True)
+    )
+    votes = [1 / math.log2(rank + 1) for rank in (1, 2, 3, 4)]
+    assert voted[5] == pytest.approx(0.3 + (votes[0] + votes[1]) / sum(votes))
+    assert voted[6] == pytest.approx(0.3 + (votes[2] + votes[3]) / sum(votes))
+    # Leave-one-out still: the first dress's share is the second dress's vote over the rest.
+    assert voted[1] == pytest.approx(0.9 + votes[1] / (sum(votes) - votes[0]))
+    assert voted[5] > voted[6]

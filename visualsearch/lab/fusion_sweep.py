@@ -51,8 +51,9 @@ def _gallery(split: str, data: Path | None):
 
 
 def _sweep(
-    *, split: str, grid, measure: Callable[[], np.ndarray], name: str
-) -> dict[str, tuple[float, float, float]]:
+    *, split: str, grid, measure: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """{setting label: {measure name: (mean, gain over the first setting, paired SE)}}."""
     from django.test import override_settings  # noqa: PLC0415
 
     from visualsearch.lab.metrics import paired_standard_error  # noqa: PLC0415
@@ -63,20 +64,22 @@ def _sweep(
         with override_settings(**overrides):
             runs[label] = measure()
     base = next(iter(runs.values()))
-    report = {}
-    for label, values in runs.items():
-        gain = values - base
-        error = paired_standard_error(gain)
-        report[label] = (float(values.mean()), float(gain.mean()), error)
-        print(f"{split}: {label}: {name} {values.mean():.4f} "
-              f"(gain {gain.mean():+.4f}, paired standard error {error:.4f}, "
-              f"{len(gain)} queries)", flush=True)  # fmt: skip
+    report: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for label, measures in runs.items():
+        report[label] = {}
+        for name, values in measures.items():
+            gain = values - base[name]
+            error = paired_standard_error(gain)
+            report[label][name] = (float(values.mean()), float(gain.mean()), error)
+            print(f"{split}: {label}: {name} {values.mean():.4f} "
+                  f"(gain {gain.mean():+.4f}, paired standard error {error:.4f}, "
+                  f"{len(gain)} queries)", flush=True)  # fmt: skip
     return report
 
 
 def main(
     *, split: str = "validation", grid=KEYWORD_GRID, data: Path | None = None
-) -> dict[str, tuple[float, float, float]]:
+) -> dict[str, dict[str, tuple[float, float, float]]]:
     """Text queries, nDCG@10."""
     from visualsearch.lab import metrics  # noqa: PLC0415
     from visualsearch.search import SearchQuery, search  # noqa: PLC0415
@@ -88,22 +91,22 @@ def main(
             by_pair[(item.colour, item.type)].add(pk)
     pairs = sorted(by_pair)
 
-    def ndcg() -> np.ndarray:
+    def ndcg() -> dict[str, np.ndarray]:
         out = []
         for colour, type_ in pairs:
             result = search(SearchQuery(text=f"{colour} {type_}", seller=seller, k=K))
             relevant = by_pair[(colour, type_)]
             hits = [product.pk in relevant for product, _ in result.results]
             out.append(metrics.ndcg_at_k(hits, n_relevant=len(relevant)))
-        return np.array(out)
+        return {"nDCG@10": np.array(out)}
 
-    return _sweep(split=split, grid=grid, measure=ndcg, name="nDCG@10")
+    return _sweep(split=split, grid=grid, measure=ndcg)
 
 
 def photo(
     *, split: str = "validation", grid=CATEGORY_VOTE_GRID, data: Path | None = None
-) -> dict[str, tuple[float, float, float]]:
-    """Photo queries, P@10 by articleType; each photo is read once and reused for every
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Photo queries, P@10 and P@5 by articleType; each photo is read once and reused for every
     setting."""
     from PIL import Image  # noqa: PLC0415
 
@@ -117,13 +120,14 @@ def photo(
         with Image.open(gallery[pk].path) as image:
             photos[pk] = image.convert("RGB")
 
-    def p_at_10() -> np.ndarray:
-        out = []
+    def precision() -> dict[str, np.ndarray]:
+        at_10, at_5 = [], []
         for pk in queries:
             result = search(SearchQuery(images=[photos[pk]], seller=seller, k=K + 1))
             hits = [p.pk for p, _ in result.results if p.pk != pk][:K]
             relevant = [h in gallery and gallery[h].type == gallery[pk].type for h in hits]
-            out.append(metrics.precision_at_k(relevant, k=K))
-        return np.array(out)
+            at_10.append(metrics.precision_at_k(relevant, k=K))
+            at_5.append(metrics.precision_at_k(relevant, k=5))
+        return {"P@10": np.array(at_10), "P@5": np.array(at_5)}
 
-    return _sweep(split=split, grid=grid, measure=p_at_10, name="P@10")
+    return _sweep(split=split, grid=grid, measure=precision)
