@@ -666,15 +666,18 @@ def category_vote(
     return sorted(rescored, key=lambda row: (-row[1], row[0]))
 
 
+def _categories(product_ids: list[int]) -> dict[int, object]:
+    """{product id: its catalog category id} (the lab swaps in other labellings)."""
+    return dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "category_id"))
+
+
 def _category_voted(
     ranked: list[tuple[int, float]], *, weight: float, cosines: dict[int, float] | None = None
 ) -> list[tuple[int, float]]:
     """:func:`category_vote` with the candidates' categories read from the catalog."""
     if weight <= 0 or not ranked:
         return ranked
-    categories = dict(
-        Product.objects.filter(pk__in=[pid for pid, _ in ranked]).values_list("pk", "category_id")
-    )
+    categories = _categories([pid for pid, _ in ranked])
     return category_vote(
         ranked=ranked, categories=categories, weight=weight, cosines=cosines,
         top=int(settings.SEARCH_CATEGORY_VOTE_TOP),

@@ -131,3 +131,49 @@ def photo(
         return {"P@10": np.array(at_10), "P@5": np.array(at_5)}
 
     return _sweep(split=split, grid=grid, measure=precision)
+
+
+def photo_categories(
+    *, split: str = "validation", data: Path | None = None, seed: int = 0, names=None
+) -> dict[str, dict[str, dict[str, tuple[float, float, float]]]]:
+    """How the category vote depends on the sellers' categories: :func:`photo` (vote off
+    against on, same queries) with the gallery's categories swapped for coarser ones
+    (styles.csv's subCategory, masterCategory) or for wrong ones (each product's articleType
+    category replaced by a random other one with probability 0.3, and 1.0), relevance staying
+    articleType."""
+    import csv  # noqa: PLC0415
+    import random  # noqa: PLC0415
+    from unittest import mock  # noqa: PLC0415
+
+    from visualsearch import search as search_module  # noqa: PLC0415
+    from visualsearch.lab.evaluation import DEFAULT_DATA  # noqa: PLC0415
+
+    _, gallery = _gallery(split, data)
+    with open((data or DEFAULT_DATA) / "styles.csv", newline="", encoding="utf-8") as fh:
+        rows = {row["id"]: row for row in csv.DictReader(fh)}
+    types = sorted({item.type for item in gallery.values()})
+    rng = random.Random(seed)
+
+    def wrong(share: float) -> dict[int, object]:
+        return {pk: (rng.choice(types) if rng.random() < share else item.type)
+                for pk, item in gallery.items()}  # fmt: skip
+
+    labellings = {
+        "subCategory": {pk: rows[item.external_id]["subCategory"] for pk, item in gallery.items()},
+        "masterCategory": {
+            pk: rows[item.external_id]["masterCategory"] for pk, item in gallery.items()
+        },
+        "30% wrong": wrong(0.3),
+        "all random": wrong(1.0),
+    }
+    grid = [{"SEARCH_CATEGORY_VOTE_WEIGHT": 0.0}, {}]
+    report = {}
+    for name, labels in labellings.items():
+        if names is not None and name not in names:
+            continue
+        print(f"categories: {name}", flush=True)
+        with mock.patch.object(
+            search_module, "_categories", lambda ids, labels=labels: {i: labels.get(i) for i in ids}
+        ):
+            report[name] = photo(split=split, grid=grid, data=data)
+    return report
