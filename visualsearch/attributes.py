@@ -98,6 +98,7 @@ def facet_probabilities(
     *,
     temperature: float = 100.0,
     heads=None,
+    titles: list[str | None] | None = None,
 ) -> dict[str, tuple[list[str], np.ndarray]]:
     """{facet: (labels, (n_images, n_labels) probabilities)}.
 
@@ -106,14 +107,20 @@ def facet_probabilities(
     has a supervised head uses it (its own labels; temperature-scaled, and its top label's
     confidence calibrated by the head's monotone map), a zero-shot facet uses its
     calibrated temperature, and a facet with neither is left out: its confidences would not mean
-    anything, so it is unknown.
+    anything, so it is unknown. With ``titles`` (one per image: its product's title), a head
+    with title evidence also reads the labels the title names (:meth:`Head.confidences`).
     """
     vecs = np.asarray(image_vectors, dtype=np.float32)
     out: dict[str, tuple[list[str], np.ndarray]] = {}
     for facet, spec in taxonomy.items():
         if heads is not None and facet in heads.heads:
             head = heads.heads[facet]
-            out[facet] = (list(head.labels), head.confidences(vecs))
+            named = (
+                labels_named_matrix(titles, head.labels)
+                if titles is not None and head.title_weight > 0
+                else None
+            )
+            out[facet] = (list(head.labels), head.confidences(vecs, named))
             continue
         if heads is not None and facet not in heads.zero_shot_temperature:
             continue
@@ -134,6 +141,7 @@ def attributes_score(
     temperature: float = 100.0,
     top_k: int | None = None,
     heads=None,
+    titles: list[str | None] | None = None,
 ) -> list[dict[str, list[tuple[str, float]]]]:
     """Per image, per facet: [(label, confidence)] sorted by confidence; each facet sums to 1,
     or less where a supervised head's calibrated top label left less for the others than they
@@ -142,7 +150,9 @@ def attributes_score(
     See :func:`facet_probabilities` for where the confidences come from."""
     vecs = np.asarray(image_vectors, dtype=np.float32)
     results: list[dict[str, list[tuple[str, float]]]] = [{} for _ in range(len(vecs))]
-    scored = facet_probabilities(vecs, embedder, taxonomy, temperature=temperature, heads=heads)
+    scored = facet_probabilities(
+        vecs, embedder, taxonomy, temperature=temperature, heads=heads, titles=titles
+    )
     for facet, (labels, probs) in scored.items():
         for row, p in zip(results, probs, strict=True):
             order = np.argsort(-p)[: top_k or len(labels)]
@@ -165,6 +175,64 @@ def colour_named(text: str, labels: list[str]) -> str | None:
         if f" {label} " in words:
             return label
     return None
+
+
+def _forms(word: str) -> frozenset[str]:
+    """The forms a word may take as a label: itself and its singulars ("ties" → "tie",
+    "dresses" → "dress", "hoodies" → "hoody"), so plural and singular names meet."""
+    forms = {word}
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        forms.add(word[:-1])
+        if word.endswith("es"):
+            forms.add(word[:-2])
+        if word.endswith("ies"):
+            forms.add(word[:-3] + "y")
+    return frozenset(forms)
+
+
+def _same(a: frozenset[str], b: frozenset[str]) -> bool:
+    return not a.isdisjoint(b)
+
+
+def labels_named(text: str, labels: list[str]) -> list[str]:
+    """The labels that ``text`` (a product title) names as whole words, in any number: "Navy
+    Blue T-Shirts" names "navy blue" and "tshirts". Longer labels are matched first and the words
+    they use are taken, so "navy blue" leaves no "blue"; a one-word label also matches two
+    adjacent words written together ("t shirt" → "tshirts")."""
+    tokens = _WORD.findall((text or "").lower())
+    words = [_forms(w) for w in tokens]
+    joined = [_forms(a + b) for a, b in zip(tokens, tokens[1:], strict=False)]
+    taken = [False] * len(words)
+    found: list[str] = []
+    for label in sorted(labels, key=lambda x: (-len(x.split()), -len(x), x)):
+        parts = [_forms(w) for w in _WORD.findall(label.lower())]
+        if not parts:
+            continue
+        n, hit = len(parts), None
+        for i in range(len(words) - n + 1):
+            if not any(taken[i : i + n]) and all(_same(words[i + j], parts[j]) for j in range(n)):
+                hit = (i, n)
+                break
+        if hit is None and n == 1:
+            for i, forms in enumerate(joined):
+                if not (taken[i] or taken[i + 1]) and _same(forms, parts[0]):
+                    hit = (i, 2)
+                    break
+        if hit is not None:
+            for j in range(hit[0], hit[0] + hit[1]):
+                taken[j] = True
+            found.append(label)
+    return found
+
+
+def labels_named_matrix(texts: list[str | None], labels: list[str]) -> np.ndarray:
+    """(len(texts), len(labels)) of 0/1: which labels each text names (:func:`labels_named`)."""
+    index = {label: j for j, label in enumerate(labels)}
+    out = np.zeros((len(texts), len(labels)), dtype=np.float64)
+    for i, text in enumerate(texts):
+        for label in labels_named(text or "", labels):
+            out[i, index[label]] = 1.0
+    return out
 
 
 # Words a shopper uses for a facet label ("without stripes" → pattern "striped").

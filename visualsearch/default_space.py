@@ -17,6 +17,7 @@ vectors.
 
 from __future__ import annotations
 
+import filecmp
 import json
 import shutil
 from pathlib import Path
@@ -75,7 +76,10 @@ def default_space_assemble(*, version: str = VERSION, out_dir: Path | None = Non
 
 def default_space_ensure(*, activate_if_none: bool = True) -> EmbeddingSpace:
     """Register the shipped space (assembling its checkpoint when missing) and activate it
-    when no space is active. Idempotent: an existing, assembled space is returned as it is."""
+    when no space is active. Idempotent: an existing, assembled space is returned as it is,
+    except that heads shipped since it was assembled (a refit of the calibration, e.g.
+    ``title_fit``) replace its copy; attributes stored before read the old heads until they
+    are recomputed."""
 
     existing = EmbeddingSpace.objects.filter(name=VERSION).first()
     checkpoint = Path(existing.pretrained) if existing else None
@@ -93,6 +97,10 @@ def default_space_ensure(*, activate_if_none: bool = True) -> EmbeddingSpace:
             notes={"source": "shipped", "version": VERSION,
                    "trained_on": "fashion set, training split (space_fit)"},
         )  # fmt: skip
+    else:
+        shipped_heads = shipped_files()[1]
+        if not filecmp.cmp(shipped_heads, checkpoint.with_name(HEADS_FILE), shallow=False):
+            shutil.copyfile(shipped_heads, checkpoint.with_name(HEADS_FILE))
     if activate_if_none and space_active() is None:
         existing = space_activate(name=VERSION)
     return existing

@@ -145,6 +145,10 @@ class Head:
     bias: np.ndarray  # (n_labels,)
     temperature: float = 1.0
     confidence_map: ConfidenceMap | None = None  # the top label's calibration after T
+    # title evidence: the logit added to each label a product's title names, and the top
+    # label's calibration for those rows (0 / None: the head reads the photo only)
+    title_weight: float = 0.0
+    title_map: ConfidenceMap | None = None
 
     def logits(self, vectors: np.ndarray) -> np.ndarray:
         return np.asarray(vectors, dtype=np.float64) @ self.weight.T + self.bias
@@ -153,10 +157,86 @@ class Head:
         """Temperature-scaled softmax: what search's re-rank terms multiply and sum."""
         return softmax(self.logits(vectors) / self.temperature)
 
-    def confidences(self, vectors: np.ndarray) -> np.ndarray:
+    def probabilities_titled(self, vectors: np.ndarray, named: np.ndarray) -> np.ndarray:
+        """softmax(logits / T + title_weight · named): ``named`` (n, labels) of 0/1 marks the
+        labels each row's title names (:func:`visualsearch.attributes.labels_named_matrix`)."""
+        z = self.logits(vectors) / self.temperature
+        return softmax(z + self.title_weight * np.asarray(named, dtype=np.float64))
+
+    def confidences(self, vectors: np.ndarray, named: np.ndarray | None = None) -> np.ndarray:
         """What a shopper is shown and the attribute floor reads: the probabilities with the
-        top label's confidence calibrated by the map (see :func:`top_calibrated`)."""
-        return top_calibrated(self.probabilities(vectors), self.confidence_map)
+        top label's confidence calibrated by the map (see :func:`top_calibrated`). With
+        ``named`` and title evidence, a row whose title names a label is scored photo and
+        title together and calibrated by the title map; every other row by the photo alone."""
+        out = top_calibrated(self.probabilities(vectors), self.confidence_map)
+        if named is None or self.title_weight <= 0:
+            return out
+        named = np.asarray(named, dtype=np.float64)
+        titled = named.any(axis=1)
+        if titled.any():
+            vectors = np.asarray(vectors)
+            fused = self.probabilities_titled(vectors[titled], named[titled])
+            out[titled] = top_calibrated(fused, self.title_map)
+        return out
+
+
+MIN_TITLE_ROWS = 100  # fewer calibration rows whose title names a label: no title evidence
+
+
+def title_evidence_fit(
+    head: Head, *, vectors: np.ndarray, named: np.ndarray, targets: np.ndarray,
+    min_rows: int = MIN_TITLE_ROWS,
+) -> dict:  # fmt: skip
+    """Fit ``head``'s title evidence on calibration rows: the weight minimising the negative
+    log-likelihood of softmax(logits / T + w · named) over rows whose title names a label and
+    whose target is known, then the top label's confidence map on those rows (isotonic, as
+    :func:`head_fit`). Too few such rows: the head keeps reading the photo only. Returns what
+    it fitted."""
+    from scipy.optimize import minimize_scalar  # noqa: PLC0415
+
+    named, targets = np.asarray(named, dtype=np.float64), np.asarray(targets)
+    rows = (targets >= 0) & named.any(axis=1)
+    head.title_weight, head.title_map = 0.0, None
+    if rows.sum() < min_rows:
+        return {"rows": int(rows.sum()), "weight": 0.0, "skipped": f"fewer than {min_rows} rows"}
+    z = head.logits(np.asarray(vectors)[rows]) / head.temperature
+    m, y = named[rows], targets[rows]
+
+    def nll(w: float) -> float:
+        p = softmax(z + w * m)[np.arange(len(y)), y]
+        return float(-np.log(p + 1e-12).mean())
+
+    head.title_weight = float(minimize_scalar(nll, bounds=(0.0, 30.0), method="bounded").x)
+    probs = head.probabilities_titled(np.asarray(vectors)[rows], m)
+    head.title_map = confidence_map_fit(probs.max(axis=1), probs.argmax(axis=1) == y)
+    return {
+        "rows": int(rows.sum()),
+        "weight": head.title_weight,
+        "map_knots": len(head.title_map.x) if head.title_map is not None else 0,
+    }
+
+
+def title_evidence_check(
+    head: Head, *, vectors: np.ndarray, named: np.ndarray, targets: np.ndarray
+) -> dict:
+    """Accuracy and ECE of ``head`` on check rows with a known target: photo only, and with
+    the titles (what is stored), over all of them and over those whose title names a label."""
+    named, targets = np.asarray(named, dtype=np.float64), np.asarray(targets)
+    known = targets >= 0
+    vectors, named, targets = np.asarray(vectors)[known], named[known], targets[known]
+    titled = named.any(axis=1)
+    out: dict = {"rows": int(known.sum()), "titled_rows": int(titled.sum())}
+    for name, probs in (
+        ("photo", head.confidences(vectors)),
+        ("photo_and_title", head.confidences(vectors, named)),
+    ):
+        for part, rows in (("all", np.ones(len(targets), bool)), ("titled", titled)):
+            if rows.any():
+                out[f"{name}_{part}_accuracy"] = float(
+                    (probs[rows].argmax(1) == targets[rows]).mean()
+                )
+                out[f"{name}_{part}_ece"] = expected_calibration_error(probs[rows], targets[rows])
+    return out
 
 
 def head_fit(
@@ -317,6 +397,11 @@ class SpaceHeads:
                     tensors[f"{facet}.confidence_{axis}"] = np.ascontiguousarray(
                         getattr(head.confidence_map, axis), dtype=np.float64
                     )
+            if head.title_map is not None:
+                for axis in ("x", "y"):
+                    tensors[f"{facet}.title_confidence_{axis}"] = np.ascontiguousarray(
+                        getattr(head.title_map, axis), dtype=np.float64
+                    )
         if self.domain is not None:
             tensors["domain.centroids"] = np.ascontiguousarray(
                 self.domain.centroids, dtype=np.float16
@@ -325,6 +410,7 @@ class SpaceHeads:
             "format": FORMAT_VERSION,
             "labels": {facet: head.labels for facet, head in self.heads.items()},
             "temperature": {facet: head.temperature for facet, head in self.heads.items()},
+            "title_weight": {facet: head.title_weight for facet, head in self.heads.items()},
             "zero_shot_temperature": self.zero_shot_temperature,
             "relevance": {m: vars(r) for m, r in self.relevance.items()},
             "type_rerank_weight": self.type_rerank_weight,
@@ -358,6 +444,13 @@ class SpaceHeads:
                 )
                 if f"{facet}.confidence_x" in tensors
                 else None,  # files before the map: temperature only
+                title_weight=float(meta.get("title_weight", {}).get(facet, 0.0)),
+                title_map=ConfidenceMap(
+                    x=tensors[f"{facet}.title_confidence_x"].astype(np.float64),
+                    y=tensors[f"{facet}.title_confidence_y"].astype(np.float64),
+                )
+                if f"{facet}.title_confidence_x" in tensors
+                else None,  # files before title evidence: the photo only
             )
             for facet, labels in meta["labels"].items()
         }
@@ -428,12 +521,38 @@ def _p_at_10(scores: np.ndarray, labels: np.ndarray, query_rows: np.ndarray) -> 
     return np.asarray(out)
 
 
+def head_title_evidence(
+    head: Head, *, vectors: np.ndarray, values: list[str | None], titles: list[str | None],
+    calib_rows: np.ndarray, check_rows: np.ndarray,
+) -> dict:  # fmt: skip
+    """Fit ``head``'s title evidence on ``calib_rows`` and check it on ``check_rows`` (rows of
+    ``vectors`` / ``values`` / ``titles``; values are labels, None = unknown). Returns the fit
+    and the check (:func:`title_evidence_fit`, :func:`title_evidence_check`)."""
+    from visualsearch.attributes import labels_named_matrix  # noqa: PLC0415
+
+    index = {label: j for j, label in enumerate(head.labels)}
+    lab = [(v or "").strip().lower() or None for v in values]
+
+    def part(rows):
+        rows = np.asarray(rows, dtype=int)
+        targets = np.array([index.get(lab[i], -1) if lab[i] else -1 for i in rows], dtype=int)
+        named = labels_named_matrix([titles[i] for i in rows], head.labels)
+        return np.asarray(vectors)[rows], named, targets
+
+    c_vec, c_named, c_targets = part(calib_rows)
+    fitted = title_evidence_fit(head, vectors=c_vec, named=c_named, targets=c_targets)
+    k_vec, k_named, k_targets = part(check_rows)
+    return {"fit": fitted,
+            "check": title_evidence_check(head, vectors=k_vec, named=k_named, targets=k_targets)}  # fmt: skip
+
+
 def space_heads_fit(
     *,
     vectors: np.ndarray,
     values: dict[str, list[str | None]],
     fit_rows: np.ndarray,
     val_rows: np.ndarray,
+    titles: list[str | None] | None = None,
     rerank_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0),
     floor_cost: float = 0.005,
     raw: np.ndarray | None = None,
@@ -449,7 +568,9 @@ def space_heads_fit(
     relevance is calibrated on the validation queries' top 50, and the photo floor is the highest
     whose validation P@10 cost is at most ``floor_cost``. With ``raw`` (the frozen tower's
     features of every row, the raw channel) the training domain is fitted too, and the raw
-    cosines get their own relevance calibration and floor ("raw").
+    cosines get their own relevance calibration and floor ("raw"). With ``titles`` (each row's
+    product title, independent of its labels) the heads get title evidence, fitted on the same
+    calibration half (:func:`head_title_evidence`).
     """
     vectors = np.asarray(vectors, dtype=np.float64)
     calib, check = val_rows[::2], val_rows[1::2]
@@ -484,6 +605,11 @@ def space_heads_fit(
             else None,
             "val_ece": expected_calibration_error(probs, targets[known]) if known.any() else None,
         }
+        if titles is not None:
+            report[f"title_{facet}"] = head_title_evidence(
+                head, vectors=vectors, values=lab, titles=titles, calib_rows=calib,
+                check_rows=check,
+            )  # fmt: skip
         heads.heads[facet] = head
     if "category" not in heads.heads:
         return heads, report

@@ -66,6 +66,15 @@ def images_embedding_status(
     return out
 
 
+def images_embedded(*, space: EmbeddingSpace) -> list[int]:
+    """Image ids that have a vector in ``space``."""
+    return list(
+        ImageEmbedding.objects.filter(space=space)
+        .order_by("image_id")
+        .values_list("image_id", flat=True)
+    )
+
+
 def attributes_missing(*, space: EmbeddingSpace) -> list[int]:
     """Image ids that have a vector in ``space`` but no zero-shot attributes yet."""
     return list(

@@ -98,7 +98,8 @@ def images_embed(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
     vectors, raws = images_encode(embedder, decoded)
     if raws is not None and raws.shape[1] != spaces.space_raw_dim(space):
         raws = None  # the space has no raw channel (no training domain in its heads)
-    attributes = attributes_top(vectors=vectors, embedder=embedder, pretrained=space.pretrained)
+    attributes = attributes_top(vectors=vectors, embedder=embedder, pretrained=space.pretrained,
+                                titles=_titles_of([r.product_id for r in rows]))  # fmt: skip
     with transaction.atomic():
         existing = set(
             ProductImage.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True)
@@ -135,18 +136,31 @@ def _announce_vectors(*, space: EmbeddingSpace, product_ids: list[int]) -> None:
         )
 
 
-def attributes_top(*, vectors, embedder, pretrained: str) -> list[dict[str, tuple[str, float]]]:
+def _titles_of(product_ids: Sequence[int]) -> list[str]:
+    """The titles of these products, in order (one per id; "" for a product since deleted)."""
+    titles = dict(Product.objects.filter(pk__in=set(product_ids)).values_list("pk", "title"))
+    return [titles.get(pk, "") for pk in product_ids]
+
+
+def attributes_top(
+    *, vectors, embedder, pretrained: str, titles: Sequence[str] | None = None
+) -> list[dict[str, tuple[str, float]]]:
     """Per image vector, per taxonomy facet: its most likely label and that label's confidence,
     from the space's calibrated heads where it has them (``heads.safetensors`` beside its
     checkpoint ``pretrained``), else zero-shot. What is stored as `ImageAttribute` rows (the
-    confidence floor is applied when they are read).
+    confidence floor is applied when they are read). ``titles`` (one per vector, its product's
+    title) let heads with title evidence read the labels a title names: "Navy Blue Shirt"
+    makes navy blue likelier than the photo alone says.
 
     The label prompts are embedded once per embedder (i.e. per space) per process
     (``attributes.label_embeddings`` caches them)."""
 
     if len(vectors) == 0:
         return []
-    scored = attributes_score(vectors, embedder, top_k=1, heads=heads_load(pretrained))
+    scored = attributes_score(
+        vectors, embedder, top_k=1, heads=heads_load(pretrained),
+        titles=list(titles) if titles is not None else None,
+    )  # fmt: skip
     return [{facet: labels[0] for facet, labels in row.items()} for row in scored]
 
 
@@ -171,13 +185,20 @@ def _attributes_write(
     return len(scored)
 
 
-def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace) -> int:
-    """Backfill zero-shot attributes from the stored vectors of images that have none yet in
-    ``space`` (vectors written before attributes existed). Idempotent. Returns images written."""
+def image_attributes_compute(
+    *, image_ids: Sequence[int], space: EmbeddingSpace, refresh: bool = False
+) -> int:
+    """Backfill attributes from the stored vectors of images that have none yet in ``space``
+    (vectors written before attributes existed); with ``refresh``, recompute them even where
+    they exist (the product's title changed). Idempotent. Returns images written."""
 
-    done = set(
-        ImageAttribute.objects.filter(space=space, image_id__in=image_ids).values_list(
-            "image_id", flat=True
+    done = (
+        set()
+        if refresh
+        else set(
+            ImageAttribute.objects.filter(space=space, image_id__in=image_ids).values_list(
+                "image_id", flat=True
+            )
         )
     )
     stored = list(
@@ -189,8 +210,9 @@ def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace)
         return 0
     vectors = np.stack([halfvec_decode(v) for *_, v in stored])
     scored = attributes_top(
-        vectors=vectors, embedder=spaces.embedder_for(space), pretrained=space.pretrained
-    )
+        vectors=vectors, embedder=spaces.embedder_for(space), pretrained=space.pretrained,
+        titles=_titles_of([row[1] for row in stored]),
+    )  # fmt: skip
     with transaction.atomic():
         alive = set(
             ImageEmbedding.objects.filter(
@@ -205,11 +227,14 @@ def image_attributes_compute(*, image_ids: Sequence[int], space: EmbeddingSpace)
         )
 
 
-def attributes_enqueue(*, image_ids: Sequence[int], space: EmbeddingSpace) -> None:
-    """Send attribute backfill jobs (``reconcile`` calls this)."""
+def attributes_enqueue(
+    *, image_ids: Sequence[int], space: EmbeddingSpace, refresh: bool = False
+) -> None:
+    """Send attribute backfill jobs (``reconcile`` calls this); ``refresh`` recomputes
+    attributes that exist (new heads)."""
 
     for start in range(0, len(image_ids), 256):
-        tasks.image_attributes_task.send(list(image_ids[start : start + 256]), space.pk)
+        tasks.image_attributes_task.send(list(image_ids[start : start + 256]), space.pk, refresh)
 
 
 def image_failure_record(*, image: ProductImage, space: EmbeddingSpace, reason: str,
@@ -225,7 +250,9 @@ def image_failure_record(*, image: ProductImage, space: EmbeddingSpace, reason: 
 
 
 def titles_embed(*, product_ids: Sequence[int], space: EmbeddingSpace) -> int:
-    """(Re-)embed product titles whose stored text differs from the current one."""
+    """(Re-)embed product titles whose stored text differs from the current one. Where the
+    space's heads read titles, the images of a product whose title changed get their
+    attributes recomputed too."""
     products = list(Product.objects.filter(pk__in=product_ids))
     stored = dict(
         TitleEmbedding.objects.filter(space=space, product_id__in=product_ids).values_list(
@@ -243,4 +270,14 @@ def titles_embed(*, product_ids: Sequence[int], space: EmbeddingSpace) -> int:
                 product_id=product.pk, space=space, defaults={"vector": vec.tolist(), "text": text}
             )
         _announce_vectors(space=space, product_ids=[p.pk for p in todo])
+    changed = [p.pk for p in todo if p.pk in stored]  # a first embedding: images do their own
+    heads = heads_load(space.pretrained)
+    if changed and heads is not None and any(h.title_weight > 0 for h in heads.heads.values()):
+        image_ids = list(
+            ImageEmbedding.objects.filter(space=space, product_id__in=changed).values_list(
+                "image_id", flat=True
+            )
+        )
+        if image_ids:
+            image_attributes_compute(image_ids=image_ids, space=space, refresh=True)
     return len(todo)

@@ -32,10 +32,10 @@ def titles_embed_task(product_ids: list[int], space_id: int) -> None:
 @dramatiq.actor(
     actor_name="image_attributes_task", queue_name="embedding", time_limit=600_000, **RETRY
 )
-def image_attributes_task(image_ids: list[int], space_id: int) -> None:
+def image_attributes_task(image_ids: list[int], space_id: int, refresh: bool = False) -> None:
     space = _space(space_id)
     if space is not None:
-        services.image_attributes_compute(image_ids=image_ids, space=space)
+        services.image_attributes_compute(image_ids=image_ids, space=space, refresh=refresh)
 
 
 @dramatiq.actor(

@@ -70,6 +70,15 @@ def test_the_default_space_is_assembled_from_the_wheels_and_activated_without_tr
     assert default_space_ensure().pk == space.pk
     assert checkpoint.stat().st_mtime_ns == stamp
     assert EmbeddingSpace.objects.count() == 1
+    # heads shipped since the assembly (a refit of the calibration) replace the stale copy
+    copy = checkpoint.with_name(HEADS_FILE)
+    shipped = copy.read_bytes()
+    copy.write_bytes(b"stale heads")
+    default_space_ensure()
+    assert copy.read_bytes() == shipped
+    assert checkpoint.stat().st_mtime_ns == stamp
+    # the shipped heads read titles: a title naming a colour moves the stored attribute
+    assert heads.heads["colour"].title_weight > 0 and heads.heads["category"].title_weight > 0
 
 
 def test_the_assembled_space_gives_the_same_vectors_on_every_assembly(tmp_path):

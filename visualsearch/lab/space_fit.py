@@ -11,7 +11,9 @@ fitted here is small and goes into ``visualsearch/weights/``:
    (photo, title) plus supervised prompt terms for articleType and baseColour,
    ``offline_model.Supervision``), early-stopped on validation loss;
 2. linear heads for colour and item type over the image vectors, each temperature-scaled on
-   half of validation and checked (accuracy, ECE) on the other half;
+   half of validation and checked (accuracy, ECE) on the other half, with the title evidence
+   of ``heads.head_title_evidence`` fitted and checked on the same halves (``manage.py
+   title_fit`` refits only that on the product path's vectors: how the shipped file got it);
 3. zero-shot temperatures for style (the set's ``usage``), season and pattern (title words);
 4. the photo re-rank weight (P(same type) added to the cosine), the relevance calibration of
    photo and text scores, and the text floor, all chosen on validation, the floor against a list
@@ -337,6 +339,7 @@ def run_fit(
         fit_rows=fit,
         val_rows=val,
         raw=raw_img[:, : trunk.raw_channel_dim],
+        titles=[p.title for p in products],
     )
     report |= heads_report
     best_beta = heads.type_rerank_weight

@@ -12,7 +12,14 @@ class Command(BaseCommand):
         "(their message was lost or their worker died)."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--refresh-attributes", action="store_true",
+            help="recompute the stored attributes of every embedded image in the active space "
+            "(after its heads changed, e.g. new shipped heads)",
+        )  # fmt: skip
+
+    def handle(self, *args, refresh_attributes=False, **options):
         resumed = import_jobs_resume()
         if resumed:
             self.stdout.write(f"queued again {len(resumed)} import jobs: {resumed}")
@@ -22,8 +29,13 @@ class Command(BaseCommand):
             return
         image_ids, product_ids = selectors.embeddings_missing(space=space)
         services.embeddings_enqueue(image_ids=image_ids, product_ids=product_ids)
-        attribute_ids = selectors.attributes_missing(space=space)
-        services.attributes_enqueue(image_ids=attribute_ids, space=space)
+        if refresh_attributes:
+            attribute_ids = selectors.images_embedded(space=space)
+        else:
+            attribute_ids = selectors.attributes_missing(space=space)
+        services.attributes_enqueue(
+            image_ids=attribute_ids, space=space, refresh=refresh_attributes
+        )
         self.stdout.write(
             f"space {space.name}: enqueued {len(image_ids)} images, {len(product_ids)} titles "
             f"and {len(attribute_ids)} images for attributes"
