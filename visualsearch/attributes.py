@@ -9,6 +9,7 @@ costs one matrix product per facet. Pure: no ORM.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import weakref
@@ -177,6 +178,7 @@ def colour_named(text: str, labels: list[str]) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=65536)
 def _forms(word: str) -> frozenset[str]:
     """The forms a word may take as a label: itself and its singulars ("ties" → "tie",
     "dresses" → "dress", "hoodies" → "hoody"), so plural and singular names meet."""
@@ -190,39 +192,55 @@ def _forms(word: str) -> frozenset[str]:
     return frozenset(forms)
 
 
-def _same(a: frozenset[str], b: frozenset[str]) -> bool:
-    return not a.isdisjoint(b)
+@functools.lru_cache(maxsize=64)
+def _label_index(labels: tuple[str, ...]) -> dict[str, list[tuple[int, str, tuple]]]:
+    """{a form of a label's first word: [(priority, label, its words' forms)]}; priority 0 is
+    the label with the most words, then the longest."""
+    index: dict[str, list[tuple[int, str, tuple]]] = {}
+    ordered = sorted(labels, key=lambda x: (-len(x.split()), -len(x), x))
+    for priority, label in enumerate(ordered):
+        parts = tuple(_forms(w) for w in _WORD.findall(label.lower()))
+        for form in parts[0] if parts else ():
+            index.setdefault(form, []).append((priority, label, parts))
+    return index
+
+
+@functools.lru_cache(maxsize=65536)
+def _labels_named(text: str, labels: tuple[str, ...]) -> tuple[str, ...]:
+    tokens = _WORD.findall(text.lower())
+    words = [_forms(w) for w in tokens]
+    joined = [_forms(a + b) for a, b in zip(tokens, tokens[1:], strict=False)]
+    index = _label_index(labels)
+    matches = set()  # (priority, written together, start, words taken, label)
+    for i, forms in enumerate(words):
+        for form in forms:
+            for priority, label, parts in index.get(form, ()):
+                n = len(parts)
+                if i + n <= len(words) and all(
+                    not words[i + j].isdisjoint(parts[j]) for j in range(1, n)
+                ):
+                    matches.add((priority, 0, i, n, label))
+    for i, forms in enumerate(joined):
+        for form in forms:
+            for priority, label, parts in index.get(form, ()):
+                if len(parts) == 1:
+                    matches.add((priority, 1, i, 2, label))
+    taken = [False] * len(words)
+    found: list[str] = []
+    for _, _, i, n, label in sorted(matches):
+        if label in found or any(taken[i : i + n]):
+            continue
+        taken[i : i + n] = [True] * n
+        found.append(label)
+    return tuple(found)
 
 
 def labels_named(text: str, labels: list[str]) -> list[str]:
     """The labels that ``text`` (a product title) names as whole words, in any number: "Navy
     Blue T-Shirts" names "navy blue" and "tshirts". Longer labels are matched first and the words
     they use are taken, so "navy blue" leaves no "blue"; a one-word label also matches two
-    adjacent words written together ("t shirt" → "tshirts")."""
-    tokens = _WORD.findall((text or "").lower())
-    words = [_forms(w) for w in tokens]
-    joined = [_forms(a + b) for a, b in zip(tokens, tokens[1:], strict=False)]
-    taken = [False] * len(words)
-    found: list[str] = []
-    for label in sorted(labels, key=lambda x: (-len(x.split()), -len(x), x)):
-        parts = [_forms(w) for w in _WORD.findall(label.lower())]
-        if not parts:
-            continue
-        n, hit = len(parts), None
-        for i in range(len(words) - n + 1):
-            if not any(taken[i : i + n]) and all(_same(words[i + j], parts[j]) for j in range(n)):
-                hit = (i, n)
-                break
-        if hit is None and n == 1:
-            for i, forms in enumerate(joined):
-                if not (taken[i] or taken[i + 1]) and _same(forms, parts[0]):
-                    hit = (i, 2)
-                    break
-        if hit is not None:
-            for j in range(hit[0], hit[0] + hit[1]):
-                taken[j] = True
-            found.append(label)
-    return found
+    adjacent words written together ("t shirt" → "tshirts"). Cached per (text, labels)."""
+    return list(_labels_named(text or "", tuple(labels)))
 
 
 def labels_named_matrix(texts: list[str | None], labels: list[str]) -> np.ndarray:

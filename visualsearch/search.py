@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
 from visualsearch import spaces
-from visualsearch.attributes import modifier_split, negative_attributes
+from visualsearch.attributes import labels_named_matrix, modifier_split, negative_attributes
 from visualsearch.embedders import images_encode
 from visualsearch.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse, keyword_normalise
 from visualsearch.heads import SpaceHeads, heads_load
@@ -532,6 +532,7 @@ def _photo_scores(
     heads: SpaceHeads | None,
     colour: str | None,
     modifier_vector: np.ndarray | None,
+    titles: dict[int, str] | None = None,
 ) -> tuple[list[tuple[int, float]], dict[int, float]]:
     """(ranked (product id, score) best first, {product id: photo score}) re-scored from the
     candidates' vectors with the space's calibrated heads.
@@ -542,7 +543,11 @@ def _photo_scores(
     do, and it is what the relevance is calibrated on. With a colour modifier the
     ranking score is ``modifier["text"]`` · cos(``modifier_vector``) + ``modifier["photo"]`` ·
     photo score + ``modifier["colour"]`` · P(candidate has that colour). Without heads the
-    cosines are returned as they are."""
+    cosines are returned as they are. With ``titles`` ({product id: title}) and a type head
+    with title evidence, the ranking's P(same item type) reads each candidate's type from its
+    photo and its title (:meth:`~visualsearch.heads.Head.probabilities_titled`), except under
+    a colour modifier (its weights were chosen without it); the photo score returned for
+    relevance keeps the photo-only term it was calibrated on."""
     if heads is None or not ranked or not vectors:
         return ranked, dict(ranked)
     ids = [pid for pid, _ in ranked]
@@ -556,10 +561,20 @@ def _photo_scores(
         photo, known = cosines, False
     else:
         query_types = type_head.probabilities(np.atleast_2d(query_vectors[0]))[0]
-        same_type = type_head.probabilities(matrix) @ query_types
+        candidate_types = type_head.probabilities(matrix)
+        same_type = candidate_types @ query_types
         photo = cosines + heads.type_rerank_weight * same_type  # what relevance is calibrated on
         known = float(query_types.max()) >= float(settings.ATTRIBUTE_MIN_CONFIDENCE)
-    scores = photo if known else cosines
+        if titles is not None and type_head.title_weight > 0 and not colour:
+            named = labels_named_matrix([titles.get(pid, "") for pid in ids], type_head.labels)
+            titled = named.any(axis=1)
+            if titled.any():
+                candidate_types[titled] = type_head.probabilities_titled(
+                    matrix[titled], named[titled]
+                )
+                same_type = candidate_types @ query_types
+    ranking = cosines + heads.type_rerank_weight * same_type if type_head is not None else cosines
+    scores = ranking if known else cosines
     colour_head = heads.heads.get("colour")
     if colour and colour_head is not None and colour in colour_head.labels:
         weights = heads.modifier
@@ -664,6 +679,13 @@ def category_vote(
     best = max(shares.values(), default=0.0)
     rescored = [(pid, score + weight * shares.get(pid, best)) for pid, score in ranked]
     return sorted(rescored, key=lambda row: (-row[1], row[0]))
+
+
+def _titles(product_ids: list[int]) -> dict[int, str] | None:
+    """{product id: title} for the type re-rank's title evidence; None when it is off."""
+    if not settings.SEARCH_TYPE_RERANK_TITLES or not product_ids:
+        return None
+    return dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "title"))
 
 
 def _categories(product_ids: list[int]) -> dict[int, object]:
@@ -815,6 +837,7 @@ def products_search(
         heads=heads,
         colour=colour,
         modifier_vector=modifier_vector,
+        titles=_titles([pid for pid, _ in ranked]) if heads is not None else None,
     )
     if expand and not colour:
         ranked = _expanded(query_vectors=vectors_in, ranked=ranked, vectors=vectors, heads=heads)

@@ -306,6 +306,10 @@ SEARCH_CATEGORY_VOTE_WEIGHT = env_float("SEARCH_CATEGORY_VOTE_WEIGHT", 1.0, low=
 # validation (docs/benchmarks.md, "The category vote").
 SEARCH_CATEGORY_VOTE_TOP = env_int("SEARCH_CATEGORY_VOTE_TOP", 10, minimum=1)
 SEARCH_CATEGORY_VOTE_DISCOUNT = env_bool("SEARCH_CATEGORY_VOTE_DISCOUNT", True)
+# Photo queries' type re-rank reads each candidate's item type from its photo and, where the
+# space's type head has title evidence, the type its title names (docs/benchmarks.md, "Title
+# evidence"); the relevance and the floor still read the photo alone.
+SEARCH_TYPE_RERANK_TITLES = env_bool("SEARCH_TYPE_RERANK_TITLES", False)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

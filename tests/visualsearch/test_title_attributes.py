@@ -224,3 +224,64 @@ def test_reconcile_refresh_recomputes_attributes_stored_before_the_heads_read_ti
     finally:
         threading.Thread(target=worker.stop, daemon=True).start()
     assert _stored_colour(product).value == "blue"
+
+
+# --- photo search: the type re-rank reads candidates' titles ------------------------------------
+
+
+def _typed_heads(title_weight: float) -> SpaceHeads:
+    types = ["scarf", "bag"]
+    head = Head(labels=types, weight=np.stack([10 * axis(t) for t in types]), bias=np.zeros(2),
+                title_weight=title_weight)  # fmt: skip
+    return SpaceHeads(heads={"category": head}, type_rerank_weight=2.0)
+
+
+def _two_candidates():
+    """A scarf photo as the query; candidate 1 looks like a bag but its title says scarf,
+    candidate 2 is a bag and nearer the query's photo."""
+    query = axis("red", "scarf")
+    vectors = {1: axis("red", "bag"), 2: axis("red", "red", "bag")}
+    ranked = sorted(((pid, float(v @ query)) for pid, v in vectors.items()), key=lambda r: -r[1])
+    return query, vectors, ranked, {1: "Red wool scarf", 2: "Red leather bag"}
+
+
+def test_the_type_rerank_reads_a_candidates_title_and_relevance_stays_the_photos():
+    from visualsearch.search import _photo_scores  # noqa: PLC0415
+
+    query, vectors, ranked, titles = _two_candidates()
+    heads = _typed_heads(title_weight=8.0)
+    plain, plain_photo = _photo_scores(query_vectors=[query], ranked=ranked, vectors=vectors,
+                                       heads=heads, colour=None, modifier_vector=None)  # fmt: skip
+    assert [pid for pid, _ in plain] == [2, 1]
+    read, read_photo = _photo_scores(query_vectors=[query], ranked=ranked, vectors=vectors,
+                                     heads=heads, colour=None, modifier_vector=None,
+                                     titles=titles)  # fmt: skip
+    assert [pid for pid, _ in read] == [1, 2]
+    assert read_photo == pytest.approx(plain_photo)  # what relevance and the floor read
+    # heads without title evidence ignore titles
+    flat = _typed_heads(title_weight=0.0)
+    same, _ = _photo_scores(query_vectors=[query], ranked=ranked, vectors=vectors, heads=flat,
+                            colour=None, modifier_vector=None, titles=titles)  # fmt: skip
+    assert [pid for pid, _ in same] == [2, 1]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("on", [False, True])
+def test_photo_search_reads_titles_in_the_type_rerank_when_the_setting_is_on(
+    tmp_path, settings, word_embedder, on
+):
+    from visualsearch.search import products_search  # noqa: PLC0415
+
+    settings.SEARCH_TYPE_RERANK_TITLES = on
+    settings.SEARCH_CATEGORY_VOTE_WEIGHT = 0.0
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"unused")
+    _typed_heads(title_weight=8.0).save(checkpoint.with_name(HEADS_FILE))
+    space = space_register(name="typed", architecture="x", pretrained=str(checkpoint),
+                           dimension=DIM)  # fmt: skip
+    query, vectors, _, titles = _two_candidates()
+    scarf = add(space, vectors[1], title=titles[1])
+    bag = add(space, vectors[2], title=titles[2])
+    found = products_search(space=space, query_vector=query, k=2)
+    order = [product.pk for product, _ in found.results]
+    assert order == ([scarf.pk, bag.pk] if on else [bag.pk, scarf.pk])
