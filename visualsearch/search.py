@@ -26,7 +26,12 @@ from django.db import connection, transaction
 from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
 from visualsearch import spaces
-from visualsearch.attributes import labels_named_matrix, modifier_split, negative_attributes
+from visualsearch.attributes import (
+    labels_named,
+    labels_named_matrix,
+    modifier_split,
+    negative_attributes,
+)
 from visualsearch.embedders import images_encode
 from visualsearch.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse, keyword_normalise
 from visualsearch.heads import SpaceHeads, heads_load
@@ -408,9 +413,10 @@ def _keyword_candidates(
 
 def _signals_exact(
     *, space: EmbeddingSpace, query_vector: np.ndarray, text: str, product_ids: list[int]
-) -> tuple[dict[int, tuple[float, str]], dict[int, float], dict[int, float]]:
+) -> tuple[dict[int, tuple[float, str]], dict[int, float], dict[int, float], dict[int, str]]:
     """For the union of candidates, every signal computed exactly: the best image (cosine, vector
-    text), the title cosine and the full-text rank (0 where the document does not match)."""
+    text), the title cosine and the full-text rank (0 where the document does not match); and
+    the products' titles."""
     dim = int(space.dimension)
     literal = vector_literal(query_vector)
     ids = [int(i) for i in product_ids]
@@ -431,12 +437,51 @@ def _signals_exact(
         )
         titles = {pid: 1.0 - float(d) for pid, d in cursor.fetchall()}
         cursor.execute(
-            f"SELECT p.id, ts_rank_cd(p.search_document, websearch_to_tsquery('english', %s)) "
-            f"FROM {Product._meta.db_table} p WHERE p.id = ANY(%s)",
+            f"SELECT p.id, ts_rank_cd(p.search_document, websearch_to_tsquery('english', %s)), "
+            f"p.title FROM {Product._meta.db_table} p WHERE p.id = ANY(%s)",
             [text, ids],
         )
-        keywords = {pid: float(rank) for pid, rank in cursor.fetchall()}
-    return images, titles, keywords
+        rows = cursor.fetchall()
+    keywords = {pid: float(rank) for pid, rank, _ in rows}
+    return images, titles, keywords, {pid: title for pid, _, title in rows}
+
+
+# The facets a text query is read for by the facet term: the colour and the item-type heads.
+FACET_HEADS = ("colour", "category")
+
+
+def facet_term(
+    *, heads: SpaceHeads | None, text: str, vectors: dict[int, np.ndarray],
+    titles: dict[int, str], ids: list[int],
+) -> np.ndarray:  # fmt: skip
+    """Per id in ``ids``: P(the colour ``text`` names) · P(the item type it names), from the
+    space's calibrated heads reading the product's best image and, where the head has title
+    evidence, its title (:meth:`~visualsearch.heads.Head.probabilities_titled`): "navy blue
+    tshirts" scores a navy blue T-shirt near 1 and a navy blue shirt near 0. A facet the query
+    does not name counts 1; all 0 when it names neither, without heads, or for a product
+    without an image vector."""
+    term = np.zeros(len(ids))
+    if heads is None:
+        return term
+    named = []
+    for facet in FACET_HEADS:
+        head = heads.heads.get(facet)
+        labels = labels_named(text, head.labels) if head is not None else []
+        if labels:
+            named.append((head, head.labels.index(labels[0])))
+    have = [i for i, pid in enumerate(ids) if pid in vectors]
+    if not named or not have:
+        return term
+    matrix = np.stack([vectors[ids[i]] for i in have])
+    product = np.ones(len(have))
+    for head, label in named:
+        if head.title_weight > 0:
+            marks = labels_named_matrix([titles.get(ids[i], "") for i in have], head.labels)
+            product *= head.probabilities_titled(matrix, marks)[:, label]
+        else:
+            product *= head.probabilities(matrix)[:, label]
+    term[have] = product
+    return term
 
 
 def fusion_weights() -> FusionWeights:
@@ -950,9 +995,11 @@ def products_search_hybrid(
     three signals are then computed exactly and fused::
 
         score = w_image · cos(q, best image) + w_title · cos(q, title) + w_keyword · s/(s + k)
+                + w_facet · P(named colour) · P(named item type)
 
-    with s = ts_rank_cd (0 when the text does not match) and a missing vector counting as 0.
-    Weights come from settings (FUSION_*), defaulting to ``fusion.DEFAULT_WEIGHTS``.
+    with s = ts_rank_cd (0 when the text does not match) and a missing vector counting as 0; the
+    last term is :func:`facet_term` (a ranking term: ``min_score`` and the relevance read the
+    rest). Weights come from settings (FUSION_*), defaulting to ``fusion.DEFAULT_WEIGHTS``.
     """
     started = time.perf_counter()
     weights = weights or fusion_weights()
@@ -975,7 +1022,7 @@ def products_search_hybrid(
     )
     keyword_rows = _keyword_candidates(space=space, text=text, filters=filters, limit=limit)
     union = sorted({row[0] for row in image_rows + title_rows + keyword_rows})
-    images, titles, keywords = _signals_exact(
+    images, titles, keywords, product_titles = _signals_exact(
         space=space, query_vector=query_vector, text=text, product_ids=union
     )
     image_sim = np.array([images.get(pid, (0.0, ""))[0] for pid in union])
@@ -983,25 +1030,35 @@ def products_search_hybrid(
     keyword = np.array([keywords.get(pid, 0.0) for pid in union])
     fused = fuse(image_sim=image_sim, title_sim=title_sim, keyword=keyword, weights=weights)
     keyword_part = keyword_normalise(keyword, k=weights.keyword_k)
+    heads = space_heads(space)
+    facet_weight = float(settings.FUSION_FACET_WEIGHT) if heads is not None else 0.0
+    vectors = (
+        {pid: halfvec_decode(vec) for pid, (_, vec) in images.items() if vec}
+        if diversity > 0 or facet_weight > 0
+        else {}
+    )
+    facets = (
+        facet_term(heads=heads, text=text, vectors=vectors, titles=product_titles, ids=union)
+        if facet_weight > 0
+        else np.zeros(len(union))
+    )
+    # min_score bounds the fused score; the facet term only re-orders.
+    scores = fused + facet_weight * facets
     parts = {
         pid: {
             "image": round(float(image_sim[i]), 6),
             "title": round(float(title_sim[i]), 6),
             "keyword": round(float(keyword_part[i]), 6),
             "keyword_rank": round(float(keyword[i]), 6),
+            "facets": round(float(facets[i]), 6),
         }
         for i, pid in enumerate(union)
     }
     ranked = sorted(
-        ((pid, float(fused[i])) for i, pid in enumerate(union)), key=lambda r: (-r[1], r[0])
-    )
-    if min_score is not None:
-        ranked = [(pid, score) for pid, score in ranked if score >= min_score]
-    vectors = (
-        {pid: halfvec_decode(vec) for pid, (_, vec) in images.items() if vec}
-        if diversity > 0
-        else {}
-    )
+        ((pid, float(scores[i])) for i, pid in enumerate(union)
+         if min_score is None or fused[i] >= min_score),
+        key=lambda r: (-r[1], r[0]),
+    )  # fmt: skip
     chosen, has_next, extra = _page(
         space=space, ranked=ranked, vectors=vectors, k=k, page=page, diversity=diversity
     )
@@ -1009,7 +1066,7 @@ def products_search_hybrid(
     # cosines, weighted as fused); a full-text match of every query word is always a match.
     semantic_weight = weights.image + weights.title
     extra["relevance"] = _relevance(
-        heads=space_heads(space),
+        heads=heads,
         mode="hybrid",
         scored={
             pid: (weights.image * parts[pid]["image"] + weights.title * parts[pid]["title"])

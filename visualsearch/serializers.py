@@ -181,6 +181,10 @@ class ScorePartsOutSerializer(serializers.Serializer):
     title = serializers.FloatField(help_text="cosine of the text and the title vector")
     keyword = serializers.FloatField(help_text="s/(s+k) of the full-text rank s")
     keyword_rank = serializers.FloatField(help_text="ts_rank_cd of the text on the product")
+    facets = serializers.FloatField(
+        help_text="P(the colour the text names) · P(the item type it names), read by the space's "
+        "heads from the product's photo and title; the score adds FUSION_FACET_WEIGHT times it"
+    )
 
 
 class HitOutSerializer(serializers.Serializer):

@@ -297,6 +297,11 @@ FUSION_IMAGE_WEIGHT = env_float("FUSION_IMAGE_WEIGHT", 0.5, low=0.0)
 FUSION_TITLE_WEIGHT = env_float("FUSION_TITLE_WEIGHT", 0.3, low=0.0)
 FUSION_KEYWORD_WEIGHT = env_float("FUSION_KEYWORD_WEIGHT", 0.6, low=0.0)
 FUSION_KEYWORD_K = env_float("FUSION_KEYWORD_K", 1.0, low=1e-6)
+# Hybrid text search's facet term: this weight times P(the colour the query names) · P(the item
+# type it names) of each candidate, from the space's heads reading its photo and its title
+# (visualsearch.search.facet_term); a ranking term only. 0.1 was chosen on validation
+# (docs/benchmarks.md, "The facet term of hybrid text search"); 0 turns it off.
+FUSION_FACET_WEIGHT = env_float("FUSION_FACET_WEIGHT", 0.1, low=0.0)
 # The category vote (visualsearch.search.category_vote) for photo queries: the weight of the
 # share of a query's top 10 results in each candidate's catalog category. 1.0 was chosen on
 # validation (visualsearch/lab/fusion_sweep.py photo; docs/benchmarks.md, "The category vote").
@@ -309,7 +314,7 @@ SEARCH_CATEGORY_VOTE_DISCOUNT = env_bool("SEARCH_CATEGORY_VOTE_DISCOUNT", True)
 # Photo queries' type re-rank reads each candidate's item type from its photo and, where the
 # space's type head has title evidence, the type its title names (docs/benchmarks.md, "Title
 # evidence"); the relevance and the floor still read the photo alone.
-SEARCH_TYPE_RERANK_TITLES = env_bool("SEARCH_TYPE_RERANK_TITLES", False)
+SEARCH_TYPE_RERANK_TITLES = env_bool("SEARCH_TYPE_RERANK_TITLES", True)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

@@ -183,3 +183,28 @@ def test_an_expanded_photo_search_keeps_the_photos_relevance(calibrated_space, c
         ).json()
         seen += [h["product"]["id"] for h in body["results"]]
     assert len(seen) == 9 and len(set(seen)) == 9
+
+
+def test_hybrid_search_ranks_by_the_facet_term_and_reports_it(calibrated_space, settings):
+    """Two products whose titles say nothing and whose photos are equally close to "red bag":
+    without the facet term the tie goes to the older, the scarf; with it the one the heads read
+    as a bag comes first, and score_parts shows the term."""
+    from visualsearch.search import products_search_hybrid  # noqa: PLC0415
+
+    scarf = add(calibrated_space, axis("red", "bag", "scarf", "scarf"), title="Item one")
+    bag = add(calibrated_space, axis("red", "bag", "velvet", "velvet"), title="Item two")
+    query = axis("red", "bag")
+
+    def run(weight):
+        settings.FUSION_FACET_WEIGHT = weight
+        return products_search_hybrid(space=calibrated_space, text="red bag", query_vector=query)
+
+    off, on = run(0.0), run(1.0)
+    assert [p.pk for p, _ in off.results] == [scarf.pk, bag.pk]
+    assert [p.pk for p, _ in on.results] == [bag.pk, scarf.pk]
+    assert on.parts[bag.pk]["facets"] > 0.9 > 0.1 > on.parts[scarf.pk]["facets"]
+    assert {pk: part["facets"] for pk, part in off.parts.items()} == {bag.pk: 0.0, scarf.pk: 0.0}
+    unfaceted = {p.pk: s for p, s in off.results}
+    for product, score in on.results:
+        assert score == pytest.approx(unfaceted[product.pk] + on.parts[product.pk]["facets"],
+                                      abs=1e-5)  # fmt: skip

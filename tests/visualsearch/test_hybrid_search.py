@@ -82,6 +82,7 @@ def test_a_title_keyword_match_the_image_vectors_miss_is_found(word_space, word_
         "title": 0.0,
         "keyword": 0.5,
         "keyword_rank": 1.0,
+        "facets": 0.0,
     }
 
 
