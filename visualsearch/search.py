@@ -578,6 +578,7 @@ def _photo_scores(
     colour: str | None,
     modifier_vector: np.ndarray | None,
     titles: dict[int, str] | None = None,
+    query_title: str | None = None,
 ) -> tuple[list[tuple[int, float]], dict[int, float]]:
     """(ranked (product id, score) best first, {product id: photo score}) re-scored from the
     candidates' vectors with the space's calibrated heads.
@@ -592,7 +593,9 @@ def _photo_scores(
     with title evidence, the ranking's P(same item type) reads each candidate's type from its
     photo and its title (:meth:`~visualsearch.heads.Head.probabilities_titled`), except under
     a colour modifier (its weights were chosen without it); the photo score returned for
-    relevance keeps the photo-only term it was calibrated on."""
+    relevance keeps the photo-only term it was calibrated on. ``query_title`` (the title of a
+    listed product whose look-alikes are asked for) is read the same way for the query's type,
+    with the same exception."""
     if heads is None or not ranked or not vectors:
         return ranked, dict(ranked)
     ids = [pid for pid, _ in ranked]
@@ -605,11 +608,11 @@ def _photo_scores(
     if type_head is None:
         photo, known = cosines, False
     else:
-        query_types = type_head.probabilities(np.atleast_2d(query_vectors[0]))[0]
+        query = np.atleast_2d(query_vectors[0])
+        query_types = type_head.probabilities(query)[0]
         candidate_types = type_head.probabilities(matrix)
         same_type = candidate_types @ query_types
         photo = cosines + heads.type_rerank_weight * same_type  # what relevance is calibrated on
-        known = float(query_types.max()) >= float(settings.ATTRIBUTE_MIN_CONFIDENCE)
         if titles is not None and type_head.title_weight > 0 and not colour:
             named = labels_named_matrix([titles.get(pid, "") for pid in ids], type_head.labels)
             titled = named.any(axis=1)
@@ -617,7 +620,11 @@ def _photo_scores(
                 candidate_types[titled] = type_head.probabilities_titled(
                     matrix[titled], named[titled]
                 )
-                same_type = candidate_types @ query_types
+            query_named = labels_named_matrix([query_title or ""], type_head.labels)
+            if query_named.any():
+                query_types = type_head.probabilities_titled(query, query_named)[0]
+            same_type = candidate_types @ query_types
+        known = float(query_types.max()) >= float(settings.ATTRIBUTE_MIN_CONFIDENCE)
     ranking = cosines + heads.type_rerank_weight * same_type if type_head is not None else cosines
     scores = ranking if known else cosines
     colour_head = heads.heads.get("colour")
@@ -790,6 +797,7 @@ def products_search(
     modifier_vector: np.ndarray | None = None,
     query_raw: np.ndarray | None = None,
     expand: bool = False,
+    query_title: str | None = None,
 ) -> SearchResult:
     """The active products nearest to ``query_vector``, one per product (its best image).
 
@@ -883,6 +891,7 @@ def products_search(
         colour=colour,
         modifier_vector=modifier_vector,
         titles=_titles([pid for pid, _ in ranked]) if heads is not None else None,
+        query_title=query_title,
     )
     if expand and not colour:
         ranked = _expanded(query_vectors=vectors_in, ranked=ranked, vectors=vectors, heads=heads)
@@ -1093,7 +1102,8 @@ def products_search_hybrid(
 def products_similar(
     *, product: Product, k: int = 24, diversity: float = 0.0, space: EmbeddingSpace | None = None
 ) -> SearchResult:
-    """Products that look like ``product``: the mean of its image vectors, itself excluded."""
+    """Products that look like ``product``: the mean of its image vectors, itself excluded; the
+    type re-rank reads its item type from its photos and its title (SEARCH_TYPE_RERANK_TITLES)."""
     space = space or space_active()
     if space is None:
         raise NoActiveSpace("No embedding space is active.")
@@ -1113,6 +1123,7 @@ def products_similar(
         k=k,
         diversity=diversity,
         exclude_product_ids=[product.pk],
+        query_title=product.title,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +209,25 @@ def test_hybrid_search_ranks_by_the_facet_term_and_reports_it(calibrated_space, 
     for product, score in on.results:
         assert score == pytest.approx(unfaceted[product.pk] + on.parts[product.pk]["facets"],
                                       abs=1e-5)  # fmt: skip
+
+
+def test_more_like_this_reads_the_products_item_type_from_its_title(calibrated_space, settings):
+    """The product's photo is as much a scarf as a bag; its title says bag. Two candidates are
+    equally close to it, one more scarf, one more bag: with titles read, the bag comes first;
+    without, the tie goes to the older one, the scarf."""
+    from visualsearch.search import products_similar  # noqa: PLC0415
+
+    heads_file = calibrated_space.pretrained.replace("model.pt", HEADS_FILE)
+    heads = SpaceHeads.load(Path(heads_file))
+    heads.heads["category"].title_weight = 4.0
+    heads.save(Path(heads_file))
+    scarf = add(calibrated_space, axis("red", "scarf", "scarf", "bag"), title="Item one")
+    bag = add(calibrated_space, axis("red", "bag", "bag", "scarf"), title="Item two")
+    product = add(calibrated_space, axis("red", "scarf", "bag"), title="Red leather bag")
+
+    def order(titles: bool) -> list[int]:
+        settings.SEARCH_TYPE_RERANK_TITLES = titles
+        return [p.pk for p, _ in products_similar(product=product, space=calibrated_space).results]
+
+    assert order(False) == [scarf.pk, bag.pk]
+    assert order(True) == [bag.pk, scarf.pk]
