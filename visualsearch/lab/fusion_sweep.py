@@ -9,11 +9,14 @@ queries in the same run:
 - ``main``: every "<baseColour> <articleType>" text query, nDCG@10 (default grid
   ``KEYWORD_GRID``);
 - ``photo``: every gallery photo as a query (its own product dropped, as ``search_api_eval``
-  drops it), P@10 by articleType (default grid ``CATEGORY_VOTE_GRID``).
+  drops it), P@10 by articleType (default grid ``CATEGORY_VOTE_GRID``);
+- ``similar``: "more like this" for every gallery product, its item type read from its photos
+  only against its photos and title, P@10 and P@5 by articleType.
 
     python manage.py shell -c "from visualsearch.lab.fusion_sweep import main; main()"
     python manage.py shell -c "from visualsearch.lab.fusion_sweep import main; main(split='test')"
     python manage.py shell -c "from visualsearch.lab.fusion_sweep import photo; photo()"
+    python manage.py shell -c "from visualsearch.lab.fusion_sweep import similar; similar()"
 
 Of the text weights only the keyword part (weight and half-saturation) and ranking-only terms
 move here: the text relevance (``space_fit``, step 4c) is calibrated on the image and title
@@ -176,4 +179,50 @@ def photo_categories(
             search_module, "_categories", lambda ids, labels=labels: {i: labels.get(i) for i in ids}
         ):
             report[name] = photo(split=split, grid=grid, data=data)
+    return report
+
+
+def similar(*, split: str = "validation", data: Path | None = None) -> dict[str, tuple]:
+    """More like this (:func:`visualsearch.search.products_similar`, within the gallery's
+    seller) for every gallery product, P@10 and P@5 by articleType: the query's item type read
+    from its photos only, against its photos and its title (what ships), same queries in the
+    same run. Returns {measure: (photo only, with the title, gain, paired SE)}."""
+    from unittest import mock  # noqa: PLC0415
+
+    from catalog.models import Product  # noqa: PLC0415
+    from visualsearch import search as search_module  # noqa: PLC0415
+    from visualsearch.lab import metrics  # noqa: PLC0415
+    from visualsearch.lab.metrics import paired_standard_error  # noqa: PLC0415
+
+    seller, gallery = _gallery(split, data)
+    products = list(Product.objects.filter(pk__in=list(gallery)).order_by("pk"))
+    real = search_module.products_search
+
+    def run(*, titled: bool) -> dict[str, np.ndarray]:
+        def within(**kwargs):
+            if not titled:
+                kwargs["query_title"] = None
+            return real(**kwargs, seller=seller)
+
+        at_10, at_5 = [], []
+        with mock.patch.object(search_module, "products_search", within):
+            for product in products:
+                hits = [
+                    p.pk for p, _ in search_module.products_similar(product=product, k=K).results
+                ]
+                relevant = [gallery[h].type == gallery[product.pk].type if h in gallery else False
+                            for h in hits]  # fmt: skip
+                at_10.append(metrics.precision_at_k(relevant, k=K))
+                at_5.append(metrics.precision_at_k(relevant, k=5))
+        return {"P@10": np.array(at_10), "P@5": np.array(at_5)}
+
+    base, titled = run(titled=False), run(titled=True)
+    report = {}
+    for name in base:
+        gain = titled[name] - base[name]
+        report[name] = (float(base[name].mean()), float(titled[name].mean()), float(gain.mean()),
+                        paired_standard_error(gain))  # fmt: skip
+        print(f"{split}: more like this {name}: photo only {base[name].mean():.4f}, with the "
+              f"title {titled[name].mean():.4f} (gain {gain.mean():+.4f}, paired standard error "
+              f"{report[name][3]:.4f}, {len(gain)} products)", flush=True)  # fmt: skip
     return report
