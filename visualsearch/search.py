@@ -654,10 +654,13 @@ def _expanded(
     ranked: list[tuple[int, float]],
     vectors: dict[int, np.ndarray],
     heads: SpaceHeads | None,
+    titles: dict[int, str] | None = None,
+    query_title: str | None = None,
 ) -> list[tuple[int, float]]:
     """``ranked`` re-scored for the expanded query: the photo's vector plus ``EXPAND_WEIGHT``
     times the mean of the top ``EXPAND_TOP`` results' vectors (normalised; crops unchanged),
-    scored as :func:`_photo_scores` scores a photo (plain cosines without heads)."""
+    scored as :func:`_photo_scores` scores a photo, titles included (plain cosines without
+    heads)."""
     top = [vectors[pid] for pid, _ in ranked[:EXPAND_TOP] if pid in vectors]
     if not top:
         return ranked
@@ -666,7 +669,7 @@ def _expanded(
     if heads is not None:
         rescored, _ = _photo_scores(
             query_vectors=query, ranked=ranked, vectors=vectors, heads=heads, colour=None,
-            modifier_vector=None,
+            modifier_vector=None, titles=titles, query_title=query_title,
         )  # fmt: skip
         return rescored
     ids = [pid for pid, _ in ranked if pid in vectors]
@@ -883,6 +886,7 @@ def products_search(
         best.setdefault(row[0], row)
     ranked = [(pid, 1.0 - float(row[1])) for pid, row in best.items()]
     vectors = {pid: halfvec_decode(row[2]) for pid, row in best.items()} if want_vectors else {}
+    titles = _titles([pid for pid, _ in ranked]) if heads is not None else None
     ranked, photo_scores = _photo_scores(
         query_vectors=vectors_in,
         ranked=ranked,
@@ -890,11 +894,14 @@ def products_search(
         heads=heads,
         colour=colour,
         modifier_vector=modifier_vector,
-        titles=_titles([pid for pid, _ in ranked]) if heads is not None else None,
+        titles=titles,
         query_title=query_title,
     )
     if expand and not colour:
-        ranked = _expanded(query_vectors=vectors_in, ranked=ranked, vectors=vectors, heads=heads)
+        ranked = _expanded(
+            query_vectors=vectors_in, ranked=ranked, vectors=vectors, heads=heads, titles=titles,
+            query_title=query_title,
+        )  # fmt: skip
     # min_score bounds the similarity, before the category vote adds to it.
     if min_score is not None:
         ranked = [(pid, score) for pid, score in ranked if score >= min_score]
