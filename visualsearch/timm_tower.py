@@ -26,7 +26,7 @@ the first trunk keep loading with it.
 ``vs_efficientnet_lite0_ms4`` (the shipped space's trunk, tower ``lite0t``) adds a fourth part:
 a copy of the body's blocks 5 and 6 and its head conv (``TunedTail``) re-run on block 4's output
 and GeM-pooled (1280 more columns). Its weights are fine-tuned on the fashion set's training
-photos (item type and colour) and committed (``visualsearch/weights/lite0-tail-v2.safetensors``,
+photos (item type and colour) and committed (``visualsearch/weights/lite0-tail-v2.safetensors.xz``,
 made by ``python -m visualsearch.lab.tail_fit``); the body itself, and so the raw channel, stays
 ImageNet's, which is what search falls back on for kinds of product the fine-tuning never saw.
 """

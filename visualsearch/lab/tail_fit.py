@@ -1,7 +1,7 @@
 """Fine-tune blocks 5-6 and the head conv of EfficientNet-Lite0 on the fashion set's training photos.
 
 ``python -m visualsearch.lab.tail_fit --cache var/cache`` writes
-``visualsearch/weights/lite0-tail-v2.safetensors`` (float16, about 5 MB), the tuned branch of the
+``visualsearch/weights/lite0-tail-v2.safetensors.xz`` (float16, xz-compressed: 4.8 MB), the tuned branch of the
 ``lite0t`` tower (``timm_tower.TunedTail``), the shipped space's tower since offline-v9. Frozen
 towers with linear heads top out near 0.81 item type / 0.60 colour on validation
 (docs/benchmarks.md); unfreezing the whole network is not possible on a 2-core CPU, but its last
@@ -210,8 +210,6 @@ def crossfit_features(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from safetensors.torch import save_file  # noqa: PLC0415
-
     from visualsearch.timm_tower import TAIL_FROM  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -234,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         "fit_rows": str(len(fit)), "validation": str(history[-1]),
     }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(args.out), metadata=meta)
+    om.safetensors_write(state, args.out, metadata=meta)  # .xz: compressed, lossless
     print(f"wrote {args.out} in {time.monotonic() - start:.0f}s; last epoch {history[-1]}")
 
 
