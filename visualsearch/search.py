@@ -34,7 +34,7 @@ from visualsearch.attributes import (
 )
 from visualsearch.embedders import images_encode
 from visualsearch.fusion import DEFAULT_WEIGHTS, FusionWeights, fuse, keyword_normalise
-from visualsearch.heads import SpaceHeads, heads_load
+from visualsearch.heads import Head, SpaceHeads, heads_load
 from visualsearch.mmr import mmr
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 from visualsearch.selectors import PRIMARY_ATTRIBUTES_SQL, product_attributes
@@ -446,8 +446,30 @@ def _signals_exact(
     return images, titles, keywords, {pid: title for pid, _, title in rows}
 
 
+def types_read(head: Head, matrix: np.ndarray, titles: Sequence[str | None]) -> np.ndarray:
+    """``head``'s probabilities for the rows of ``matrix``, each row's title read as evidence
+    where the head has title evidence and the title names one of its labels (photo only
+    otherwise: :meth:`~visualsearch.heads.Head.probabilities_titled` with no label named is
+    :meth:`~visualsearch.heads.Head.probabilities`)."""
+    if head.title_weight <= 0:
+        return head.probabilities(matrix)
+    return head.probabilities_titled(matrix, labels_named_matrix(list(titles), head.labels))
+
+
 # The facets a text query is read for by the facet term: the colour and the item-type heads.
 FACET_HEADS = ("colour", "category")
+
+
+def facets_named(text: str, heads: SpaceHeads | None) -> list[tuple[Head, int]]:
+    """(head, label index) for each facet of FACET_HEADS whose label ``text`` names (the first
+    one it names)."""
+    named = []
+    for facet in FACET_HEADS:
+        head = heads.heads.get(facet) if heads is not None else None
+        labels = labels_named(text, head.labels) if head is not None else []
+        if labels:
+            named.append((head, head.labels.index(labels[0])))
+    return named
 
 
 def facet_term(
@@ -456,30 +478,19 @@ def facet_term(
 ) -> np.ndarray:  # fmt: skip
     """Per id in ``ids``: P(the colour ``text`` names) · P(the item type it names), from the
     space's calibrated heads reading the product's best image and, where the head has title
-    evidence, its title (:meth:`~visualsearch.heads.Head.probabilities_titled`): "navy blue
-    tshirts" scores a navy blue T-shirt near 1 and a navy blue shirt near 0. A facet the query
-    does not name counts 1; all 0 when it names neither, without heads, or for a product
-    without an image vector."""
+    evidence, its title (:func:`types_read`): "navy blue tshirts" scores a navy blue T-shirt
+    near 1 and a navy blue shirt near 0. A facet the query does not name counts 1; all 0 when
+    it names neither, without heads, or for a product without an image vector."""
     term = np.zeros(len(ids))
-    if heads is None:
-        return term
-    named = []
-    for facet in FACET_HEADS:
-        head = heads.heads.get(facet)
-        labels = labels_named(text, head.labels) if head is not None else []
-        if labels:
-            named.append((head, head.labels.index(labels[0])))
+    named = facets_named(text, heads)
     have = [i for i, pid in enumerate(ids) if pid in vectors]
     if not named or not have:
         return term
     matrix = np.stack([vectors[ids[i]] for i in have])
+    have_titles = [titles.get(ids[i], "") for i in have]
     product = np.ones(len(have))
     for head, label in named:
-        if head.title_weight > 0:
-            marks = labels_named_matrix([titles.get(ids[i], "") for i in have], head.labels)
-            product *= head.probabilities_titled(matrix, marks)[:, label]
-        else:
-            product *= head.probabilities(matrix)[:, label]
+        product *= types_read(head, matrix, have_titles)[:, label]
     term[have] = product
     return term
 
@@ -614,15 +625,8 @@ def _photo_scores(
         same_type = candidate_types @ query_types
         photo = cosines + heads.type_rerank_weight * same_type  # what relevance is calibrated on
         if titles is not None and type_head.title_weight > 0 and not colour:
-            named = labels_named_matrix([titles.get(pid, "") for pid in ids], type_head.labels)
-            titled = named.any(axis=1)
-            if titled.any():
-                candidate_types[titled] = type_head.probabilities_titled(
-                    matrix[titled], named[titled]
-                )
-            query_named = labels_named_matrix([query_title or ""], type_head.labels)
-            if query_named.any():
-                query_types = type_head.probabilities_titled(query, query_named)[0]
+            candidate_types = types_read(type_head, matrix, [titles.get(pid) for pid in ids])
+            query_types = types_read(type_head, query, [query_title])[0]
             same_type = candidate_types @ query_types
         known = float(query_types.max()) >= float(settings.ATTRIBUTE_MIN_CONFIDENCE)
     ranking = cosines + heads.type_rerank_weight * same_type if type_head is not None else cosines
@@ -886,7 +890,8 @@ def products_search(
         best.setdefault(row[0], row)
     ranked = [(pid, 1.0 - float(row[1])) for pid, row in best.items()]
     vectors = {pid: halfvec_decode(row[2]) for pid, row in best.items()} if want_vectors else {}
-    titles = _titles([pid for pid, _ in ranked]) if heads is not None else None
+    # the candidates' titles, for the type re-rank (not read under a colour modifier)
+    titles = _titles([pid for pid, _ in ranked]) if heads is not None and not colour else None
     ranked, photo_scores = _photo_scores(
         query_vectors=vectors_in,
         ranked=ranked,
@@ -1047,15 +1052,17 @@ def products_search_hybrid(
     fused = fuse(image_sim=image_sim, title_sim=title_sim, keyword=keyword, weights=weights)
     keyword_part = keyword_normalise(keyword, k=weights.keyword_k)
     heads = space_heads(space)
-    facet_weight = float(settings.FUSION_FACET_WEIGHT) if heads is not None else 0.0
+    # the facet term, only for a query that names a colour or an item type of the heads
+    faceted = float(settings.FUSION_FACET_WEIGHT) > 0 and bool(facets_named(text, heads))
+    facet_weight = float(settings.FUSION_FACET_WEIGHT) if faceted else 0.0
     vectors = (
         {pid: halfvec_decode(vec) for pid, (_, vec) in images.items() if vec}
-        if diversity > 0 or facet_weight > 0
+        if diversity > 0 or faceted
         else {}
     )
     facets = (
         facet_term(heads=heads, text=text, vectors=vectors, titles=product_titles, ids=union)
-        if facet_weight > 0
+        if faceted
         else np.zeros(len(union))
     )
     # min_score bounds the fused score; the facet term only re-orders.
