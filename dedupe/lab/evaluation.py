@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -31,9 +32,26 @@ from visualsearch.minilm import minilm_encode
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "minilm"
 
 
-def _price(v: str | None) -> float | None:
+_NUMBER_RE = re.compile(r"\d[\d.,]*")
+
+
+def parse_price(v: str | None) -> float | None:
+    """A price as feeds write it: "1999.0", "$1,299.00", "29.99 USD", "£12", "12,50 €".
+
+    The first number counts; a comma is a thousands separator when groups of three follow it
+    ("1,299"), else a decimal comma ("12,50"). No number gives None (no price).
+    """
+    match = _NUMBER_RE.search(v or "")
+    if match is None:
+        return None
+    text = match.group().rstrip(".,")
+    if "," in text and "." in text:
+        text = text.replace(",", "")
+    elif "," in text:
+        text = text.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", text) else (
+            text.replace(",", "."))  # fmt: skip
     try:
-        return float(v) if v not in (None, "") else None
+        return float(text)
     except ValueError:
         return None
 
@@ -46,7 +64,7 @@ def _listing(row: dict, prefix: str) -> Listing:
         brand=g("brand") or g("manufacturer"),
         category=g("category"),
         modelno=g("modelno"),
-        price=_price(g("price")),
+        price=parse_price(g("price")),
     )
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dedupe.lab.evaluation import blocking_recall, run
+from dedupe.lab.evaluation import blocking_recall, parse_price, run
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "er_magellan_products"
 
@@ -56,3 +56,21 @@ def test_blocking_recall_finds_most_matches_on_a_slice(tmp_path):
         shutil.copy(src / name, dst / name)
     rec = blocking_recall(blocking=dst, k=10, log=lambda _: None)
     assert rec["fused"] > 0.8
+
+
+@pytest.mark.parametrize(
+    ("text", "price"),
+    [
+        ("1999.0", 1999.0),
+        ("$1,299.00", 1299.0),
+        ("29.99 USD", 29.99),
+        ("£12", 12.0),
+        ("12,50 €", 12.5),
+        ("10-20", 10.0),
+        ("", None),
+        (None, None),
+        ("call for price", None),
+    ],
+)
+def test_prices_are_read_as_feeds_write_them(text, price):
+    assert parse_price(text) == price
