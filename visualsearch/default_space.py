@@ -27,6 +27,7 @@ from django.conf import settings
 from visualsearch import offline_model as om
 from visualsearch.heads import HEADS_FILE
 from visualsearch.models import EmbeddingSpace
+from visualsearch.services import attributes_refresh
 from visualsearch.spaces import space_activate, space_active, space_register
 
 VERSION = "offline-v9"
@@ -78,8 +79,8 @@ def default_space_ensure(*, activate_if_none: bool = True) -> EmbeddingSpace:
     """Register the shipped space (assembling its checkpoint when missing) and activate it
     when no space is active. Idempotent: an existing, assembled space is returned as it is,
     except that heads shipped since it was assembled (a refit of the calibration, e.g.
-    ``title_fit``) replace its copy; attributes stored before read the old heads until they
-    are recomputed."""
+    ``title_fit``) replace its copy, and the worker is sent the recomputation of every
+    attribute stored with the old ones (:func:`visualsearch.services.attributes_refresh`)."""
 
     existing = EmbeddingSpace.objects.filter(name=VERSION).first()
     checkpoint = Path(existing.pretrained) if existing else None
@@ -101,6 +102,8 @@ def default_space_ensure(*, activate_if_none: bool = True) -> EmbeddingSpace:
         shipped_heads = shipped_files()[1]
         if not filecmp.cmp(shipped_heads, checkpoint.with_name(HEADS_FILE), shallow=False):
             shutil.copyfile(shipped_heads, checkpoint.with_name(HEADS_FILE))
+            # the stored attributes (facets, filters, the facet term) read the old heads
+            attributes_refresh(space=existing)
     if activate_if_none and space_active() is None:
         existing = space_activate(name=VERSION)
     return existing

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from catalog.images import decode_rgb
 from catalog.models import Product, ProductImage
-from visualsearch import spaces, tasks
+from visualsearch import selectors, spaces, tasks
 from visualsearch.attributes import attributes_score
 from visualsearch.embedders import images_encode
 from visualsearch.heads import heads_load
@@ -235,6 +235,15 @@ def attributes_enqueue(
 
     for start in range(0, len(image_ids), 256):
         tasks.image_attributes_task.send(list(image_ids[start : start + 256]), space.pk, refresh)
+
+
+def attributes_refresh(*, space: EmbeddingSpace) -> int:
+    """Recompute, in the worker, the stored attributes of every image embedded in ``space``
+    (its heads changed: new shipped heads, a refitted calibration). Returns how many images."""
+
+    image_ids = selectors.images_embedded(space=space)
+    attributes_enqueue(image_ids=image_ids, space=space, refresh=True)
+    return len(image_ids)
 
 
 def image_failure_record(*, image: ProductImage, space: EmbeddingSpace, reason: str,

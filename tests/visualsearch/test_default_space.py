@@ -3,11 +3,17 @@ makes a candidate that replaces the active space only when it wins on held-out p
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
+import dramatiq
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import connection
+from dramatiq import Worker
 from PIL import Image
 
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
@@ -22,7 +28,8 @@ from visualsearch.default_space import (
 )
 from visualsearch.embedders import clear_cache, get_embedder
 from visualsearch.heads import HEADS_FILE, heads_load
-from visualsearch.models import EmbeddingSpace, ImageEmbedding
+from visualsearch.models import EmbeddingSpace, ImageAttribute, ImageEmbedding
+from visualsearch.services import images_embed
 from visualsearch.spaces import space_activate, space_active, space_register
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -79,6 +86,35 @@ def test_the_default_space_is_assembled_from_the_wheels_and_activated_without_tr
     assert checkpoint.stat().st_mtime_ns == stamp
     # the shipped heads read titles: a title naming a colour moves the stored attribute
     assert heads.heads["colour"].title_weight > 0 and heads.heads["category"].title_weight > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_shipped_heads_refresh_the_stored_attributes_through_the_worker():
+    """An upgrade that ships new heads for the same space: `serve` calls default_space_ensure,
+    which copies them in and has the real worker recompute every stored attribute."""
+
+    space = default_space_ensure()
+    product = ProductFactory(title="Top")
+    content = make_image_bytes(colour=(210, 30, 30), seed=3)
+    image = ProductImageFactory(product=product, file=ContentFile(content, name="top.jpg"))
+    images_embed(image_ids=[image.pk], space=space)
+    fresh = ImageAttribute.objects.get(image=image, space=space, name="colour").value
+    ImageAttribute.objects.filter(image=image, space=space).update(value="stale", confidence=1.0)
+    Path(space.pretrained).with_name(HEADS_FILE).write_bytes(b"the previous release's heads")
+    default_space_ensure()
+    worker = Worker(dramatiq.get_broker(), queues={"embedding"}, worker_threads=1)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 120
+        while (
+            time.monotonic() < deadline
+            and ImageAttribute.objects.filter(image=image, space=space, value="stale").exists()
+        ):
+            time.sleep(0.2)
+    finally:
+        threading.Thread(target=worker.stop, daemon=True).start()
+    assert ImageAttribute.objects.get(image=image, space=space, name="colour").value == fresh
+    assert not ImageAttribute.objects.filter(image=image, space=space, value="stale").exists()
 
 
 def test_the_assembled_space_gives_the_same_vectors_on_every_assembly(tmp_path):

