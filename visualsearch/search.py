@@ -1114,10 +1114,12 @@ def products_search_hybrid(
 
 
 def products_similar(
-    *, product: Product, k: int = 24, diversity: float = 0.0, space: EmbeddingSpace | None = None
-) -> SearchResult:
+    *, product: Product, k: int = 24, diversity: float = 0.0, seller: str | None = None,
+    space: EmbeddingSpace | None = None,
+) -> SearchResult:  # fmt: skip
     """Products that look like ``product``: the mean of its image vectors, itself excluded; the
-    type re-rank reads its item type from its photos and its title (SEARCH_TYPE_RERANK_TITLES)."""
+    type re-rank reads its item type from its photos and its title (SEARCH_TYPE_RERANK_TITLES).
+    ``seller`` (a slug) keeps that seller's products only."""
     space = space or space_active()
     if space is None:
         raise NoActiveSpace("No embedding space is active.")
@@ -1138,6 +1140,7 @@ def products_similar(
         diversity=diversity,
         exclude_product_ids=[product.pk],
         query_title=product.title,
+        seller=seller,
     )
 
 

@@ -108,10 +108,7 @@ class SearchInputSerializer(serializers.Serializer):
         return slug
 
     def validate_seller(self, slug):
-        slug = slug.strip()
-        if slug and not Seller.objects.filter(slug=slug).exists():
-            raise serializers.ValidationError(f"Unknown seller “{slug}”.")
-        return slug
+        return seller_slug(slug)
 
     def search_query(self) -> SearchQuery:
         """The validated query (call after ``is_valid``)."""
@@ -155,9 +152,24 @@ class SearchTextInputSerializer(SearchInputSerializer):
     image = None
 
 
+def seller_slug(slug: str) -> str:
+    """A seller filter's slug, stripped; blank for none, a field error for an unknown seller."""
+    slug = slug.strip()
+    if slug and not Seller.objects.filter(slug=slug).exists():
+        raise serializers.ValidationError(f"Unknown seller “{slug}”.")
+    return slug
+
+
 class SimilarInputSerializer(serializers.Serializer):
     k = api_fields.IntegerField(required=False, default=24, min_value=1, max_value=100)
     diversity = api_fields.FloatField(required=False, default=0.0, min_value=0, max_value=1)
+    seller = api_fields.CharField(
+        required=False, allow_blank=True, default="",
+        help_text="only this seller's products (slug), e.g. more like this from the same shop",
+    )  # fmt: skip
+
+    def validate_seller(self, slug):
+        return seller_slug(slug) or None
 
 
 class ProductOutSerializer(serializers.Serializer):

@@ -212,6 +212,10 @@ def test_the_command_imports_the_held_out_split_searches_a_live_server_and_repor
     assert rows["photo: the top hit's zero-shot colour is its true baseColour"] == "1.000"
     assert rows["stored colour: accuracy (gallery products whose label maps)"] == "1.000"
     assert 0 <= float(rows["photo, expanded (`expand`): P@10"]) <= 1
+    # more like this, through GET /api/products/<id>/similar/?seller=…: colour-only word
+    # vectors find same-coloured items, whatever their type, so only the range is known
+    assert 0 <= float(rows["more like this: P@5"]) <= 1
+    assert "latency of a similar query, p50 / p95 (ms, client side)" in rows
     assert "query expansion against photo only, same queries in this run: P@10" in printed
     assert rows["photo, expanded queries whose pages 1–3 (k=10) share no product"].endswith(
         "repeated products)"

@@ -373,6 +373,22 @@ def test_the_similar_products_endpoint(api, space):
     assert api.get(f"/api/products/{product.pk}/similar/?k=0").status_code == 400
 
 
+def test_more_like_this_from_one_seller(api, space):
+    shop, other = SellerFactory(), SellerFactory()
+    product = add(space, unit(1), seller=shop)
+    theirs = add(space, unit(1, 0.05), seller=other)  # the closest, but another seller's
+    mine = add(space, unit(1, 0.3), seller=shop)
+    url = f"/api/products/{product.pk}/similar/"
+    everyone = api.get(url, {"k": 1}).json()["results"]
+    assert [hit["product"]["id"] for hit in everyone] == [theirs.pk]
+    response = api.get(url, {"k": 5, "seller": shop.slug})
+    assert response.status_code == 200
+    assert [hit["product"]["id"] for hit in response.json()["results"]] == [mine.pk]
+    unknown = api.get(url, {"seller": "no-such-shop"})
+    assert unknown.status_code == 400
+    assert "Unknown seller" in unknown.json()["errors"]["seller"][0]
+
+
 def test_the_home_page_lists_latest_products_without_a_query(client, space):
     product = add(space, unit(1))
     response = client.get("/")

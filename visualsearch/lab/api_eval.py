@@ -214,7 +214,8 @@ class SearchApi:
     """``POST {url}/api/search/`` for one seller, over one requests Session."""
 
     def __init__(self, *, url: str, seller: str, session: requests.Session | None = None):
-        self.url = url.rstrip("/") + "/api/search/"
+        self.base = url.rstrip("/")
+        self.url = self.base + "/api/search/"
         self.seller = seller
         self.session = session or requests.Session()
         self.latency_ms: dict[str, list[float]] = defaultdict(list)
@@ -236,12 +237,20 @@ class SearchApi:
             if photo not in self._photos:
                 self._photos[photo] = photo.read_bytes()
             files = {"image": (photo.name, self._photos[photo], "image/jpeg")}
+        return self._request(kind, "POST", self.url, data=data, files=files)
+
+    def similar(self, *, product_id: int, k: int = K) -> dict:
+        """``GET {url}/api/products/<id>/similar/`` within the seller: more like this."""
+        url = f"{self.base}/api/products/{product_id}/similar/"
+        return self._request("similar", "GET", url, params={"seller": self.seller, "k": str(k)})
+
+    def _request(self, kind: str, method: str, url: str, **kwargs) -> dict:
         for attempt in range(6):
             started = time.monotonic()
             try:
-                response = self.session.post(self.url, data=data, files=files, timeout=120)
+                response = self.session.request(method, url, timeout=120, **kwargs)
             except requests.RequestException as exc:
-                raise EvalError(f"cannot reach {self.url}: {exc}") from None
+                raise EvalError(f"cannot reach {url}: {exc}") from None
             elapsed = (time.monotonic() - started) * 1000
             if response.status_code == 429 and attempt < 5:
                 time.sleep(min(60.0, float(response.headers.get("Retry-After") or 1)))
@@ -254,7 +263,7 @@ class SearchApi:
                 hint = " (does the server use the same database as this command?)"
             if response.status_code == 429:
                 hint = " (raise THROTTLE_SEARCH on the server)"
-            raise EvalError(f"POST {self.url} answered {response.status_code}: {body}{hint}")
+            raise EvalError(f"{method} {url} answered {response.status_code}: {body}{hint}")
         self.latency_ms[kind].append(elapsed)
         return response.json()
 
@@ -454,6 +463,22 @@ class Evaluation:
             len(top_colour),
         )
         self.report.numbers.update(photo_p10=p10, photo_p5=p5)
+
+    def similar(self, photo_queries: list[tuple[int, Item]]) -> None:
+        """More like this for the photo queries' own products (their photos and title, the
+        product page's "similar items"): P@10 and P@5 by articleType within the gallery."""
+        relevant = []
+        with self.bar(len(photo_queries), "more like this") as bar:
+            for pk, item in photo_queries:
+                body = self.api.similar(product_id=pk)
+                hits = [h["product"]["id"] for h in body["results"] if h["product"]["id"] != pk]
+                relevant.append([self._type(h) == item.type for h in hits[:K]])
+                bar.update()
+        n = len(relevant)
+        self.report.add("more like this (a product's photos and title): P@10, same articleType",
+                        metrics.mean([metrics.precision_at_k(r, k=10) for r in relevant]), "", n)  # fmt: skip
+        self.report.add("more like this: P@5",
+                        metrics.mean([metrics.precision_at_k(r, k=5) for r in relevant]), "", n)  # fmt: skip
 
     def expansion(self, photo_queries: list[tuple[int, Item]]) -> None:
         """The same photo queries with ``expand`` on (query expansion, issue 12 item 7): P@10
@@ -672,7 +697,7 @@ class Evaluation:
 
     def latency(self) -> None:
         """p50 / p95 as the client saw them (HTTP included)."""
-        for kind in ("photo", "photo expanded", "text", "photo+text"):
+        for kind in ("photo", "photo expanded", "text", "photo+text", "similar"):
             values = self.api.latency_ms.get(kind, [])
             if values:
                 p50, p95 = metrics.percentile(values, 50), metrics.percentile(values, 95)
@@ -713,6 +738,7 @@ def run(
                               split=split)  # fmt: skip
     photo_queries = _sample(run.ordered, queries, run.rng)
     run.photo(photo_queries)
+    run.similar(photo_queries)
     run.expansion(photo_queries)
     texts = run.text()
     run.modifier(photo_queries)

@@ -199,17 +199,14 @@ def similar(*, split: str = "validation", data: Path | None = None) -> dict[str,
     real = search_module.products_search
 
     def run(*, titled: bool) -> dict[str, np.ndarray]:
-        def within(**kwargs):
-            if not titled:
-                kwargs["query_title"] = None
-            return real(**kwargs, seller=seller)
+        def untitled(**kwargs):
+            return real(**kwargs | {"query_title": None})
 
         at_10, at_5 = [], []
-        with mock.patch.object(search_module, "products_search", within):
+        with mock.patch.object(search_module, "products_search", real if titled else untitled):
             for product in products:
-                hits = [
-                    p.pk for p, _ in search_module.products_similar(product=product, k=K).results
-                ]
+                found = search_module.products_similar(product=product, k=K, seller=seller)
+                hits = [p.pk for p, _ in found.results]
                 relevant = [gallery[h].type == gallery[product.pk].type if h in gallery else False
                             for h in hits]  # fmt: skip
                 at_10.append(metrics.precision_at_k(relevant, k=K))
