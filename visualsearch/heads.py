@@ -553,6 +553,7 @@ def space_heads_fit(
     fit_rows: np.ndarray,
     val_rows: np.ndarray,
     titles: list[str | None] | None = None,
+    title_facets: tuple[str, ...] = ("category", "colour"),
     rerank_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0),
     floor_cost: float = 0.005,
     raw: np.ndarray | None = None,
@@ -569,8 +570,9 @@ def space_heads_fit(
     whose validation P@10 cost is at most ``floor_cost``. With ``raw`` (the frozen tower's
     features of every row, the raw channel) the training domain is fitted too, and the raw
     cosines get their own relevance calibration and floor ("raw"). With ``titles`` (each row's
-    product title, independent of its labels) the heads get title evidence, fitted on the same
-    calibration half (:func:`head_title_evidence`).
+    product title, independent of its labels) the heads of ``title_facets`` get title evidence,
+    fitted on the same calibration half (:func:`head_title_evidence`); leave out a facet whose
+    labels were read from the titles themselves.
     """
     vectors = np.asarray(vectors, dtype=np.float64)
     calib, check = val_rows[::2], val_rows[1::2]
@@ -605,7 +607,7 @@ def space_heads_fit(
             else None,
             "val_ece": expected_calibration_error(probs, targets[known]) if known.any() else None,
         }
-        if titles is not None:
+        if titles is not None and facet in title_facets:
             report[f"title_{facet}"] = head_title_evidence(
                 head, vectors=vectors, values=lab, titles=titles, calib_rows=calib,
                 check_rows=check,

@@ -635,6 +635,8 @@ def checkpoint_train(
     progress: bool = True,
     val_items: list | None = None,
     labels: dict[str, tuple[list, list]] | None = None,
+    titles: tuple[list, list] | None = None,
+    title_facets: tuple[str, ...] = ("category",),
 ) -> TrainResult:
     """Align the two towers on (image, text) pairs and save an open_clip checkpoint + config.
 
@@ -644,7 +646,9 @@ def checkpoint_train(
     ``labels`` maps a facet ("category", "colour") to (per-item values, per-val-item values),
     None where unknown: each becomes a :class:`Supervision` term (weights
     ``SUPERVISION_WEIGHTS``), and with validation items the space's calibrated heads
-    (:func:`visualsearch.heads.space_heads_fit`) are saved beside the checkpoint.
+    (:func:`visualsearch.heads.space_heads_fit`) are saved beside the checkpoint. ``titles``
+    (per-item, per-val-item product titles) give the heads of ``title_facets`` title evidence;
+    the default leaves colour out, since a catalog's colour labels are read from its titles.
 
     ``max_seconds`` bounds the whole call (feature caching included): training gets whatever
     time remains after the features, and at least a few seconds.
@@ -721,6 +725,8 @@ def checkpoint_train(
             },
             fit_rows=np.arange(n_fit),
             val_rows=np.arange(n_fit, len(vectors)),
+            titles=list(titles[0]) + list(titles[1]) if titles else None,
+            title_facets=title_facets,
         )
         if heads.heads:
             heads.save(ckpt.with_name(HEADS_FILE))

@@ -45,6 +45,7 @@ class CatalogItem:
     product_id: int
     category: str | None
     colour: str | None
+    title: str | None = None  # the product title alone (``text`` adds the category)
 
 
 def splits(product_ids) -> dict[int, str]:
@@ -82,6 +83,7 @@ def catalog_training_items(*, limit: int | None = None) -> list[CatalogItem]:
                 product_id=product.pk,
                 category=category,
                 colour=colour_named(product.title, colours),
+                title=product.title,
             )
         )
     return items
@@ -181,6 +183,10 @@ def space_train(
             "category": ([i.category for i in parts["train"]], [i.category for i in parts["val"]]),
             "colour": ([i.colour for i in parts["train"]], [i.colour for i in parts["val"]]),
         },
+        # the category head reads titles as the shipped heads do; the colour labels come
+        # from the titles, so fusing them there would check the labels against their source
+        titles=([i.title for i in parts["train"]], [i.title for i in parts["val"]]),
+        title_facets=("category",),
         out_dir=Path(settings.MODELS_DIR) / name,
         max_seconds=max_seconds,
         seed=seed,

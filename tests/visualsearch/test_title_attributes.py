@@ -20,6 +20,7 @@ from visualsearch.heads import (
     HEADS_FILE,
     Head,
     SpaceHeads,
+    space_heads_fit,
     title_evidence_check,
     title_evidence_fit,
 )
@@ -135,6 +136,26 @@ def test_too_few_titled_rows_leave_the_head_reading_the_photo_only():
     fitted = title_evidence_fit(head, vectors=vectors, named=named, targets=targets)
     assert fitted["weight"] == 0.0 and "skipped" in fitted
     np.testing.assert_allclose(head.confidences(vectors, named), head.confidences(vectors))
+
+
+def test_a_catalog_retrain_fits_title_evidence_only_for_the_facets_it_is_asked_for():
+    """A live catalog's colour labels are read from its titles: fusing titles into that head
+    would check the labels against their source, so a catalog retrain leaves colour out."""
+    rng = np.random.default_rng(3)
+    n, types, colours = 1000, ["shirts", "watches", "bags"], ["red", "blue"]
+    t, c = rng.integers(0, 3, n), rng.integers(0, 2, n)
+    vectors = np.hstack([np.eye(3)[t] * 0.5, np.eye(2)[c] * 0.5]) + rng.normal(size=(n, 5))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    named = rng.random(n) < 0.8
+    titles = [f"{colours[c[i]]} {types[t[i]]} {i}" if named[i] else f"item {i}" for i in range(n)]
+    values = {"category": [types[i] for i in t], "colour": [colours[i] for i in c]}
+    common = {"vectors": vectors, "values": values, "fit_rows": np.arange(600),
+              "val_rows": np.arange(600, n), "titles": titles}  # fmt: skip
+    both, _ = space_heads_fit(**common)
+    assert both.heads["category"].title_weight > 0 and both.heads["colour"].title_weight > 0
+    catalog, report = space_heads_fit(**common, title_facets=("category",))
+    assert catalog.heads["category"].title_weight > 0
+    assert catalog.heads["colour"].title_weight == 0.0 and "title_colour" not in report
 
 
 def test_title_evidence_survives_save_and_load_and_older_files_read_the_photo_only(tmp_path):
