@@ -56,22 +56,61 @@ def parse_price(v: str | None) -> float | None:
         return None
 
 
-def _listing(row: dict, prefix: str) -> Listing:
-    g = lambda k: (row.get(prefix + k) or "").strip() or None  # noqa: E731
+# The attribute names each listing field is read from, first match wins (case-insensitive).
+# Magellan-format sets name their columns as their shops did.
+ROLES = {
+    "title": ("title", "name", "product_name", "productname", "product_title"),
+    "description": ("description", "desc", "product_description"),
+    "brand": ("brand", "manufacturer", "maker", "vendor", "brand_name"),
+    "category": ("category", "categories", "product_type"),
+    "modelno": ("modelno", "model_no", "model_number", "mpn"),
+    "price": ("price",),
+}
+
+
+def columns_resolve(attributes: list[str]) -> dict[str, str | list[str]]:
+    """{listing field: attribute} for one file's attributes (its ``left_`` columns).
+
+    Without a known title column, the first attribute whose name ends in "name" or "title"
+    is the title, else the first attribute. Attributes no field reads are kept as
+    ``"extra"``: their values join the description, so no column's text is dropped.
+    """
+    lower = {a.lower(): a for a in attributes}
+    found: dict[str, str | list[str]] = {}
+    for role, names in ROLES.items():
+        for name in names:
+            if name in lower:
+                found[role] = lower[name]
+                break
+    if "title" not in found and attributes:
+        named = [a for a in attributes if a.lower().endswith(("name", "title"))]
+        found["title"] = (named or attributes)[0]
+    used = set(found.values())
+    found["extra"] = [a for a in attributes if a not in used and a.lower() != "id"]
+    return found
+
+
+def _listing(row: dict, prefix: str, columns: dict) -> Listing:
+    g = lambda k: (row.get(prefix + k) or "").strip() or None if k else None  # noqa: E731
+    extra = [g(a) for a in columns["extra"]]
+    description = " ".join(filter(None, [g(columns.get("description")), *extra])) or None
     return Listing(
-        title=g("title") or g("name"),
-        description=g("description"),
-        brand=g("brand") or g("manufacturer"),
-        category=g("category"),
-        modelno=g("modelno"),
-        price=parse_price(g("price")),
+        title=g(columns.get("title")),
+        description=description,
+        brand=g(columns.get("brand")),
+        category=g(columns.get("category")),
+        modelno=g(columns.get("modelno")),
+        price=parse_price(g(columns.get("price"))),
     )
 
 
 def read_pairs(path: Path) -> tuple[list[tuple[Listing, Listing]], list[int]]:
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return [(_listing(r, "left_"), _listing(r, "right_")) for r in rows], [
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        attributes = [c[len("left_") :] for c in reader.fieldnames or [] if c.startswith("left_")]
+    columns = columns_resolve(attributes)
+    return [(_listing(r, "left_", columns), _listing(r, "right_", columns)) for r in rows], [
         int(r["label"]) for r in rows
     ]
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dedupe.lab.evaluation import blocking_recall, parse_price, run
+from dedupe.lab.evaluation import blocking_recall, columns_resolve, parse_price, read_pairs, run
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "er_magellan_products"
 
@@ -74,3 +74,27 @@ def test_blocking_recall_finds_most_matches_on_a_slice(tmp_path):
 )
 def test_prices_are_read_as_feeds_write_them(text, price):
     assert parse_price(text) == price
+
+
+def test_the_shared_sets_columns_are_read_as_before():
+    assert columns_resolve(["name", "description", "price"]) == {
+        "title": "name", "description": "description", "price": "price", "extra": []}  # fmt: skip
+    walmart = columns_resolve(["title", "category", "brand", "modelno", "price"])
+    assert walmart["brand"] == "brand" and walmart["modelno"] == "modelno"
+    assert walmart["extra"] == []
+
+
+def test_a_set_that_names_its_columns_otherwise_loses_no_column(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text(
+        "id,left_Product_Name,left_Manufacturer,left_Colour,left_Price,"
+        "right_Product_Name,right_Manufacturer,right_Colour,right_Price,label\n"
+        "0,Aero Kettle 1.7l,Acme,steel,$29.99,aero kettle,,brushed steel,29.99 USD,1\n"
+    )
+    ((left, right),) = read_pairs(path)[0]
+    assert left.title == "Aero Kettle 1.7l" and left.brand == "Acme" and left.price == 29.99
+    assert right.title == "aero kettle" and right.brand is None and right.price == 29.99
+    assert left.description == "steel" and right.description == "brushed steel"
+    # no column called title or name: the first one ending in "name" is the title
+    assert columns_resolve(["Beer_Name", "Brew_Factory_Name", "ABV"])["title"] == "Beer_Name"
+    assert columns_resolve(["song", "artist"])["title"] == "song"
