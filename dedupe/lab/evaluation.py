@@ -90,6 +90,20 @@ def columns_resolve(attributes: list[str]) -> dict[str, str | list[str]]:
     return found
 
 
+_SYMBOLS = {"$": "USD", "£": "GBP", "€": "EUR", "¥": "JPY", "₹": "INR"}
+_CODES = {"usd", "gbp", "eur", "jpy", "inr", "cad", "aud", "chf", "cny", "sek", "nok", "dkk"}
+_CODE_RE = re.compile(r"[a-z]{3}")
+
+
+def price_currency(v: str | None) -> str | None:
+    """The currency a price text names ("29.99 USD", "£12"), None when it names none."""
+    text = (v or "").lower()
+    for code in _CODE_RE.findall(text):
+        if code in _CODES:
+            return code.upper()
+    return next((code for symbol, code in _SYMBOLS.items() if symbol in text), None)
+
+
 def _listing(row: dict, prefix: str, columns: dict) -> Listing:
     g = lambda k: (row.get(prefix + k) or "").strip() or None if k else None  # noqa: E731
     extra = [g(a) for a in columns["extra"]]
@@ -101,7 +115,17 @@ def _listing(row: dict, prefix: str, columns: dict) -> Listing:
         category=g(columns.get("category")),
         modelno=g(columns.get("modelno")),
         price=parse_price(g(columns.get("price"))),
+        currency=price_currency(g(columns.get("price"))),
     )
+
+
+def _pair(row: dict, columns: dict) -> tuple[Listing, Listing]:
+    """One labelled pair. A currency named on one side only is taken for the other's too
+    ("$29.99" against "29.99"); two different ones make the price "unknown", not compared."""
+    a, b = _listing(row, "left_", columns), _listing(row, "right_", columns)
+    a.currency = a.currency or b.currency
+    b.currency = b.currency or a.currency
+    return a, b
 
 
 def read_pairs(path: Path) -> tuple[list[tuple[Listing, Listing]], list[int]]:
@@ -110,9 +134,7 @@ def read_pairs(path: Path) -> tuple[list[tuple[Listing, Listing]], list[int]]:
         rows = list(reader)
         attributes = [c[len("left_") :] for c in reader.fieldnames or [] if c.startswith("left_")]
     columns = columns_resolve(attributes)
-    return [(_listing(r, "left_", columns), _listing(r, "right_", columns)) for r in rows], [
-        int(r["label"]) for r in rows
-    ]
+    return [_pair(r, columns) for r in rows], [int(r["label"]) for r in rows]
 
 
 def embed_cached(texts: list[str], *, progress: bool = False) -> np.ndarray:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from dedupe.comparison import pair_signals
 from dedupe.lab.evaluation import blocking_recall, columns_resolve, parse_price, read_pairs, run
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "er_magellan_products"
@@ -95,6 +96,19 @@ def test_a_set_that_names_its_columns_otherwise_loses_no_column(tmp_path):
     assert left.title == "Aero Kettle 1.7l" and left.brand == "Acme" and left.price == 29.99
     assert right.title == "aero kettle" and right.brand is None and right.price == 29.99
     assert left.description == "steel" and right.description == "brushed steel"
+    assert left.currency == right.currency == "USD"
     # no column called title or name: the first one ending in "name" is the title
     assert columns_resolve(["Beer_Name", "Brew_Factory_Name", "ABV"])["title"] == "Beer_Name"
     assert columns_resolve(["song", "artist"])["title"] == "song"
+
+
+def test_prices_in_two_currencies_are_not_compared(tmp_path):
+    path = tmp_path / "valid.csv"
+    path.write_text(
+        "id,left_title,left_price,right_title,right_price,label\n"
+        "0,kettle,£29.99,kettle,29.99 usd,1\n"
+        "1,kettle,$30,kettle,29.99,1\n"
+    )
+    (two, one), _ = read_pairs(path)
+    assert pair_signals(a=two[0], b=two[1]).price_state == "unknown"
+    assert pair_signals(a=one[0], b=one[1]).price_state == "known"
