@@ -37,6 +37,7 @@ DATA_DEPENDENT_FIELDS: dict[str, dict[str, str]] = {
         "non_field_errors": "a negative text that cancels the text leaves no direction to search",
     },
     "GET /api/products/": {"max_price": "max_price below min_price: a relation between two fields"},
+    "GET /api/products/{product_id}/similar/": {"seller": "which seller slugs exist"},
     "GET /api/duplicates/": {"cursor": "which cursors the API issued"},
     "POST /api/duplicates/{id}/decision/": {"canonical": "which products the pair holds"},
 }
