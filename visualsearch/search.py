@@ -39,6 +39,7 @@ from visualsearch.mmr import mmr
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 from visualsearch.selectors import PRIMARY_ATTRIBUTES_SQL, product_attributes
 from visualsearch.spaces import space_active
+from visualsearch.subject import subject_crop
 from visualsearch.vector_sql import halfvec_decode, hnsw_session, vector_literal
 from visualsearch.vectors import rows_normalise
 
@@ -185,6 +186,11 @@ def _query_build(
     if not images and not text:
         raise EmptyQuery("Give a photo or a description to search with.")
     embedder = spaces.embedder_for(space)
+    if images and settings.SEARCH_SUBJECT_CROP:
+        heads = space_heads(space)
+        domain = heads.domain if heads is not None else None
+        images = [subject_crop(im, encode=lambda crops: images_encode(embedder, crops),
+                               domain=domain) for im in images]  # fmt: skip
     e_txt = _normalise(np.asarray(embedder.encode_texts([text]))[0]) if text else None
     e_neg = (
         _normalise(np.asarray(embedder.encode_texts([negative_text]))[0]) if negative_text else None

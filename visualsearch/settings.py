@@ -315,6 +315,10 @@ SEARCH_CATEGORY_VOTE_DISCOUNT = env_bool("SEARCH_CATEGORY_VOTE_DISCOUNT", True)
 # space's type head has title evidence, the type its title names (docs/benchmarks.md, "Title
 # evidence"); the relevance and the floor still read the photo alone.
 SEARCH_TYPE_RERANK_TITLES = env_bool("SEARCH_TYPE_RERANK_TITLES", True)
+# A photo query that is not a studio shot (its border is not light and colourless) is searched
+# by its subject: the crop the space finds most like its training photos (visualsearch.subject).
+# On: chosen on validation with simulated shopper photos (docs/benchmarks.md, "Shopper photos").
+SEARCH_SUBJECT_CROP = env_bool("SEARCH_SUBJECT_CROP", True)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

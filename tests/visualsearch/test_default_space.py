@@ -117,6 +117,26 @@ def test_new_shipped_heads_refresh_the_stored_attributes_through_the_worker():
     assert not ImageAttribute.objects.filter(image=image, space=space, value="stale").exists()
 
 
+def test_a_shoppers_photo_is_searched_by_its_subject_and_a_studio_shot_whole(settings):
+    from visualsearch.search import query_vectors_build  # noqa: PLC0415
+
+    space = default_space_ensure()
+    studio = _photo((200, 30, 30))
+    scene = Image.new("RGB", (240, 320), (90, 120, 60))
+    scene.paste(studio.resize((90, 120)), (130, 180))
+
+    def vector(image, on):
+        settings.SEARCH_SUBJECT_CROP = on
+        return query_vectors_build(space=space, images=[image])[0]
+
+    assert np.allclose(vector(studio, True), vector(studio, False))
+    subject, whole = vector(scene, True), vector(scene, False)
+    assert not np.allclose(subject, whole)
+    # the subject's vector is nearer the product's own photo than the whole scene's is
+    own = vector(studio, False)
+    assert float(subject @ own) > float(whole @ own)
+
+
 def test_the_assembled_space_gives_the_same_vectors_on_every_assembly(tmp_path):
     first = default_space_assemble(out_dir=tmp_path / "a")
     second = default_space_assemble(out_dir=tmp_path / "b")

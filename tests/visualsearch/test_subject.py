@@ -1,0 +1,91 @@
+"""The subject of a shopper's photo: studio shots are searched whole, other photos by the crop
+the space finds most like its training photos."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+
+from visualsearch.heads import Domain
+from visualsearch.subject import proposals, studio_shot, subject_crop
+
+
+def _studio(size=(60, 80), colour=(200, 30, 30)):
+    image = Image.new("RGB", size, (255, 255, 255))
+    w, h = size
+    ImageDraw.Draw(image).rectangle((w // 4, h // 4, 3 * w // 4, 3 * h // 4), fill=colour)
+    return image
+
+
+def _scene(box=(20, 30, 90, 120), size=(240, 320), seed=0):
+    """A red product at ``box`` on a noisy blue-green background."""
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(rng.normal((40, 120, 140), 25, (size[1], size[0], 3)), 0, 255)
+    image = Image.fromarray(pixels.astype(np.uint8))
+    ImageDraw.Draw(image).rectangle(box, fill=(210, 30, 30))
+    return image
+
+
+def _redness_encoder(crops):
+    """A toy tower whose raw feature is the crop's mean colour: its "training domain" below is
+    red products, so the crop that is most product wins."""
+    raws = np.array([np.asarray(c, dtype=np.float64).reshape(-1, 3).mean(axis=0) for c in crops])
+    raws /= np.linalg.norm(raws, axis=1, keepdims=True)
+    return np.zeros((len(crops), 4)), raws
+
+
+RED = Domain(centroids=np.array([[1.0, 0.0, 0.0]]), top_k=1, threshold=0.9)
+
+
+def test_a_catalog_photo_on_white_is_a_studio_shot_and_a_photo_in_a_room_is_not():
+    assert studio_shot(_studio())
+    assert studio_shot(_studio(colour=(250, 250, 250)))  # a white product on white too
+    assert not studio_shot(_scene())
+    assert not studio_shot(Image.new("RGB", (60, 80), (120, 90, 60)))  # a wooden table
+
+
+@given(
+    w=st.integers(8, 400),
+    h=st.integers(8, 400),
+    inside=st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)),
+)
+def test_any_photo_with_a_white_border_is_a_studio_shot(w, h, inside):
+    image = Image.new("RGB", (w, h), (255, 255, 255))
+    ImageDraw.Draw(image).rectangle((w // 5, h // 5, w - 1 - w // 5, h - 1 - h // 5), fill=inside)
+    assert studio_shot(image)
+
+
+@given(w=st.integers(1, 2000), h=st.integers(1, 2000))
+def test_proposals_start_with_the_whole_photo_and_stay_inside_it(w, h):
+    boxes = proposals((w, h))
+    assert boxes[0] == (0, 0, w, h) and len(boxes) == 28
+    for left, top, right, bottom in boxes:
+        assert 0 <= left < right <= w and 0 <= top < bottom <= h
+
+
+def test_a_studio_shot_is_searched_as_it_is():
+    image = _studio()
+    called = []
+    assert subject_crop(image, encode=lambda c: called.append(c), domain=RED) is image
+    assert not called  # no proposal was even encoded
+
+
+def test_the_crop_most_like_the_training_photos_is_the_subject():
+    product = (20, 30, 110, 150)
+    chosen = subject_crop(_scene(product), encode=_redness_encoder, domain=RED)
+    assert chosen.size != (240, 320)  # not the whole photo
+    pixels = np.asarray(chosen, dtype=np.int16)
+    red = (pixels[..., 0] > 150) & (pixels[..., 1] < 80)
+    assert red.mean() > 0.35  # mostly product, where the whole photo is 14% product
+    # the same product elsewhere moves the crop with it
+    other = subject_crop(_scene((140, 200, 230, 310)), encode=_redness_encoder, domain=RED)
+    assert np.asarray(other, dtype=np.int16)[..., 0].mean() > 100
+
+
+def test_without_a_training_domain_or_raw_features_the_photo_is_searched_whole():
+    scene = _scene()
+    assert subject_crop(scene, encode=_redness_encoder, domain=None) is scene
+    no_raw = subject_crop(scene, encode=lambda crops: (np.zeros((len(crops), 4)), None), domain=RED)
+    assert no_raw is scene

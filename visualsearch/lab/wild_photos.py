@@ -1,0 +1,206 @@
+"""Lab: photo search with shopper-style photos, simulated from catalog shots.
+
+A shopper photographs a product where it is: on a table, a bed, in a shop, not on a studio's
+white sweep, smaller than the frame, off-centre, tilted, under warm or cold light, a little
+blurred and recompressed. No such photos of the fashion set exist, so each query photo is made
+from a catalog shot (:func:`wild`):
+
+- the product is cut out of its light studio background (the near-white region connected to
+  the photo's border, so white garments keep their inside);
+- it is pasted, scaled to 40-75% of the frame's height, at a random place and tilt (±12°), onto
+  a 240x320 background: a random crop of one of scikit-learn's two sample photographs (a temple,
+  a flower), flipped and rescaled, or a smooth two-colour field with grain;
+- then brightness, contrast, colour temperature, blur and JPEG quality are drawn at random.
+
+Each query is a gallery photo made wild (seeded per product), searched in process through
+``visualsearch.search.search`` (what ``POST /api/search/`` calls) against the gallery that
+``search_api_eval`` imported, its own product dropped. Relevant: same articleType. The clean
+photo and the wild one run in the same run, so the gap is paired.
+
+    python manage.py shell -c "from visualsearch.lab.wild_photos import main; main()"
+
+Numbers in docs/benchmarks.md ("Shopper photos: products off the studio background").
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter
+
+FRAME = (240, 320)  # width, height: a phone photo's 3:4, downscaled
+K = 10
+
+
+def _backgrounds() -> list[Image.Image]:
+    from sklearn.datasets import load_sample_images  # noqa: PLC0415
+
+    return [Image.fromarray(image) for image in load_sample_images().images]
+
+
+def _field(rng: np.random.Generator) -> Image.Image:
+    """A smooth two-colour gradient with grain: a wall, a sheet, a table top."""
+    w, h = FRAME
+    a, b = rng.integers(30, 230, 3), rng.integers(30, 230, 3)
+    angle = rng.uniform(0, np.pi)
+    x, y = np.meshgrid(np.linspace(0, 1, w), np.linspace(0, 1, h))
+    t = np.clip(np.cos(angle) * x + np.sin(angle) * y, 0, 1)[..., None]
+    pixels = a * (1 - t) + b * t + rng.normal(0, 6, (h, w, 1))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def _scene(rng: np.random.Generator, photos: list[Image.Image]) -> Image.Image:
+    if rng.random() < 0.5:
+        return _field(rng)
+    photo = photos[int(rng.integers(len(photos)))]
+    scale = rng.uniform(0.4, 1.0)
+    cw, ch = int(photo.width * scale * 0.75), int(photo.height * scale)
+    cw, ch = min(cw, photo.width), min(ch, photo.height)
+    left, top = (
+        int(rng.integers(0, photo.width - cw + 1)),
+        int(rng.integers(0, photo.height - ch + 1)),
+    )
+    crop = photo.crop((left, top, left + cw, top + ch)).resize(FRAME, Image.BILINEAR)
+    return crop.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else crop
+
+
+def cutout_mask(photo: Image.Image, *, light: int = 225) -> Image.Image:
+    """The product's mask ("L", 255 = product): every pixel except the light, low-saturation
+    region connected to the photo's border (the studio background)."""
+    from scipy import ndimage  # noqa: PLC0415
+
+    rgb = np.asarray(photo.convert("RGB"), dtype=np.int16)
+    bright = rgb.min(axis=2) >= light
+    flat = (rgb.max(axis=2) - rgb.min(axis=2)) <= 24
+    labels, _ = ndimage.label(bright & flat)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    background = np.isin(labels, border[border > 0])
+    product = ndimage.binary_opening(~background, iterations=1)
+    return Image.fromarray((product * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6))
+
+
+def wild(
+    photo: Image.Image,
+    *,
+    rng: np.random.Generator,
+    scenes: list[Image.Image],
+    box: list | None = None,
+) -> Image.Image:
+    """``photo`` (a catalog shot) as a shopper might take it; see the module docstring. ``box``,
+    when given, receives where the product went: (left, top, right, bottom)."""
+    photo = photo.convert("RGB")
+    mask = cutout_mask(photo)
+    angle = float(rng.uniform(-12, 12))
+    photo = photo.rotate(angle, resample=Image.BILINEAR, expand=True, fillcolor=(255, 255, 255))
+    mask = mask.rotate(angle, resample=Image.BILINEAR, expand=True, fillcolor=0)
+    w, h = FRAME
+    height = int(h * rng.uniform(0.4, 0.75))
+    width = max(1, int(photo.width * height / photo.height))
+    if width > w * 0.95:
+        width, height = int(w * 0.95), max(1, int(photo.height * w * 0.95 / photo.width))
+    photo, mask = photo.resize((width, height), Image.BICUBIC), mask.resize((width, height))
+    frame = _scene(rng, scenes).copy()
+    left = int(rng.integers(0, w - width + 1))
+    top = int(rng.integers(0, h - height + 1))
+    frame.paste(photo, (left, top), mask)
+    if box is not None:
+        box[:] = [left, top, left + width, top + height]
+    frame = ImageEnhance.Brightness(frame).enhance(float(rng.uniform(0.75, 1.2)))
+    frame = ImageEnhance.Contrast(frame).enhance(float(rng.uniform(0.8, 1.15)))
+    warm = float(rng.uniform(-0.08, 0.08))  # colour temperature: red up, blue down, or back
+    pixels = np.asarray(frame, dtype=np.float32) * np.array([1 + warm, 1.0, 1 - warm])
+    frame = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    frame = frame.filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 1.0))))
+    buffer = io.BytesIO()
+    frame.save(buffer, format="JPEG", quality=int(rng.integers(60, 91)))
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def queries(gallery: dict, *, seed: int = 0) -> dict[int, tuple[Image.Image, Image.Image]]:
+    """{product id: (its clean photo, its wild photo)}, each wild photo seeded by the id."""
+    scenes = _backgrounds()
+    out = {}
+    for pk in sorted(gallery):
+        with Image.open(gallery[pk].path) as image:
+            clean = image.convert("RGB")
+        rng = np.random.default_rng([seed, int(gallery[pk].external_id)])
+        out[pk] = (clean, wild(clean, rng=rng, scenes=scenes))
+    return out
+
+
+def precision(
+    photos: dict[int, Image.Image], *, gallery: dict, seller: str, search_kwargs: dict | None = None
+) -> dict[str, np.ndarray]:
+    """P@10 and P@5 by articleType of each photo query, its own product dropped, and each
+    query's time in ms."""
+    from visualsearch.lab import metrics  # noqa: PLC0415
+    from visualsearch.search import SearchQuery, search  # noqa: PLC0415
+
+    at_10, at_5, ms = [], [], []
+    for pk, photo in photos.items():
+        started = time.perf_counter()
+        result = search(
+            SearchQuery(images=[photo], seller=seller, k=K + 1, **(search_kwargs or {}))
+        )
+        ms.append((time.perf_counter() - started) * 1000)
+        hits = [p.pk for p, _ in result.results if p.pk != pk][:K]
+        relevant = [h in gallery and gallery[h].type == gallery[pk].type for h in hits]
+        at_10.append(metrics.precision_at_k(relevant, k=K))
+        at_5.append(metrics.precision_at_k(relevant, k=5))
+    return {"P@10": np.array(at_10), "P@5": np.array(at_5), "ms": np.array(ms)}
+
+
+# label → (which photos, settings overrides, search keyword arguments); the first wild row is
+# the baseline every gain is measured against
+VARIANTS = {
+    "clean photo": ("clean", {"SEARCH_SUBJECT_CROP": False}, {}),
+    "clean photo, subject crop": ("clean", {"SEARCH_SUBJECT_CROP": True}, {}),
+    "wild photo": ("wild", {"SEARCH_SUBJECT_CROP": False}, {}),
+    "wild photo, crops": ("wild", {"SEARCH_SUBJECT_CROP": False}, {"crops": True}),
+    "wild photo, subject crop": ("wild", {"SEARCH_SUBJECT_CROP": True}, {}),
+}
+
+
+def main(
+    *, split: str = "validation", data: Path | None = None, seed: int = 0, limit: int | None = None,
+    variants: dict | None = None, save: Path | None = None,
+) -> dict[str, dict[str, tuple[float, float, float]]]:  # fmt: skip
+    """Each of ``variants`` (default ``VARIANTS``) on the same queries; prints each measure
+    with its gain against the plain wild photos and the paired standard error, and the median
+    time per query. ``save``: a folder to write a few wild photos to, to look at."""
+    from django.test import override_settings  # noqa: PLC0415
+
+    from visualsearch.lab.fusion_sweep import _gallery  # noqa: PLC0415
+    from visualsearch.lab.metrics import paired_standard_error  # noqa: PLC0415
+
+    seller, gallery = _gallery(split, data)
+    made = queries(gallery, seed=seed)
+    if limit:
+        made = dict(list(made.items())[:limit])
+    if save:
+        Path(save).mkdir(parents=True, exist_ok=True)
+        for pk, (_, photo) in list(made.items())[:12]:
+            photo.save(Path(save) / f"{pk}.jpg")
+    photos = {"clean": {pk: c for pk, (c, _) in made.items()},
+              "wild": {pk: w for pk, (_, w) in made.items()}}  # fmt: skip
+    runs = {}
+    for label, (which, overrides, kwargs) in (variants or VARIANTS).items():
+        with override_settings(**overrides):
+            runs[label] = precision(photos[which], gallery=gallery, seller=seller,
+                                    search_kwargs=kwargs)  # fmt: skip
+    base = runs.get("wild photo") or next(iter(runs.values()))
+    report = {}
+    for label, run in runs.items():
+        report[label] = {}
+        for name in ("P@10", "P@5"):
+            gain = run[name] - base[name]
+            report[label][name] = (float(run[name].mean()), float(gain.mean()),
+                                   paired_standard_error(gain))  # fmt: skip
+        line = ", ".join(f"{n} {m:.4f} ({g:+.4f}, SE {se:.4f})" for n, (m, g, se)
+                         in report[label].items())  # fmt: skip
+        print(f"{split}: {label}: {line}, median {np.median(run['ms']):.0f} ms "
+              f"[{len(run['ms'])} queries]", flush=True)  # fmt: skip
+    return report

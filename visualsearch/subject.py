@@ -1,0 +1,76 @@
+"""The subject of a shopper's photo: where the product is, when it is not a studio shot.
+
+Catalog photos show the product alone on a light studio background, and the shipped space and
+its heads were fitted on such photos. A shopper's photo shows it somewhere: small in the frame,
+off-centre, on a table or a bed. Searched whole, such a photo falls outside the space's training
+domain and ranks badly (docs/benchmarks.md, "Shopper photos"). No object detector ships in a
+wheel, so the subject is found with the space itself:
+
+1. :func:`studio_shot`: a photo whose border is mostly light and colourless is a studio shot
+   and is searched as it is (every catalog photo, at no cost);
+2. else :func:`proposals`: the whole photo and a grid of boxes at three scales (45%, 60% and 75%
+   of each side, 3×3 positions each), each cut out;
+3. the crop the space finds most like its training photos wins: the highest training-domain
+   score (:class:`visualsearch.heads.Domain`, the tower's features against the centroids of the
+   training photos'), the same measure that sends far-off photos to the raw channel.
+
+Pure: images and arrays in, an image out; :mod:`visualsearch.search` calls it for every photo
+query when ``SEARCH_SUBJECT_CROP`` is on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BORDER = 0.04  # the outer band read by studio_shot, as a share of each side
+STUDIO_SHARE = 0.6  # of the border's pixels light and colourless: a studio shot
+SCALES = (0.45, 0.6, 0.75)
+POSITIONS = (0.0, 0.5, 1.0)
+
+
+def studio_shot(image, *, light: int = 215, spread: int = 30) -> bool:
+    """Whether ``image`` looks like a studio shot: at least ``STUDIO_SHARE`` of its border band
+    is light (every channel ≥ ``light``) and colourless (channels within ``spread``)."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    h, w = rgb.shape[:2]
+    bh, bw = max(1, round(h * BORDER)), max(1, round(w * BORDER))
+    band = np.concatenate(
+        [rgb[:bh].reshape(-1, 3), rgb[-bh:].reshape(-1, 3),
+         rgb[:, :bw].reshape(-1, 3), rgb[:, -bw:].reshape(-1, 3)]
+    )  # fmt: skip
+    pale = (band.min(axis=1) >= light) & (band.max(axis=1) - band.min(axis=1) <= spread)
+    return bool(pale.mean() >= STUDIO_SHARE)
+
+
+def proposals(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Boxes (left, top, right, bottom) over an image of ``size`` (width, height): the whole
+    image first, then each scale of ``SCALES`` at the 3×3 ``POSITIONS``."""
+    width, height = size
+    boxes = [(0, 0, width, height)]
+    for scale in SCALES:
+        w, h = max(1, round(width * scale)), max(1, round(height * scale))
+        for fy in POSITIONS:
+            for fx in POSITIONS:
+                left, top = round((width - w) * fx), round((height - h) * fy)
+                boxes.append((left, top, left + w, top + h))
+    return boxes
+
+
+def subject_choose(domain_scores: np.ndarray) -> int:
+    """The proposal to search with: the highest training-domain score (the first on ties, so
+    the whole photo wins a tie)."""
+    return int(np.argmax(np.asarray(domain_scores)))
+
+
+def subject_crop(image, *, encode, domain):
+    """``image`` itself when it is a studio shot (or without a training domain); else its
+    proposal the space finds most like its training photos. ``encode(images)`` returns
+    (vectors, raw vectors or None), as :func:`visualsearch.embedders.images_encode`."""
+    if domain is None or studio_shot(image):
+        return image
+    boxes = proposals(image.size)
+    crops = [image.crop(box) for box in boxes]
+    _, raws = encode(crops)
+    if raws is None:
+        return image
+    return crops[subject_choose(domain.score(raws))]
