@@ -10,11 +10,15 @@ import random
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import dramatiq
 from django.conf import settings
 from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
+from dramatiq import Worker
 from PIL import Image, ImageDraw
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -38,6 +42,20 @@ def make_image_bytes(
     buffer = io.BytesIO()
     image.save(buffer, fmt)
     return buffer.getvalue()
+
+
+def worker_until(done, *, queues=("embedding",), timeout: float = 60.0) -> None:
+    """Run a real dramatiq worker in this process (so it sees the test's embedders) on the real
+    broker until ``done()`` is true or ``timeout`` seconds pass; the caller asserts the outcome.
+    The worker is stopped in the background: its stop waits out the queue's idle poll."""
+    worker = Worker(dramatiq.get_broker(), queues=set(queues), worker_threads=1)
+    worker.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not done():
+            time.sleep(0.2)
+    finally:
+        threading.Thread(target=worker.stop, daemon=True).start()
 
 
 @contextlib.contextmanager

@@ -1,19 +1,15 @@
 """Zero-shot attributes are stored when an image is embedded, backfilled by reconcile, shown on
 product pages and in search results, and usable as search filters and facets."""
 
-import threading
-import time
-
-import dramatiq
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import connection
-from dramatiq import Worker
 from rest_framework.test import APIClient
 
 from catalog.models import ImageKind
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory, SellerFactory
+from tests.support import worker_until
 from tests.visualsearch.search_helpers import add, axis, field_errors, ids
 from visualsearch.models import ImageAttribute, ImageEmbedding
 from visualsearch.models import ImageEmbedding as Table
@@ -66,17 +62,7 @@ def test_reconcile_enqueues_the_attribute_backfill_and_a_worker_writes_it(
     space_activate(name="words")
     product = add(word_space, axis("green"))
     call_command("reconcile")
-    worker = Worker(dramatiq.get_broker(), queues={"embedding"}, worker_threads=1)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 60
-        while (
-            time.monotonic() < deadline
-            and not ImageAttribute.objects.filter(product=product).exists()
-        ):
-            time.sleep(0.2)
-    finally:
-        threading.Thread(target=worker.stop, daemon=True).start()
+    worker_until(lambda: ImageAttribute.objects.filter(product=product).exists())
     stored = ImageAttribute.objects.get(product=product, name="colour")
     assert stored.value == "green"
 

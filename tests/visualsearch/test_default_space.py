@@ -3,21 +3,17 @@ makes a candidate that replaces the active space only when it wins on held-out p
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
-import dramatiq
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import connection
-from dramatiq import Worker
 from PIL import Image
 
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
-from tests.support import make_image_bytes
+from tests.support import make_image_bytes, worker_until
 from visualsearch import offline_model as om
 from visualsearch import training
 from visualsearch.default_space import (
@@ -102,17 +98,10 @@ def test_new_shipped_heads_refresh_the_stored_attributes_through_the_worker():
     ImageAttribute.objects.filter(image=image, space=space).update(value="stale", confidence=1.0)
     Path(space.pretrained).with_name(HEADS_FILE).write_bytes(b"the previous release's heads")
     default_space_ensure()
-    worker = Worker(dramatiq.get_broker(), queues={"embedding"}, worker_threads=1)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 120
-        while (
-            time.monotonic() < deadline
-            and ImageAttribute.objects.filter(image=image, space=space, value="stale").exists()
-        ):
-            time.sleep(0.2)
-    finally:
-        threading.Thread(target=worker.stop, daemon=True).start()
+    worker_until(
+        lambda: not ImageAttribute.objects.filter(image=image, space=space, value="stale").exists(),
+        timeout=120,
+    )
     assert ImageAttribute.objects.get(image=image, space=space, name="colour").value == fresh
     assert not ImageAttribute.objects.filter(image=image, space=space, value="stale").exists()
 

@@ -3,17 +3,13 @@ photo, calibrated on rows that name one; photo-only rows and photo queries are u
 
 from __future__ import annotations
 
-import threading
-import time
-
-import dramatiq
 import numpy as np
 import pytest
 from django.core.management import call_command
-from dramatiq import Worker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support import worker_until
 from tests.visualsearch.search_helpers import DIM, add, axis
 from visualsearch.attributes import TAXONOMY, labels_named, labels_named_matrix
 from visualsearch.heads import (
@@ -236,14 +232,7 @@ def test_reconcile_refresh_recomputes_attributes_stored_before_the_heads_read_ti
                                           name="colour", value="red", confidence=0.5)  # fmt: skip
     call_command("reconcile")  # attributes exist: nothing to backfill
     call_command("reconcile", "--refresh-attributes")
-    worker = Worker(dramatiq.get_broker(), queues={"embedding"}, worker_threads=1)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and ImageAttribute.objects.filter(pk=stale.pk).exists():
-            time.sleep(0.2)
-    finally:
-        threading.Thread(target=worker.stop, daemon=True).start()
+    worker_until(lambda: not ImageAttribute.objects.filter(pk=stale.pk).exists())
     assert _stored_colour(product).value == "blue"
 
 
