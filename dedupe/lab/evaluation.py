@@ -22,6 +22,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from catalog.currencies import ISO_4217
 from catalog.lab import demo
 from dedupe import image_copy, scoring, tfidf
 from dedupe.comparison import Listing, PairSignals, pair_signals
@@ -91,16 +92,16 @@ def columns_resolve(attributes: list[str]) -> dict[str, str | list[str]]:
 
 
 _SYMBOLS = {"$": "USD", "£": "GBP", "€": "EUR", "¥": "JPY", "₹": "INR"}
-_CODES = {"usd", "gbp", "eur", "jpy", "inr", "cad", "aud", "chf", "cny", "sek", "nok", "dkk"}
-_CODE_RE = re.compile(r"[a-z]{3}")
+_CODE_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]{3}(?![A-Za-z])")
 
 
 def price_currency(v: str | None) -> str | None:
-    """The currency a price text names ("29.99 USD", "£12"), None when it names none."""
-    text = (v or "").lower()
-    for code in _CODE_RE.findall(text):
-        if code in _CODES:
-            return code.upper()
+    """The currency a price text names ("29.99 USD", "£12"): an ISO 4217 code written as a
+    word of its own (the catalog's list), else a currency sign; None when it names none."""
+    text = v or ""
+    for word in _CODE_RE.findall(text):
+        if word.upper() in ISO_4217:
+            return word.upper()
     return next((code for symbol, code in _SYMBOLS.items() if symbol in text), None)
 
 
