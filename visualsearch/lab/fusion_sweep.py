@@ -27,6 +27,7 @@ vote").
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -113,27 +114,39 @@ def photo(
     setting."""
     from PIL import Image  # noqa: PLC0415
 
-    from visualsearch.lab import metrics  # noqa: PLC0415
-    from visualsearch.search import SearchQuery, search  # noqa: PLC0415
-
     seller, gallery = _gallery(split, data)
-    queries = sorted(gallery)
     photos = {}
-    for pk in queries:
+    for pk in sorted(gallery):
         with Image.open(gallery[pk].path) as image:
             photos[pk] = image.convert("RGB")
 
     def precision() -> dict[str, np.ndarray]:
-        at_10, at_5 = [], []
-        for pk in queries:
-            result = search(SearchQuery(images=[photos[pk]], seller=seller, k=K + 1))
-            hits = [p.pk for p, _ in result.results if p.pk != pk][:K]
-            relevant = [h in gallery and gallery[h].type == gallery[pk].type for h in hits]
-            at_10.append(metrics.precision_at_k(relevant, k=K))
-            at_5.append(metrics.precision_at_k(relevant, k=5))
-        return {"P@10": np.array(at_10), "P@5": np.array(at_5)}
+        found = photo_precision(photos, gallery=gallery, seller=seller)
+        return {"P@10": found["P@10"], "P@5": found["P@5"]}
 
     return _sweep(split=split, grid=grid, measure=precision)
+
+
+def photo_precision(
+    photos: dict, *, gallery: dict, seller: str, search_kwargs: dict | None = None
+) -> dict[str, np.ndarray]:
+    """Per photo query ({product id: its photo}): P@10 and P@5 by articleType within the
+    seller's gallery, its own product dropped, and the query's time in ms."""
+    from visualsearch.lab import metrics  # noqa: PLC0415
+    from visualsearch.search import SearchQuery, search  # noqa: PLC0415
+
+    at_10, at_5, ms = [], [], []
+    for pk, photo in photos.items():
+        started = time.perf_counter()
+        result = search(
+            SearchQuery(images=[photo], seller=seller, k=K + 1, **(search_kwargs or {}))
+        )
+        ms.append((time.perf_counter() - started) * 1000)
+        hits = [p.pk for p, _ in result.results if p.pk != pk][:K]
+        relevant = [h in gallery and gallery[h].type == gallery[pk].type for h in hits]
+        at_10.append(metrics.precision_at_k(relevant, k=K))
+        at_5.append(metrics.precision_at_k(relevant, k=5))
+    return {"P@10": np.array(at_10), "P@5": np.array(at_5), "ms": np.array(ms)}
 
 
 def photo_categories(

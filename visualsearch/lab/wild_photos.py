@@ -25,14 +25,12 @@ Numbers in docs/benchmarks.md ("Shopper photos: products off the studio backgrou
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
 FRAME = (240, 320)  # width, height: a phone photo's 3:4, downscaled
-K = 10
 
 
 def _backgrounds() -> list[Image.Image]:
@@ -131,28 +129,6 @@ def queries(gallery: dict, *, seed: int = 0) -> dict[int, tuple[Image.Image, Ima
     return out
 
 
-def precision(
-    photos: dict[int, Image.Image], *, gallery: dict, seller: str, search_kwargs: dict | None = None
-) -> dict[str, np.ndarray]:
-    """P@10 and P@5 by articleType of each photo query, its own product dropped, and each
-    query's time in ms."""
-    from visualsearch.lab import metrics  # noqa: PLC0415
-    from visualsearch.search import SearchQuery, search  # noqa: PLC0415
-
-    at_10, at_5, ms = [], [], []
-    for pk, photo in photos.items():
-        started = time.perf_counter()
-        result = search(
-            SearchQuery(images=[photo], seller=seller, k=K + 1, **(search_kwargs or {}))
-        )
-        ms.append((time.perf_counter() - started) * 1000)
-        hits = [p.pk for p, _ in result.results if p.pk != pk][:K]
-        relevant = [h in gallery and gallery[h].type == gallery[pk].type for h in hits]
-        at_10.append(metrics.precision_at_k(relevant, k=K))
-        at_5.append(metrics.precision_at_k(relevant, k=5))
-    return {"P@10": np.array(at_10), "P@5": np.array(at_5), "ms": np.array(ms)}
-
-
 # label → (which photos, settings overrides, search keyword arguments); the first wild row is
 # the baseline every gain is measured against
 VARIANTS = {
@@ -173,7 +149,7 @@ def main(
     time per query. ``save``: a folder to write a few wild photos to, to look at."""
     from django.test import override_settings  # noqa: PLC0415
 
-    from visualsearch.lab.fusion_sweep import _gallery  # noqa: PLC0415
+    from visualsearch.lab.fusion_sweep import _gallery, photo_precision  # noqa: PLC0415
     from visualsearch.lab.metrics import paired_standard_error  # noqa: PLC0415
 
     seller, gallery = _gallery(split, data)
@@ -189,7 +165,7 @@ def main(
     runs = {}
     for label, (which, overrides, kwargs) in (variants or VARIANTS).items():
         with override_settings(**overrides):
-            runs[label] = precision(photos[which], gallery=gallery, seller=seller,
+            runs[label] = photo_precision(photos[which], gallery=gallery, seller=seller,
                                     search_kwargs=kwargs)  # fmt: skip
     base = runs.get("wild photo") or next(iter(runs.values()))
     report = {}
