@@ -56,6 +56,14 @@ def _render(result: SearchResult, request) -> dict:
         "k": result.k,
         "has_next": result.has_next,
         "no_match": result.no_match,
+        "subjects": [
+            {
+                "box": list(subject.box) if subject.box else None,
+                "width": subject.size[0],
+                "height": subject.size[1],
+            }
+            for subject in result.subjects
+        ],  # fmt: skip
         "facets": {
             ATTRIBUTE_PARAMS[facet]: counts
             for facet, counts in result.facets.items()

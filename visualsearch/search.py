@@ -39,7 +39,7 @@ from visualsearch.mmr import mmr
 from visualsearch.models import EmbeddingSpace, ImageEmbedding, TitleEmbedding
 from visualsearch.selectors import PRIMARY_ATTRIBUTES_SQL, product_attributes
 from visualsearch.spaces import space_active
-from visualsearch.subject import subject_crop
+from visualsearch.subject import Subject, subject_find
 from visualsearch.vector_sql import halfvec_decode, hnsw_session, vector_literal
 from visualsearch.vectors import rows_normalise
 
@@ -80,6 +80,8 @@ class SearchResult:
     # (spaces without calibration: empty, and every result counts as a match).
     relevance: dict[int, float] = field(default_factory=dict)
     matches: dict[int, bool] = field(default_factory=dict)
+    # Photo queries: what of each photo was searched (visualsearch.subject), in upload order.
+    subjects: list[Subject] = field(default_factory=list)
 
     @property
     def no_match(self) -> bool:
@@ -178,36 +180,57 @@ def _query_build(
     negative_text: str = "",
     image_weight: float = 0.5,
     crops: bool = False,
-) -> tuple[list[np.ndarray], np.ndarray | None]:
+) -> tuple[list[np.ndarray], np.ndarray | None, list[Subject]]:
     """(:func:`query_vectors_build`'s vectors, the whole photos' raw-channel vector: the
-    normalised mean of their raw vectors, None without photos or without a raw channel)."""
+    normalised mean of their raw vectors, None without photos or without a raw channel, and
+    each photo's :class:`~visualsearch.subject.Subject`: what of it was searched)."""
     images = list(images)
     text, negative_text = (text or "").strip(), (negative_text or "").strip()
     if not images and not text:
         raise EmptyQuery("Give a photo or a description to search with.")
     embedder = spaces.embedder_for(space)
+
+    def encode(batch):
+        return images_encode(embedder, batch)
+
     if images and settings.SEARCH_SUBJECT_CROP:
         heads = space_heads(space)
         domain = heads.domain if heads is not None else None
-        images = [subject_crop(im, encode=lambda crops: images_encode(embedder, crops),
-                               domain=domain) for im in images]  # fmt: skip
+        subjects = [subject_find(im, encode=encode, domain=domain) for im in images]
+    else:
+        subjects = [Subject(image=im, box=None, size=im.size) for im in images]
+    images = [subject.image for subject in subjects]
     e_txt = _normalise(np.asarray(embedder.encode_texts([text]))[0]) if text else None
     e_neg = (
         _normalise(np.asarray(embedder.encode_texts([negative_text]))[0]) if negative_text else None
     )
     alpha = float(image_weight)
     if not images:
-        return [_compose(None, e_txt, e_neg, alpha)], None
-    groups = [images] + ([[image_crops(im)[j] for im in images] for j in range(5)] if crops else [])
-    flat = [im for group in groups for im in group]
-    encoded, raws = images_encode(embedder, flat)
-    vectors, at = [], 0
-    for group in groups:
-        e_img = _normalise(np.asarray(encoded)[at : at + len(group)].mean(axis=0))
+        return [_compose(None, e_txt, e_neg, alpha)], None, []
+    # Only what finding the subject did not already encode goes through the tower: the photos
+    # searched whole, then with ``crops`` each crop position's crops of every photo.
+    fresh = [subject.image for subject in subjects if subject.encoded is None]
+    crop_groups = [[image_crops(im)[j] for im in images] for j in range(5)] if crops else []
+    batch = fresh + [im for group in crop_groups for im in group]
+    encoded, raws = encode(batch) if batch else (np.zeros((0, 0)), None)
+    encoded = np.asarray(encoded)
+    whole, whole_raw, at = [], [], 0
+    for subject in subjects:
+        if subject.encoded is not None:
+            vector, raw_vector = subject.encoded
+        else:
+            vector, raw_vector = encoded[at], (raws[at] if raws is not None else None)
+            at += 1
+        whole.append(np.asarray(vector))
+        whole_raw.append(raw_vector)
+    vectors = [_compose(_normalise(np.mean(whole, axis=0)), e_txt, e_neg, alpha)]
+    for group in crop_groups:
+        e_img = _normalise(encoded[at : at + len(group)].mean(axis=0))
         at += len(group)
         vectors.append(_compose(e_img, e_txt, e_neg, alpha))
-    raw = _normalise(raws[: len(images)].mean(axis=0)) if raws is not None else None
-    return vectors, raw
+    has_raw = all(r is not None for r in whole_raw)
+    raw = _normalise(np.mean(whole_raw, axis=0)) if has_raw else None
+    return vectors, raw, subjects
 
 
 @dataclass(frozen=True)
@@ -1201,7 +1224,7 @@ def search(query: SearchQuery) -> SearchResult:
         # re-scoring with that head (measured best on validation, docs/benchmarks.md); what
         # else the text says is mixed into the query vector as before.
         colour, text = modifier_split(query.text, heads=heads)
-        vectors, raw = _query_build(
+        vectors, raw, subjects = _query_build(
             space=space,
             images=list(query.images),
             text=text,
@@ -1214,7 +1237,7 @@ def search(query: SearchQuery) -> SearchResult:
             if colour
             else None
         )
-        return products_search(
+        result = products_search(
             space=space,
             query_vector=vectors[0],
             query_vectors=vectors[1:],
@@ -1225,5 +1248,7 @@ def search(query: SearchQuery) -> SearchResult:
             expand=query.expand,
             **common,
         )
+        result.subjects = subjects
+        return result
     vector = query_vectors_build(space=space, text=query.text, negative_text=query.negative_text)
     return products_search_hybrid(space=space, text=query.text, query_vector=vector[0], **common)

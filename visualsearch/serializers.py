@@ -225,6 +225,20 @@ class HitOutSerializer(serializers.Serializer):
     )
 
 
+class SubjectOutSerializer(serializers.Serializer):
+    box = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        min_length=4,
+        max_length=4,
+        allow_null=True,
+        help_text="the part of the photo that was searched, [left, top, right, bottom] in the "
+        "photo's pixels (after its EXIF orientation); null: the whole photo (a studio shot, or "
+        "no part looked more like a product photo)",
+    )
+    width = serializers.IntegerField(help_text="the photo's width in pixels, as read")
+    height = serializers.IntegerField(help_text="the photo's height in pixels, as read")
+
+
 class SearchOutSerializer(serializers.Serializer):
     results = HitOutSerializer(many=True)
     took_ms = serializers.FloatField()
@@ -250,6 +264,12 @@ class SearchOutSerializer(serializers.Serializer):
     facets = serializers.DictField(
         child=serializers.DictField(child=serializers.IntegerField()),
         help_text="{filter name: {value: number of matching candidate products}}",
+    )
+    subjects = SubjectOutSerializer(
+        many=True,
+        help_text="photo queries: what of each photo was searched, in upload order (a shopper's "
+        "photo is searched by the part that holds the product, SEARCH_SUBJECT_CROP); empty for "
+        "text and similar-products queries",
     )
 
 

@@ -14,11 +14,14 @@ wheel, so the subject is found with the space itself:
    score (:class:`visualsearch.heads.Domain`, the tower's features against the centroids of the
    training photos'), the same measure that sends far-off photos to the raw channel.
 
-Pure: images and arrays in, an image out; :mod:`visualsearch.search` calls it for every photo
-query when ``SEARCH_SUBJECT_CROP`` is on.
+Pure: images and arrays in, a :class:`Subject` out; :mod:`visualsearch.search` calls
+:func:`subject_find` for every photo query when ``SEARCH_SUBJECT_CROP`` is on, and the API
+and the search page show the shopper the box that was searched.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,15 +69,37 @@ def subject_choose(domain_scores: np.ndarray) -> int:
     return int(np.argmax(np.asarray(domain_scores)))
 
 
-def subject_crop(image, *, encode, domain):
-    """``image`` itself when it is a studio shot (or without a training domain); else its
-    proposal the space finds most like its training photos. ``encode(images)`` returns
-    (vectors, raw vectors or None), as :func:`visualsearch.embedders.images_encode`."""
+@dataclass(frozen=True)
+class Subject:
+    """What a query photo is searched by: ``image`` (the photo itself or its chosen crop),
+    ``box`` (where that crop lies in the photo, (left, top, right, bottom) in its pixels; None
+    when the whole photo is searched), the photo's ``size`` (width, height), and ``encoded``:
+    the (space vector, raw vector or None) of ``image`` when finding it already encoded it, so
+    the search does not encode it twice."""
+
+    image: object
+    box: tuple[int, int, int, int] | None
+    size: tuple[int, int]
+    encoded: tuple[np.ndarray, np.ndarray | None] | None = None
+
+
+def subject_find(image, *, encode, domain) -> Subject:
+    """The :class:`Subject` of ``image``: the whole photo when it is a studio shot (or without
+    a training domain or raw features); else its proposal the space finds most like its
+    training photos. ``encode(images)`` returns (vectors, raw vectors or None), as
+    :func:`visualsearch.embedders.images_encode`."""
+    whole = Subject(image=image, box=None, size=image.size)
     if domain is None or studio_shot(image):
-        return image
+        return whole
     boxes = proposals(image.size)
     crops = [image.crop(box) for box in boxes]
-    _, raws = encode(crops)
+    vectors, raws = encode(crops)
     if raws is None:
-        return image
-    return crops[subject_choose(domain.score(raws))]
+        return Subject(image=image, box=None, size=image.size, encoded=(vectors[0], None))
+    best = subject_choose(domain.score(raws))
+    return Subject(
+        image=crops[best],
+        box=None if best == 0 else boxes[best],
+        size=image.size,
+        encoded=(np.asarray(vectors[best]), np.asarray(raws[best])),
+    )

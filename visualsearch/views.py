@@ -49,6 +49,25 @@ def _keep(checked_images) -> list[str]:
     return kept
 
 
+def _kept_shown(kept_photos: list[str], subjects) -> list[dict]:
+    """The kept photos as the page shows them, each with the part of it that was searched as
+    percentages of its sides (None: the whole photo), so the page can outline it."""
+    shown = []
+    for number, encoded in enumerate(kept_photos):
+        subject = subjects[number] if number < len(subjects) else None
+        box = None
+        if subject is not None and subject.box is not None:
+            (left, top, right, bottom), (width, height) = subject.box, subject.size
+            box = {
+                "left": round(100 * left / width, 1),
+                "top": round(100 * top / height, 1),
+                "width": round(100 * (right - left) / width, 1),
+                "height": round(100 * (bottom - top) / height, 1),
+            }
+        shown.append({"data": encoded, "box": box})
+    return shown
+
+
 def _query_data(request):
     if request.method == "POST":
         data = request.POST.copy()
@@ -183,6 +202,8 @@ def home(request):
             status = 400
         else:
             context["result"] = result
+            context["kept"] = _kept_shown(context["kept_photos"], result.subjects)
+            context["subject_outlined"] = any(photo["box"] for photo in context["kept"])
             context["hits"] = [
                 {
                     "product": product,

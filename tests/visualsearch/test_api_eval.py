@@ -216,6 +216,13 @@ def test_the_command_imports_the_held_out_split_searches_a_live_server_and_repor
     # vectors find same-coloured items, whatever their type, so only the range is known
     assert 0 <= float(rows["more like this: P@5"]) <= 1
     assert "latency of a similar query, p50 / p95 (ms, client side)" in rows
+    # shopper photos: the same products pasted onto scenes, uploaded through the API; the word
+    # space has no training domain, so every photo is searched whole (no part named)
+    shopper = "shopper photo (simulated, the same products off the studio background): P@10"
+    assert 0 <= float(rows[shopper]) <= 1
+    assert rows["shopper photo: answers that name a searched part (`subjects`)"] == "0/6"
+    assert "shopper photos against the catalog shots of the same products" in printed
+    assert "latency of a shopper photo query, p50 / p95 (ms, client side)" in rows
     assert "query expansion against photo only, same queries in this run: P@10" in printed
     assert rows["photo, expanded queries whose pages 1–3 (k=10) share no product"].endswith(
         "repeated products)"

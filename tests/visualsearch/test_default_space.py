@@ -126,6 +126,52 @@ def test_a_shoppers_photo_is_searched_by_its_subject_and_a_studio_shot_whole(set
     assert float(subject @ own) > float(whole @ own)
 
 
+def test_the_api_and_the_page_show_which_part_of_a_shoppers_photo_was_searched(client):
+    import io  # noqa: PLC0415
+    from unittest import mock  # noqa: PLC0415
+
+    from visualsearch import search as search_module  # noqa: PLC0415
+
+    default_space_ensure()
+    studio = _photo((200, 30, 30))
+    scene = Image.new("RGB", (240, 320), (90, 120, 60))
+    scene.paste(studio.resize((90, 120)), (130, 180))
+
+    def upload(image, name):
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        buffer.seek(0)
+        buffer.name = name
+        return buffer
+
+    calls = []
+    encode = search_module.images_encode
+    with mock.patch.object(search_module, "images_encode",
+                           side_effect=lambda e, batch: calls.append(len(batch)) or encode(e, batch)):  # fmt: skip
+        response = client.post("/api/search/", {"image": upload(scene, "scene.png")})
+    assert response.status_code == 200, response.content
+    (subject,) = response.json()["subjects"]
+    assert (subject["width"], subject["height"]) == (240, 320)
+    left, top, right, bottom = subject["box"]
+    assert 0 <= left < right <= 240 and 0 <= top < bottom <= 320
+    # a part of the scene, and one with more of the product (pasted at 130..220 × 180..300) in
+    # it than the whole scene has (14%)
+    overlap = max(0, min(right, 220) - max(left, 130)) * max(0, min(bottom, 300) - max(top, 180))
+    area = (right - left) * (bottom - top)
+    assert area < 240 * 320 and overlap / area > 2 * (90 * 120) / (240 * 320)
+    assert calls == [28]  # the proposals, once: the chosen crop is not encoded a second time
+
+    studio_response = client.post("/api/search/", {"image": upload(studio, "studio.png")})
+    assert studio_response.json()["subjects"] == [{"box": None, "width": 64, "height": 64}]
+    text = client.post("/api/search/", {"text": "red shirt"}, content_type="application/json")
+    assert text.json()["subjects"] == []
+
+    page = client.post("/", {"image": upload(scene, "scene.png")}).content.decode()
+    assert "data-subject-box" in page and "The outlined part is what was searched" in page
+    plain = client.post("/", {"image": upload(studio, "studio.png")}).content.decode()
+    assert "data-subject-box" not in plain and "outlined part" not in plain
+
+
 def test_the_assembled_space_gives_the_same_vectors_on_every_assembly(tmp_path):
     first = default_space_assemble(out_dir=tmp_path / "a")
     second = default_space_assemble(out_dir=tmp_path / "b")

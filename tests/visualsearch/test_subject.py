@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from visualsearch.heads import Domain
-from visualsearch.subject import proposals, studio_shot, subject_crop
+from visualsearch.subject import proposals, studio_shot, subject_find
 
 
 def _studio(size=(60, 80), colour=(200, 30, 30)):
@@ -68,24 +68,32 @@ def test_proposals_start_with_the_whole_photo_and_stay_inside_it(w, h):
 def test_a_studio_shot_is_searched_as_it_is():
     image = _studio()
     called = []
-    assert subject_crop(image, encode=lambda c: called.append(c), domain=RED) is image
+    subject = subject_find(image, encode=lambda c: called.append(c), domain=RED)
+    assert subject.image is image and subject.box is None and subject.encoded is None
+    assert subject.size == image.size
     assert not called  # no proposal was even encoded
 
 
 def test_the_crop_most_like_the_training_photos_is_the_subject():
     product = (20, 30, 110, 150)
-    chosen = subject_crop(_scene(product), encode=_redness_encoder, domain=RED)
-    assert chosen.size != (240, 320)  # not the whole photo
+    subject = subject_find(_scene(product), encode=_redness_encoder, domain=RED)
+    chosen = subject.image
+    assert chosen.size != (240, 320) and subject.box is not None  # not the whole photo
+    assert chosen.size == (subject.box[2] - subject.box[0], subject.box[3] - subject.box[1])
     pixels = np.asarray(chosen, dtype=np.int16)
     red = (pixels[..., 0] > 150) & (pixels[..., 1] < 80)
     assert red.mean() > 0.35  # mostly product, where the whole photo is 14% product
+    # the crop's own encoding comes with it, so the search need not encode it again
+    _, raw = subject.encoded
+    assert np.allclose(raw, _redness_encoder([chosen])[1][0])
     # the same product elsewhere moves the crop with it
-    other = subject_crop(_scene((140, 200, 230, 310)), encode=_redness_encoder, domain=RED)
-    assert np.asarray(other, dtype=np.int16)[..., 0].mean() > 100
+    other = subject_find(_scene((140, 200, 230, 310)), encode=_redness_encoder, domain=RED)
+    assert np.asarray(other.image, dtype=np.int16)[..., 0].mean() > 100
+    assert other.box[0] >= 60 and other.box[1] >= 80
 
 
 def test_without_a_training_domain_or_raw_features_the_photo_is_searched_whole():
     scene = _scene()
-    assert subject_crop(scene, encode=_redness_encoder, domain=None) is scene
-    no_raw = subject_crop(scene, encode=lambda crops: (np.zeros((len(crops), 4)), None), domain=RED)
-    assert no_raw is scene
+    assert subject_find(scene, encode=_redness_encoder, domain=None).image is scene
+    no_raw = subject_find(scene, encode=lambda crops: (np.zeros((len(crops), 4)), None), domain=RED)
+    assert no_raw.image is scene and no_raw.box is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from visualsearch.lab.wild_photos import FRAME, _backgrounds, cutout_mask, wild
+from visualsearch.lab.wild_photos import FRAME, cutout_mask, scene_photos, wild
 from visualsearch.subject import studio_shot
 
 
@@ -27,7 +27,7 @@ def test_the_cutout_keeps_the_product_and_drops_only_the_background_reaching_the
 
 
 def test_a_wild_photo_fills_the_frame_puts_the_product_inside_it_and_is_no_studio_shot():
-    scenes = _backgrounds()
+    scenes = scene_photos()
     assert len(scenes) == 2  # scikit-learn's sample photographs, offline
     for seed in range(6):
         box = []

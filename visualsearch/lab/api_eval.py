@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import os
 import platform
 import tempfile
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import requests
 from django.core.management import call_command
+from PIL import Image
 from tqdm import tqdm
 
 from catalog import importing
@@ -223,7 +225,7 @@ class SearchApi:
 
     def search(
         self, *, kind: str, photo: Path | None = None, text: str = "", negative_text: str = "",
-        k: int = K, page: int = 1, expand: bool = False,
+        k: int = K, page: int = 1, expand: bool = False, photo_bytes: bytes | None = None,
     ) -> dict:  # fmt: skip
         data = {"seller": self.seller, "k": str(k), "page": str(page)}
         if expand:
@@ -237,6 +239,8 @@ class SearchApi:
             if photo not in self._photos:
                 self._photos[photo] = photo.read_bytes()
             files = {"image": (photo.name, self._photos[photo], "image/jpeg")}
+        elif photo_bytes is not None:
+            files = {"image": ("photo.jpg", photo_bytes, "image/jpeg")}
         return self._request(kind, "POST", self.url, data=data, files=files)
 
     def similar(self, *, product_id: int, k: int = K) -> dict:
@@ -509,6 +513,48 @@ class Evaluation:
         )
         self.report.numbers.update(expand_p10=p10, expand_p5=p5)
 
+    def shopper_photos(self, photo_queries: list[tuple[int, Item]], *, seed: int) -> None:
+        """The same photo queries as a shopper might take them: each product cut out of its
+        studio shot and pasted small, tilted and re-lit onto a scene
+        (:func:`visualsearch.lab.wild_photos.wild`, seeded by the product), uploaded as JPEG.
+        P@10 and P@5 by articleType against :meth:`photo`'s catalog shots of this run, and how
+        many answers name a searched part of the photo (``subjects``)."""
+        from visualsearch.lab import wild_photos  # noqa: PLC0415  (scipy, scikit-learn)
+
+        scenes = wild_photos.scene_photos()
+        relevant, gains, boxed = [], [], 0
+        with self.bar(len(photo_queries), "shopper photos") as bar:
+            for pk, item in photo_queries:
+                with Image.open(item.path) as image:
+                    clean = image.convert("RGB")
+                rng = np.random.default_rng([seed, int(item.external_id)])
+                buffer = io.BytesIO()
+                wild_photos.wild(clean, rng=rng, scenes=scenes).save(buffer, "JPEG", quality=95)
+                body = self.api.search(kind="shopper photo", photo_bytes=buffer.getvalue(),
+                                       k=K + 1)  # fmt: skip
+                boxed += any(subject.get("box") for subject in body.get("subjects") or [])
+                hits = without(result_ids(body), pk)[:K]
+                relevant.append([self._type(hit) == item.type for hit in hits])
+                plain = [self._type(hit) == item.type for hit in self.photo_results[pk]]
+                gains.append(
+                    metrics.precision_at_k(relevant[-1], k=10) - metrics.precision_at_k(plain, k=10)
+                )
+                bar.update()
+        p10 = metrics.mean([metrics.precision_at_k(r, k=10) for r in relevant])
+        p5 = metrics.mean([metrics.precision_at_k(r, k=5) for r in relevant])
+        n = len(relevant)
+        self.report.add("shopper photo (simulated, the same products off the studio background):"
+                        " P@10", p10, "", n)  # fmt: skip
+        self.report.add("shopper photo: P@5", p5, "", n)
+        self.report.add("shopper photo: answers that name a searched part (`subjects`)",
+                        f"{boxed}/{n}", "", n)  # fmt: skip
+        self.report.notes.append(
+            f"shopper photos against the catalog shots of the same products, this run: P@10 "
+            f"{p10 - self.report.numbers['photo_p10']:+.3f} (paired standard error "
+            f"{metrics.paired_standard_error(gains):.3f})"
+        )
+        self.report.numbers.update(shopper_p10=p10, shopper_p5=p5)
+
     def text(self) -> list[str]:
         """Text "<baseColour> <articleType>" nDCG@10 against BM25 over the same titles.
         Returns the query texts."""
@@ -697,7 +743,7 @@ class Evaluation:
 
     def latency(self) -> None:
         """p50 / p95 as the client saw them (HTTP included)."""
-        for kind in ("photo", "photo expanded", "text", "photo+text", "similar"):
+        for kind in ("photo", "photo expanded", "shopper photo", "text", "photo+text", "similar"):
             values = self.api.latency_ms.get(kind, [])
             if values:
                 p50, p95 = metrics.percentile(values, 50), metrics.percentile(values, 95)
@@ -740,6 +786,7 @@ def run(
     run.photo(photo_queries)
     run.similar(photo_queries)
     run.expansion(photo_queries)
+    run.shopper_photos(photo_queries, seed=seed)
     texts = run.text()
     run.modifier(photo_queries)
     run.negative(per_pattern=max(5, queries // 10))

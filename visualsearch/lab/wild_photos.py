@@ -33,7 +33,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 FRAME = (240, 320)  # width, height: a phone photo's 3:4, downscaled
 
 
-def _backgrounds() -> list[Image.Image]:
+def scene_photos() -> list[Image.Image]:
     from sklearn.datasets import load_sample_images  # noqa: PLC0415
 
     return [Image.fromarray(image) for image in load_sample_images().images]
@@ -119,7 +119,7 @@ def wild(
 
 def queries(gallery: dict, *, seed: int = 0) -> dict[int, tuple[Image.Image, Image.Image]]:
     """{product id: (its clean photo, its wild photo)}, each wild photo seeded by the id."""
-    scenes = _backgrounds()
+    scenes = scene_photos()
     out = {}
     for pk in sorted(gallery):
         with Image.open(gallery[pk].path) as image:
