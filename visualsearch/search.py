@@ -196,7 +196,9 @@ def _query_build(
     if images and settings.SEARCH_SUBJECT_CROP:
         heads = space_heads(space)
         domain = heads.domain if heads is not None else None
-        subjects = [subject_find(im, encode=encode, domain=domain) for im in images]
+        cut_out = settings.SEARCH_SUBJECT_CUTOUT
+        subjects = [subject_find(im, encode=encode, domain=domain, cut_out=cut_out)
+                    for im in images]  # fmt: skip
     else:
         subjects = [Subject(image=im, box=None, size=im.size) for im in images]
     images = [subject.image for subject in subjects]

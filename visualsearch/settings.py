@@ -319,6 +319,10 @@ SEARCH_TYPE_RERANK_TITLES = env_bool("SEARCH_TYPE_RERANK_TITLES", True)
 # by its subject: the crop the space finds most like its training photos (visualsearch.subject).
 # On: chosen on validation with simulated shopper photos (docs/benchmarks.md, "Shopper photos").
 SEARCH_SUBJECT_CROP = env_bool("SEARCH_SUBJECT_CROP", True)
+# ... and the product in that crop is cut out onto white (OpenCV's GrabCut) when the space finds
+# the cutout more like its training photos than the crop (visualsearch.subject.cutout). On:
+# chosen on validation (docs/benchmarks.md, "Shopper photos: the product cut out").
+SEARCH_SUBJECT_CUTOUT = env_bool("SEARCH_SUBJECT_CUTOUT", True)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

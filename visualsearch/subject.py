@@ -24,12 +24,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 BORDER = 0.04  # the outer band read by studio_shot, as a share of each side
 STUDIO_SHARE = 0.6  # of the border's pixels light and colourless: a studio shot
 TEST_SIDE = 256  # studio_shot samples a longer photo's band down to about this many pixels
 SCALES = (0.45, 0.6, 0.75)
 POSITIONS = (0.0, 0.5, 1.0)
+CUTOUT_SIDE = 320  # cutout segments a copy of the photo no longer than this
+CUTOUT_MARGIN = 0.06  # the box widened by this share of each side for the segmentation
+CUTOUT_ITERATIONS = 4
+CUTOUT_SHARE = (0.08, 0.97)  # a foreground outside this share of the box is no cutout
 
 
 def studio_shot(image, *, light: int = 215, spread: int = 30) -> bool:
@@ -83,10 +88,58 @@ class Subject:
     encoded: tuple[np.ndarray, np.ndarray | None] | None = None
 
 
-def subject_find(image, *, encode, domain) -> Subject:
+def cutout(image, box: tuple[int, int, int, int]):
+    """(the product inside ``box`` cut out of its surroundings onto white, framed like a studio
+    shot with a margin of ``CUTOUT_MARGIN``; its bounding box in ``image``), or None when the
+    segmentation finds no plausible product (a foreground outside ``CUTOUT_SHARE`` of the box).
+
+    OpenCV's GrabCut, started from ``box`` (widened by ``CUTOUT_MARGIN``: outside it is
+    background, inside probably product), on a copy no longer than ``CUTOUT_SIDE``. Its
+    k-means start is seeded, so the same photo always gives the same cutout (and page 2 of a
+    search the same query as page 1)."""
+    import cv2  # noqa: PLC0415
+
+    image = image.convert("RGB")
+    width, height = image.size
+    scale = min(1.0, CUTOUT_SIDE / max(width, height))
+    small = image.resize((max(1, round(width * scale)), max(1, round(height * scale))))
+    pixels = np.ascontiguousarray(np.asarray(small)[:, :, ::-1])  # BGR, as OpenCV reads it
+    sh, sw = pixels.shape[:2]
+    left, top, right, bottom = (value * scale for value in box)
+    mx, my = CUTOUT_MARGIN * (right - left), CUTOUT_MARGIN * (bottom - top)
+    # GrabCut needs background outside the rectangle: keep it 2 pixels inside the photo
+    left, top = max(2, int(left - mx)), max(2, int(top - my))
+    right, bottom = min(sw - 2, int(right + mx)), min(sh - 2, int(bottom + my))
+    if right - left < 8 or bottom - top < 8:
+        return None
+    mask = np.zeros((sh, sw), np.uint8)
+    background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)
+    cv2.grabCut(pixels, mask, (left, top, right - left, bottom - top), background, foreground,
+                CUTOUT_ITERATIONS, cv2.GC_INIT_WITH_RECT)  # fmt: skip
+    product = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    share = float(product[top:bottom, left:right].mean())
+    if not CUTOUT_SHARE[0] <= share <= CUTOUT_SHARE[1]:
+        return None
+    matte = Image.fromarray(product.astype(np.uint8) * 255).resize((width, height), Image.BILINEAR)
+    bounds = matte.point(lambda value: 255 if value > 127 else 0).getbbox()
+    if bounds is None:
+        return None
+    on_white = Image.new("RGB", (width, height), (255, 255, 255))
+    on_white.paste(image, mask=matte)
+    bl, bt, br, bb = bounds
+    px, py = round(CUTOUT_MARGIN * (br - bl)), round(CUTOUT_MARGIN * (bb - bt))
+    framed = Image.new("RGB", (br - bl + 2 * px, bb - bt + 2 * py), (255, 255, 255))
+    framed.paste(on_white.crop(bounds), (px, py))
+    return framed, bounds
+
+
+def subject_find(image, *, encode, domain, cut_out: bool = False) -> Subject:
     """The :class:`Subject` of ``image``: the whole photo when it is a studio shot (or without
     a training domain or raw features); else its proposal the space finds most like its
-    training photos. ``encode(images)`` returns (vectors, raw vectors or None), as
+    training photos and, with ``cut_out``, that proposal's product cut out onto white
+    (:func:`cutout`) when the space finds the cutout more like its training photos still.
+    ``encode(images)`` returns (vectors, raw vectors or None), as
     :func:`visualsearch.embedders.images_encode`."""
     whole = Subject(image=image, box=None, size=image.size)
     if domain is None or studio_shot(image):
@@ -96,10 +149,20 @@ def subject_find(image, *, encode, domain) -> Subject:
     vectors, raws = encode(crops)
     if raws is None:
         return Subject(image=image, box=None, size=image.size, encoded=(vectors[0], None))
-    best = subject_choose(domain.score(raws))
-    return Subject(
+    scores = domain.score(raws)
+    best = subject_choose(scores)
+    chosen = Subject(
         image=crops[best],
         box=None if best == 0 else boxes[best],
         size=image.size,
         encoded=(np.asarray(vectors[best]), np.asarray(raws[best])),
     )
+    found = cutout(image, boxes[best]) if cut_out else None
+    if found is None:
+        return chosen
+    cut, bounds = found
+    cut_vectors, cut_raws = encode([cut])
+    if float(domain.score(cut_raws)[0]) <= float(scores[best]):
+        return chosen
+    return Subject(image=cut, box=tuple(int(v) for v in bounds), size=image.size,
+                   encoded=(np.asarray(cut_vectors[0]), np.asarray(cut_raws[0])))  # fmt: skip

@@ -222,6 +222,8 @@ def test_the_command_imports_the_held_out_split_searches_a_live_server_and_repor
     assert 0 <= float(rows[shopper]) <= 1
     assert rows["shopper photo: answers that name a searched part (`subjects`)"] == "0/6"
     assert "shopper photos against the catalog shots of the same products" in printed
+    unmatched = rows["shopper photo: answered with no match (their product is in the gallery)"]
+    assert 0 <= int(unmatched.split("/")[0]) <= 6 and unmatched.endswith("/6")
     assert "latency of a shopper photo query, p50 / p95 (ms, client side)" in rows
     assert "query expansion against photo only, same queries in this run: P@10" in printed
     assert rows["photo, expanded queries whose pages 1–3 (k=10) share no product"].endswith(

@@ -126,7 +126,7 @@ def test_a_shoppers_photo_is_searched_by_its_subject_and_a_studio_shot_whole(set
     assert float(subject @ own) > float(whole @ own)
 
 
-def test_the_api_and_the_page_show_which_part_of_a_shoppers_photo_was_searched(client):
+def test_the_api_and_the_page_show_which_part_of_a_shoppers_photo_was_searched(client, settings):
     import io  # noqa: PLC0415
     from unittest import mock  # noqa: PLC0415
 
@@ -146,6 +146,7 @@ def test_the_api_and_the_page_show_which_part_of_a_shoppers_photo_was_searched(c
 
     calls = []
     encode = search_module.images_encode
+    settings.SEARCH_SUBJECT_CUTOUT = False
     with mock.patch.object(search_module, "images_encode",
                            side_effect=lambda e, batch: calls.append(len(batch)) or encode(e, batch)):  # fmt: skip
         response = client.post("/api/search/", {"image": upload(scene, "scene.png")})
@@ -160,6 +161,16 @@ def test_the_api_and_the_page_show_which_part_of_a_shoppers_photo_was_searched(c
     area = (right - left) * (bottom - top)
     assert area < 240 * 320 and overlap / area > 2 * (90 * 120) / (240 * 320)
     assert calls == [28]  # the proposals, once: the chosen crop is not encoded a second time
+    # with the cutout, at most the cutout is encoded besides; its bounds are the box
+    settings.SEARCH_SUBJECT_CUTOUT = True
+    calls.clear()
+    with mock.patch.object(search_module, "images_encode",
+                           side_effect=lambda e, batch: calls.append(len(batch)) or encode(e, batch)):  # fmt: skip
+        cut = client.post("/api/search/", {"image": upload(scene, "scene.png")}).json()
+    assert calls in ([28], [28, 1])
+    (cut_subject,) = cut["subjects"]
+    cl, ct, cr, cb = cut_subject["box"]
+    assert 0 <= cl < cr <= 240 and 0 <= ct < cb <= 320
 
     studio_response = client.post("/api/search/", {"image": upload(studio, "studio.png")})
     assert studio_response.json()["subjects"] == [{"box": None, "width": 64, "height": 64}]

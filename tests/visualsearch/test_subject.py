@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from visualsearch.heads import Domain
-from visualsearch.subject import proposals, studio_shot, subject_find
+from visualsearch.subject import cutout, proposals, studio_shot, subject_find
 
 
 def _studio(size=(60, 80), colour=(200, 30, 30)):
@@ -97,3 +97,59 @@ def test_without_a_training_domain_or_raw_features_the_photo_is_searched_whole()
     assert subject_find(scene, encode=_redness_encoder, domain=None).image is scene
     no_raw = subject_find(scene, encode=lambda crops: (np.zeros((len(crops), 4)), None), domain=RED)
     assert no_raw.image is scene and no_raw.box is None
+
+
+def test_the_cutout_is_the_product_on_white_framed_like_a_studio_shot_and_always_the_same():
+    product = (60, 90, 150, 230)
+    scene = _scene(product)
+    found = cutout(scene, (50, 80, 160, 240))
+    assert found is not None
+    image, (left, top, right, bottom) = found
+    # the bounds hug the product (within a few pixels), and so does the framed image
+    assert abs(left - 60) <= 4 and abs(top - 90) <= 4 and abs(right - 151) <= 4
+    assert abs(bottom - 231) <= 4
+    assert abs(image.width - (right - left) * 1.12) <= 3
+    pixels = np.asarray(image, dtype=np.int16)
+    red = (pixels[..., 0] > 150) & (pixels[..., 1] < 80)
+    white = pixels.min(axis=2) >= 250
+    assert (red | white).mean() > 0.95 and white[0].all() and white[-1].all()
+    again, bounds = cutout(scene, (50, 80, 160, 240))
+    assert bounds == (left, top, right, bottom) and np.array_equal(np.asarray(again), pixels)
+
+
+def test_a_box_with_nothing_to_cut_out_gives_no_cutout():
+    assert cutout(Image.new("RGB", (240, 320), (120, 90, 60)), (40, 40, 200, 280)) is None
+    assert cutout(_scene(), (0, 0, 6, 6)) is None  # too small to segment
+
+
+def _studio_likeness(crops):
+    """A toy tower whose raw feature is the crop's mean colour; its training domain below is
+    red products on white, so a cutout onto white beats the crop with the scene around it."""
+    return _redness_encoder(crops)
+
+
+def _catalog_shot():
+    """A red product filling a white frame but for a margin, as catalog shots are framed."""
+    image = Image.new("RGB", (112, 112), (255, 255, 255))
+    ImageDraw.Draw(image).rectangle((6, 6, 105, 105), fill=(210, 30, 30))
+    return image
+
+
+STUDIO = Domain(centroids=_redness_encoder([_catalog_shot()])[1], top_k=1, threshold=0.9)
+
+
+def test_the_cutout_is_searched_only_when_the_space_finds_it_more_like_its_training_photos():
+    scene = _scene((60, 90, 150, 230))
+    crop = subject_find(scene, encode=_studio_likeness, domain=STUDIO)
+    cut = subject_find(scene, encode=_studio_likeness, domain=STUDIO, cut_out=True)
+    assert cut.image.size != crop.image.size
+    assert np.asarray(cut.image).min(axis=2)[0].min() >= 250  # on white
+    assert (
+        STUDIO.score(_studio_likeness([cut.image])[1])[0]
+        > STUDIO.score(_studio_likeness([crop.image])[1])[0]
+    )
+    assert cut.box is not None and cut.encoded is not None
+    # where white is not the training domain (red products alone), the crop stays the subject
+    red_only = subject_find(scene, encode=_redness_encoder, domain=RED, cut_out=True)
+    plain = subject_find(scene, encode=_redness_encoder, domain=RED)
+    assert red_only.box == plain.box and red_only.image.size == plain.image.size

@@ -491,15 +491,11 @@ class Evaluation:
         with self.bar(len(photo_queries), "photo queries, expanded") as bar:
             for pk, item in photo_queries:
                 body = self.api.search(kind="photo expanded", photo=item.path, k=K + 1, expand=True)
-                hits = without(result_ids(body), pk)[:K]
-                relevant.append([self._type(hit) == item.type for hit in hits])
-                plain = [self._type(hit) == item.type for hit in self.photo_results[pk]]
-                gains.append(
-                    metrics.precision_at_k(relevant[-1], k=10) - metrics.precision_at_k(plain, k=10)
-                )
+                found, gain = self._versus_photo(pk, item, body)
+                relevant.append(found)
+                gains.append(gain)
                 bar.update()
-        p10 = metrics.mean([metrics.precision_at_k(r, k=10) for r in relevant])
-        p5 = metrics.mean([metrics.precision_at_k(r, k=5) for r in relevant])
+        p10, p5 = self._precisions(relevant)
         n = len(relevant)
         target = "default only if it wins on validation"
         self.report.add("photo, expanded (`expand`): P@10", p10, target, n)
@@ -513,6 +509,21 @@ class Evaluation:
         )
         self.report.numbers.update(expand_p10=p10, expand_p5=p5)
 
+    def _versus_photo(self, pk: int, item: Item, body: dict) -> tuple[list[bool], float]:
+        """(whether each of the answer's top 10 is relevant, its own product dropped; its P@10
+        gain over :meth:`photo`'s answer for the same product in this run)."""
+        relevant = [self._type(hit) == item.type for hit in without(result_ids(body), pk)[:K]]
+        plain = [self._type(hit) == item.type for hit in self.photo_results[pk]]
+        return relevant, metrics.precision_at_k(relevant, k=10) - metrics.precision_at_k(
+            plain, k=10
+        )
+
+    @staticmethod
+    def _precisions(relevant: list[list[bool]]) -> tuple[float | None, float | None]:
+        """(mean P@10, mean P@5) of the queries' relevance lists."""
+        return (metrics.mean([metrics.precision_at_k(r, k=10) for r in relevant]),
+                metrics.mean([metrics.precision_at_k(r, k=5) for r in relevant]))  # fmt: skip
+
     def shopper_photos(self, photo_queries: list[tuple[int, Item]], *, seed: int) -> None:
         """The same photo queries as a shopper might take them: each product cut out of its
         studio shot and pasted small, tilted and re-lit onto a scene
@@ -522,7 +533,7 @@ class Evaluation:
         from visualsearch.lab import wild_photos  # noqa: PLC0415  (scipy, scikit-learn)
 
         scenes = wild_photos.scene_photos()
-        relevant, gains, boxed = [], [], 0
+        relevant, gains, boxed, unmatched = [], [], 0, 0
         with self.bar(len(photo_queries), "shopper photos") as bar:
             for pk, item in photo_queries:
                 with Image.open(item.path) as image:
@@ -533,21 +544,20 @@ class Evaluation:
                 body = self.api.search(kind="shopper photo", photo_bytes=buffer.getvalue(),
                                        k=K + 1)  # fmt: skip
                 boxed += any(subject.get("box") for subject in body.get("subjects") or [])
-                hits = without(result_ids(body), pk)[:K]
-                relevant.append([self._type(hit) == item.type for hit in hits])
-                plain = [self._type(hit) == item.type for hit in self.photo_results[pk]]
-                gains.append(
-                    metrics.precision_at_k(relevant[-1], k=10) - metrics.precision_at_k(plain, k=10)
-                )
+                unmatched += answered_no_match(body)
+                found, gain = self._versus_photo(pk, item, body)
+                relevant.append(found)
+                gains.append(gain)
                 bar.update()
-        p10 = metrics.mean([metrics.precision_at_k(r, k=10) for r in relevant])
-        p5 = metrics.mean([metrics.precision_at_k(r, k=5) for r in relevant])
+        p10, p5 = self._precisions(relevant)
         n = len(relevant)
         self.report.add("shopper photo (simulated, the same products off the studio background):"
                         " P@10", p10, "", n)  # fmt: skip
         self.report.add("shopper photo: P@5", p5, "", n)
         self.report.add("shopper photo: answers that name a searched part (`subjects`)",
                         f"{boxed}/{n}", "", n)  # fmt: skip
+        self.report.add("shopper photo: answered with no match (their product is in the "
+                        "gallery)", f"{unmatched}/{n}", "", n)  # fmt: skip
         self.report.notes.append(
             f"shopper photos against the catalog shots of the same products, this run: P@10 "
             f"{p10 - self.report.numbers['photo_p10']:+.3f} (paired standard error "

@@ -131,22 +131,25 @@ def photo_precision(
     photos: dict, *, gallery: dict, seller: str, search_kwargs: dict | None = None
 ) -> dict[str, np.ndarray]:
     """Per photo query ({product id: its photo}): P@10 and P@5 by articleType within the
-    seller's gallery, its own product dropped, and the query's time in ms."""
+    seller's gallery, its own product dropped, whether the answer was "no good match" (every
+    result under the relevance floor) and the query's time in ms."""
     from visualsearch.lab import metrics  # noqa: PLC0415
     from visualsearch.search import SearchQuery, search  # noqa: PLC0415
 
-    at_10, at_5, ms = [], [], []
+    at_10, at_5, ms, unmatched = [], [], [], []
     for pk, photo in photos.items():
         started = time.perf_counter()
         result = search(
             SearchQuery(images=[photo], seller=seller, k=K + 1, **(search_kwargs or {}))
         )
         ms.append((time.perf_counter() - started) * 1000)
+        unmatched.append(result.no_match)
         hits = [p.pk for p, _ in result.results if p.pk != pk][:K]
         relevant = [h in gallery and gallery[h].type == gallery[pk].type for h in hits]
         at_10.append(metrics.precision_at_k(relevant, k=K))
         at_5.append(metrics.precision_at_k(relevant, k=5))
-    return {"P@10": np.array(at_10), "P@5": np.array(at_5), "ms": np.array(ms)}
+    return {"P@10": np.array(at_10), "P@5": np.array(at_5), "ms": np.array(ms),
+            "no match": np.array(unmatched)}  # fmt: skip
 
 
 def photo_categories(

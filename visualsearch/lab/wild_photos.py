@@ -133,10 +133,19 @@ def queries(gallery: dict, *, seed: int = 0) -> dict[int, tuple[Image.Image, Ima
 # the baseline every gain is measured against
 VARIANTS = {
     "clean photo": ("clean", {"SEARCH_SUBJECT_CROP": False}, {}),
-    "clean photo, subject crop": ("clean", {"SEARCH_SUBJECT_CROP": True}, {}),
+    "clean photo, subject crop and cutout": ("clean", {"SEARCH_SUBJECT_CROP": True}, {}),
     "wild photo": ("wild", {"SEARCH_SUBJECT_CROP": False}, {}),
     "wild photo, crops": ("wild", {"SEARCH_SUBJECT_CROP": False}, {"crops": True}),
-    "wild photo, subject crop": ("wild", {"SEARCH_SUBJECT_CROP": True}, {}),
+    "wild photo, subject crop": (
+        "wild",
+        {"SEARCH_SUBJECT_CROP": True, "SEARCH_SUBJECT_CUTOUT": False},
+        {},
+    ),  # fmt: skip
+    "wild photo, subject crop and cutout": (
+        "wild",
+        {"SEARCH_SUBJECT_CROP": True, "SEARCH_SUBJECT_CUTOUT": True},
+        {},
+    ),  # fmt: skip
 }
 
 
@@ -177,6 +186,6 @@ def main(
                                    paired_standard_error(gain))  # fmt: skip
         line = ", ".join(f"{n} {m:.4f} ({g:+.4f}, SE {se:.4f})" for n, (m, g, se)
                          in report[label].items())  # fmt: skip
-        print(f"{split}: {label}: {line}, median {np.median(run['ms']):.0f} ms "
-              f"[{len(run['ms'])} queries]", flush=True)  # fmt: skip
+        print(f"{split}: {label}: {line}, no good match {run['no match'].mean():.3f}, median "
+              f"{np.median(run['ms']):.0f} ms [{len(run['ms'])} queries]", flush=True)  # fmt: skip
     return report
