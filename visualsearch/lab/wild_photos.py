@@ -129,8 +129,8 @@ def queries(gallery: dict, *, seed: int = 0) -> dict[int, tuple[Image.Image, Ima
     return out
 
 
-# label → (which photos, settings overrides, search keyword arguments); the first wild row is
-# the baseline every gain is measured against
+# label → (which photos, settings overrides, search keyword arguments); main's ``base`` row (the
+# plain wild photos unless told) is what every gain is measured against
 VARIANTS = {
     "clean photo": ("clean", {"SEARCH_SUBJECT_CROP": False}, {}),
     "clean photo, subject crop and cutout": ("clean", {"SEARCH_SUBJECT_CROP": True}, {}),
@@ -151,11 +151,11 @@ VARIANTS = {
 
 def main(
     *, split: str = "validation", data: Path | None = None, seed: int = 0, limit: int | None = None,
-    variants: dict | None = None, save: Path | None = None,
+    variants: dict | None = None, save: Path | None = None, base: str = "wild photo",
 ) -> dict[str, dict[str, tuple[float, float, float]]]:  # fmt: skip
     """Each of ``variants`` (default ``VARIANTS``) on the same queries; prints each measure
-    with its gain against the plain wild photos and the paired standard error, and the median
-    time per query. ``save``: a folder to write a few wild photos to, to look at."""
+    with its gain against the ``base`` row (the plain wild photos) and the paired standard
+    error, the share answered "no good match", and the median time per query. ``save``: a folder to write a few wild photos to, to look at."""
     from django.test import override_settings  # noqa: PLC0415
 
     from visualsearch.lab.fusion_sweep import _gallery, photo_precision  # noqa: PLC0415
@@ -176,7 +176,7 @@ def main(
         with override_settings(**overrides):
             runs[label] = photo_precision(photos[which], gallery=gallery, seller=seller,
                                     search_kwargs=kwargs)  # fmt: skip
-    base = runs.get("wild photo") or next(iter(runs.values()))
+    base = runs.get(base) or next(iter(runs.values()))
     report = {}
     for label, run in runs.items():
         report[label] = {}
