@@ -99,9 +99,12 @@ def cutout(image, box: tuple[int, int, int, int]):
     search the same query as page 1)."""
     import cv2  # noqa: PLC0415
 
-    image = image.convert("RGB")
+    if image.mode != "RGB":
+        image = image.convert("RGB")
     width, height = image.size
     scale = min(1.0, CUTOUT_SIDE / max(width, height))
+    # Everything happens on the small copy, which is larger than the tower's input: a 40 MP
+    # upload costs no full-size masks or canvases. Only the bounds are scaled back.
     small = image.resize((max(1, round(width * scale)), max(1, round(height * scale))))
     pixels = np.ascontiguousarray(np.asarray(small)[:, :, ::-1])  # BGR, as OpenCV reads it
     sh, sw = pixels.shape[:2]
@@ -121,16 +124,20 @@ def cutout(image, box: tuple[int, int, int, int]):
     share = float(product[top:bottom, left:right].mean())
     if not CUTOUT_SHARE[0] <= share <= CUTOUT_SHARE[1]:
         return None
-    matte = Image.fromarray(product.astype(np.uint8) * 255).resize((width, height), Image.BILINEAR)
-    bounds = matte.point(lambda value: 255 if value > 127 else 0).getbbox()
-    if bounds is None:
+    matte = Image.fromarray(product.astype(np.uint8) * 255)
+    found = matte.getbbox()
+    if found is None:
         return None
-    on_white = Image.new("RGB", (width, height), (255, 255, 255))
-    on_white.paste(image, mask=matte)
-    bl, bt, br, bb = bounds
+    on_white = Image.new("RGB", (sw, sh), (255, 255, 255))
+    on_white.paste(small, mask=matte)
+    bl, bt, br, bb = found
     px, py = round(CUTOUT_MARGIN * (br - bl)), round(CUTOUT_MARGIN * (bb - bt))
     framed = Image.new("RGB", (br - bl + 2 * px, bb - bt + 2 * py), (255, 255, 255))
-    framed.paste(on_white.crop(bounds), (px, py))
+    framed.paste(on_white.crop(found), (px, py))
+    bounds = (
+        max(0, int(bl / scale)), max(0, int(bt / scale)),
+        min(width, round(br / scale)), min(height, round(bb / scale)),
+    )  # fmt: skip
     return framed, bounds
 
 

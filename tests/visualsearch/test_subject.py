@@ -153,3 +153,12 @@ def test_the_cutout_is_searched_only_when_the_space_finds_it_more_like_its_train
     red_only = subject_find(scene, encode=_redness_encoder, domain=RED, cut_out=True)
     plain = subject_find(scene, encode=_redness_encoder, domain=RED)
     assert red_only.box == plain.box and red_only.image.size == plain.image.size
+
+
+def test_a_large_photo_is_cut_out_on_a_small_copy_and_its_bounds_are_in_its_own_pixels():
+    # the scene of the test above at ten times the size: a 2400x3200 upload
+    scene = _scene((60, 90, 150, 230)).resize((2400, 3200), Image.NEAREST)
+    image, (left, top, right, bottom) = cutout(scene, (500, 800, 1600, 2400))
+    assert abs(left - 600) <= 40 and abs(top - 900) <= 40
+    assert abs(right - 1510) <= 40 and abs(bottom - 2310) <= 40
+    assert max(image.size) <= 1.12 * 320  # the cutout is made at the small copy's size
