@@ -51,7 +51,8 @@ def _keep(checked_images) -> list[str]:
 
 def _kept_shown(kept_photos: list[str], subjects) -> list[dict]:
     """The kept photos as the page shows them, each with the part of it that was searched as
-    percentages of its sides (None: the whole photo), so the page can outline it."""
+    percentages of its sides (None: the whole photo, or no search ran), so the page can outline
+    it."""
     shown = []
     for number, encoded in enumerate(kept_photos):
         subject = subjects[number] if number < len(subjects) else None
@@ -183,6 +184,8 @@ def home(request):
             if reused and data["image"]
             else _keep(data["image"])
         )
+        # shown without an outline until a search says what of each photo it searched
+        context["kept"] = _kept_shown(context["kept_photos"], [])
         # Search with the kept copies themselves, so page 2 (which sends them back) ranks the
         # very same pixels as page 1, and the pages never repeat a product.
         query = dataclasses.replace(
