@@ -375,7 +375,8 @@ class SpaceHeads:
 
     heads: dict[str, Head] = field(default_factory=dict)  # taxonomy facet → head
     zero_shot_temperature: dict[str, float] = field(default_factory=dict)  # facet → T
-    relevance: dict[str, Relevance] = field(default_factory=dict)  # "vector" / "hybrid"
+    # by search mode: "vector", "raw", "hybrid"; "subject", "subject_raw" (shopper photos)
+    relevance: dict[str, Relevance] = field(default_factory=dict)
     type_rerank_weight: float = 0.0
     # photo + "in <colour>": score = text · cos("<colour> <the photo's predicted type>")
     #   + photo · (cosine + type re-rank) + colour · P(that colour); chosen on validation
@@ -506,7 +507,7 @@ def heads_load(pretrained: str) -> SpaceHeads | None:
         return _cache[key]
 
 
-def _top_excluding(row: np.ndarray, skip: int, k: int) -> np.ndarray:
+def top_excluding(row: np.ndarray, skip: int, k: int) -> np.ndarray:
     """The indices of the k highest values of ``row``, index ``skip`` (the query) left out."""
     order = np.argsort(-row, kind="stable")
     return order[order != skip][:k]
@@ -516,7 +517,7 @@ def _p_at_10(scores: np.ndarray, labels: np.ndarray, query_rows: np.ndarray) -> 
     """Per query row: the share of its top 10 (itself excluded) that has its label."""
     out = []
     for q, row in zip(query_rows, scores, strict=True):
-        top = _top_excluding(row, q, 10)
+        top = top_excluding(row, q, 10)
         out.append((labels[top] == labels[q]).mean())
     return np.asarray(out)
 
@@ -636,7 +637,7 @@ def space_heads_fit(
     beta = min(b for b, value in by_beta.items() if value >= best_p10 - 0.005)
     heads.type_rerank_weight = float(beta)
     scores = cosines + beta * same
-    relevance, costs = _relevance_with_floor(
+    relevance, costs = relevance_with_floor(
         scores=scores, labels=labels, val_rows=val_rows, floor_cost=floor_cost
     )
     heads.relevance["vector"] = relevance
@@ -652,14 +653,14 @@ def space_heads_fit(
         raw = np.asarray(raw, dtype=np.float32)
         raw = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
         heads.domain, report["domain"] = domain_fit(fit_raw=raw[fit_rows], val_raw=raw[val_rows])
-        heads.relevance["raw"], raw_costs = _relevance_with_floor(
+        heads.relevance["raw"], raw_costs = relevance_with_floor(
             scores=raw[val_rows] @ raw.T, labels=labels, val_rows=val_rows, floor_cost=floor_cost
         )
         report |= {"raw_floor": heads.relevance["raw"].floor, "raw_floor_p10_cost": raw_costs}
     return heads, report
 
 
-def _relevance_with_floor(
+def relevance_with_floor(
     *, scores: np.ndarray, labels: np.ndarray, val_rows: np.ndarray, floor_cost: float
 ) -> tuple[Relevance, dict[float, float]]:
     """Platt-scale photo scores (row q: validation query ``val_rows[q]`` against every row) on
@@ -667,12 +668,12 @@ def _relevance_with_floor(
     is at most ``floor_cost``; returns the calibration and the cost by floor."""
     flat_scores, flat_relevant = [], []
     for q, row in zip(val_rows, scores, strict=True):
-        top = _top_excluding(row, q, 50)
+        top = top_excluding(row, q, 50)
         flat_scores += row[top].tolist()
         flat_relevant += (labels[top] == labels[q]).tolist()
     relevance = relevance_fit(scores=np.array(flat_scores), relevant=np.array(flat_relevant))
     # each validation query's top 10: whether each is relevant, and its calibrated relevance
-    tops = [_top_excluding(row, q, 10) for q, row in zip(val_rows, scores, strict=True)]
+    tops = [top_excluding(row, q, 10) for q, row in zip(val_rows, scores, strict=True)]
     hits = np.array([labels[top] == labels[q] for q, top in zip(val_rows, tops, strict=True)])
     probs = np.array(
         [relevance.probability(row[top]) for row, top in zip(scores, tops, strict=True)]

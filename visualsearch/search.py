@@ -836,6 +836,7 @@ def products_search(
     query_raw: np.ndarray | None = None,
     expand: bool = False,
     query_title: str | None = None,
+    subject: bool = False,
 ) -> SearchResult:
     """The active products nearest to ``query_vector``, one per product (its best image).
 
@@ -860,6 +861,11 @@ def products_search(
     With ``expand`` (and no colour modifier) the ranking is that of the expanded query
     (:func:`_expanded`, pseudo-relevance feedback); relevance and the match flags stay those of
     the photo itself, so the floor reads the scores it was calibrated on.
+
+    ``subject``: the query is a photo searched by its subject (a crop or a cutout of a shopper's
+    photo, :mod:`visualsearch.subject`); its relevance and match flags read the heads' "subject"
+    calibration, fitted on such queries, when the space has one and ``SEARCH_SUBJECT_RELEVANCE``
+    is on.
     """
     started = time.perf_counter()
     heads = space_heads(space)
@@ -952,7 +958,9 @@ def products_search(
     )
     # Relevance: how well a result matches the photo (the modifier only re-orders).
     extra["relevance"] = _relevance(
-        heads=heads, mode="vector", scored={pid: photo_scores[pid] for pid, _ in chosen}
+        heads=heads,
+        mode=_photo_relevance_mode(heads=heads, subject=subject),
+        scored={pid: photo_scores[pid] for pid, _ in chosen},
     )
     return _result(
         chosen=chosen,
@@ -966,6 +974,15 @@ def products_search(
         exact=exact,
         **extra,
     )
+
+
+def _photo_relevance_mode(*, heads: SpaceHeads | None, subject: bool) -> str:
+    """The heads' relevance calibration a photo query's scores read in the fitted space:
+    "subject" (fitted on photos searched by their subject, lab/subject_fit.py) for such a
+    photo, where the space has it and ``SEARCH_SUBJECT_RELEVANCE`` is on, else "vector"
+    (fitted on catalog shots)."""
+    wanted = subject and bool(settings.SEARCH_SUBJECT_RELEVANCE)
+    return "subject" if wanted and heads is not None and "subject" in heads.relevance else "vector"
 
 
 def _outside_domain(*, heads: SpaceHeads | None, query_raw: np.ndarray | None) -> bool:
@@ -990,7 +1007,9 @@ def _raw_search(
 ) -> SearchResult | None:
     """:func:`products_search` in the raw channel: products by the cosine of their images' raw
     vectors (the image tower's own features) to ``query_raw``, relevance by the heads' "raw"
-    calibration. None when no image has a raw vector (vectors written before the channel)."""
+    calibration (a photo searched by its subject too: a floor fitted on such photos in this
+    channel let photos of things the shop does not sell through, lab/subject_fit.py). None when
+    no image has a raw vector (vectors written before the channel)."""
     rows, exact = _nearest(
         table=IMAGES,
         space=space,
@@ -1248,6 +1267,7 @@ def search(query: SearchQuery) -> SearchResult:
             # a photo with words to mix in stays in the space, where the words are
             query_raw=raw if not text and not query.negative_text else None,
             expand=query.expand,
+            subject=any(found.box is not None for found in subjects),
             **common,
         )
         result.subjects = subjects

@@ -323,6 +323,12 @@ SEARCH_SUBJECT_CROP = env_bool("SEARCH_SUBJECT_CROP", True)
 # the cutout more like its training photos than the crop (visualsearch.subject.cutout). On:
 # chosen on validation (docs/benchmarks.md, "Shopper photos: the product cut out").
 SEARCH_SUBJECT_CUTOUT = env_bool("SEARCH_SUBJECT_CUTOUT", True)
+# A photo searched by its subject (a crop or a cutout: a shopper's photo) gets the relevance
+# calibration and floor fitted on such queries (the heads' "subject", ``manage.py subject_fit``),
+# where the space has one: their cosines run lower than a catalog shot's, and the photo floor
+# told one in ten of them "no good match" (docs/benchmarks.md, "Shopper photos: a floor of
+# their own"). A subject outside the training domain keeps the raw channel's floor.
+SEARCH_SUBJECT_RELEVANCE = env_bool("SEARCH_SUBJECT_RELEVANCE", True)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

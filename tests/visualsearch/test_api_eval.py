@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from rest_framework.throttling import SimpleRateThrottle
 
 from tests.visualsearch.search_helpers import PALETTE
-from visualsearch.lab import api_eval, markdown, metrics
+from visualsearch.lab import api_eval, markdown, metrics, wild_photos
 from visualsearch.lab.evaluation import load_products, split_ids
 from visualsearch.spaces import space_activate
 
@@ -225,6 +225,10 @@ def test_the_command_imports_the_held_out_split_searches_a_live_server_and_repor
     unmatched = rows["shopper photo: answered with no match (their product is in the gallery)"]
     assert 0 <= int(unmatched.split("/")[0]) <= 6 and unmatched.endswith("/6")
     assert "latency of a shopper photo query, p50 / p95 (ms, client side)" in rows
+    # photos of things a fashion shop does not sell (scikit-image's samples and two more),
+    # uploaded whole and cropped
+    foreign = rows["photos of things the shop does not sell answered with no match"]
+    assert foreign.endswith(f"/{2 * (len(wild_photos.FOREIGN_PHOTOS) + 2)}")
     assert "query expansion against photo only, same queries in this run: P@10" in printed
     assert rows["photo, expanded queries whose pages 1–3 (k=10) share no product"].endswith(
         "repeated products)"

@@ -164,3 +164,84 @@ def test_the_search_page_says_when_the_photos_own_features_ranked_it(raw_space, 
     assert "Blue thing" in page and "by the photo's own features" in page
     page = client.post("/", {"text": "blue"}).content.decode()
     assert "own features" not in page
+
+
+# --- photos searched by their subject read the calibration fitted on such queries -----------
+# A catalog shot's calibration: P(relevant) = 0.5 at score 0.5; the subject queries': at 0.2.
+SUBJECT = Relevance(slope=20.0, intercept=-4.0, floor=0.5)
+
+
+@pytest.fixture
+def subject_space(tmp_path, monkeypatch):
+    embedder = RawWordEmbedder()
+    monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: embedder)
+    checkpoint = tmp_path / "subject" / "model.pt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"not used: the word embedder stands in for the model")
+    catalog = Relevance(slope=20.0, intercept=-10.0, floor=0.5)
+    SpaceHeads(
+        relevance={"vector": catalog, "raw": catalog, "subject": SUBJECT},
+        domain=Domain(centroids=raw_axis(INSIDE)[None, :], top_k=1, threshold=0.9),
+    ).save(checkpoint.with_name(HEADS_FILE))
+    space = space_register(name="subj", architecture="x", pretrained=str(checkpoint),
+                           dimension=DIM)  # fmt: skip
+    space_activate(name="subj")
+    return space
+
+
+@pytest.fixture
+def boxed(monkeypatch):
+    """Every photo's subject is found in a box (as for a shopper's photo), or with
+    ``boxed(False)`` searched whole (a studio shot)."""
+    from visualsearch import search as search_module  # noqa: PLC0415
+    from visualsearch.subject import Subject  # noqa: PLC0415
+
+    def use(found: bool = True):
+        def subject_find(image, **kwargs):
+            box = (0, 0, image.width, image.height) if found else None
+            return Subject(image=image, box=box, size=image.size)
+
+        monkeypatch.setattr(search_module, "subject_find", subject_find)
+
+    return use
+
+
+# cosine 1/√7 ≈ 0.38 to a red photo: under a catalog shot's floor, over a subject query's
+FAR_RED = ("red", "green", "blue", "velvet", "scarf", "bag", "lamp")
+
+
+def _answer(client, colour, product, channel):
+    body = client.post("/api/search/", {"image": _photo(colour), "k": 5}).json()
+    assert body["channel"] == channel and _ids(body) == [product.pk]
+    return body
+
+
+def test_a_photo_searched_by_its_subject_reads_the_calibration_fitted_on_such_queries(
+    subject_space, boxed, client, settings
+):
+    product = _add(subject_space, axis(*FAR_RED), raw_axis(INSIDE))  # a red photo is inside
+    boxed(True)
+    body = _answer(client, "red", product, "space")
+    top = body["results"][0]
+    assert body["subjects"][0]["box"] is not None
+    assert top["match"] is True and top["relevance"] == pytest.approx(
+        float(SUBJECT.probability(top["score"])), abs=1e-3
+    )
+    assert body["no_match"] is False
+    settings.SEARCH_SUBJECT_RELEVANCE = False  # the catalog shots' calibration
+    body = _answer(client, "red", product, "space")
+    assert body["results"][0]["match"] is False and body["no_match"] is True
+    settings.SEARCH_SUBJECT_RELEVANCE = True
+    boxed(False)  # the same photo searched whole: a catalog shot's calibration
+    body = _answer(client, "red", product, "space")
+    assert body["subjects"][0]["box"] is None
+    assert body["results"][0]["match"] is False and body["no_match"] is True
+
+
+def test_a_subject_in_the_raw_channel_keeps_the_raw_calibration(subject_space, boxed, client):
+    """Photos of things the shop does not sell mostly land there: its own floor stays."""
+    product = _add(subject_space, axis("blue"), raw_axis(OUTSIDE, 2, 2.0))  # raw cosine ≈ 0.45
+    boxed(True)
+    body = _answer(client, "blue", product, "raw")
+    assert body["subjects"][0]["box"] is not None
+    assert body["results"][0]["match"] is False and body["no_match"] is True

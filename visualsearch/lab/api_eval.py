@@ -565,6 +565,29 @@ class Evaluation:
         )
         self.report.numbers.update(shopper_p10=p10, shopper_p5=p5)
 
+    def foreign_photos(self) -> None:
+        """Photos of things a fashion shop does not sell (a cat, a rocket, coins, bricks:
+        :func:`visualsearch.lab.wild_photos.foreign_photos`) answered with no match."""
+        from visualsearch.lab import wild_photos  # noqa: PLC0415
+
+        try:
+            photos = wild_photos.foreign_photos()
+        except ImportError as error:  # scikit-image is a dev dependency
+            self.report.notes.append(f"foreign photos not measured: {error}")
+            return
+        unmatched = 0
+        with self.bar(len(photos), "foreign photos") as bar:
+            for photo in photos:
+                buffer = io.BytesIO()
+                photo.save(buffer, "JPEG", quality=95)
+                body = self.api.search(kind="foreign photo", photo_bytes=buffer.getvalue(), k=K)
+                unmatched += answered_no_match(body)
+                bar.update()
+        n = len(photos)
+        self.report.add("photos of things the shop does not sell answered with no match",
+                        f"{unmatched}/{n}", "", n)  # fmt: skip
+        self.report.numbers.update(foreign_no_match=unmatched, foreign_total=n)
+
     def text(self) -> list[str]:
         """Text "<baseColour> <articleType>" nDCG@10 against BM25 over the same titles.
         Returns the query texts."""
@@ -797,6 +820,7 @@ def run(
     run.similar(photo_queries)
     run.expansion(photo_queries)
     run.shopper_photos(photo_queries, seed=seed)
+    run.foreign_photos()
     texts = run.text()
     run.modifier(photo_queries)
     run.negative(per_pattern=max(5, queries // 10))

@@ -17,6 +17,7 @@ records the fit and the check under ``info["title_evidence"]``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 from pathlib import Path
@@ -35,23 +36,41 @@ from visualsearch.lab.space_fit import split
 VERSION = "title-evidence-v1"
 
 
-def product_path_vectors(
-    paths: list[Path], *, batch: int = 32, progress: bool = True
-) -> np.ndarray:
-    """The shipped space's vectors of these photos, encoded as the worker encodes them."""
+@contextlib.contextmanager
+def shipped_embedder():
+    """The shipped space's embedder, assembled in a temporary folder (removed on exit)."""
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = default_space.default_space_assemble(out_dir=Path(tmp))
-        embedder = get_embedder(
+        yield get_embedder(
             architecture=om.architecture_for(*default_space.shipped_towers()),
             pretrained=str(checkpoint),
         )
-        out = []
-        with tqdm(total=len(paths), unit="photo", desc="embedding", disable=not progress) as bar:
-            for start in range(0, len(paths), batch):
-                images = [decode_rgb(p.read_bytes()) for p in paths[start : start + batch]]
-                out.append(images_encode(embedder, images)[0])
-                bar.update(len(images))
-    return np.concatenate(out).astype(np.float64)
+
+
+def product_path_vectors(
+    paths: list[Path], *, batch: int = 32, progress: bool = True, embedder=None,
+    raw: bool = False,
+):  # fmt: skip
+    """The shipped space's vectors of these photos (or ``embedder``'s), encoded as the worker
+    encodes them; with ``raw``, (vectors, their raw-channel vectors)."""
+    if embedder is None:
+        with shipped_embedder() as shipped:
+            return product_path_vectors(paths, batch=batch, progress=progress, embedder=shipped,
+                                        raw=raw)  # fmt: skip
+    out, raws = [], []
+    with tqdm(total=len(paths), unit="photo", desc="embedding", disable=not progress) as bar:
+        for start in range(0, len(paths), batch):
+            images = [decode_rgb(p.read_bytes()) for p in paths[start : start + batch]]
+            vectors, raw_vectors = images_encode(embedder, images)
+            out.append(vectors)
+            raws.append(raw_vectors)
+            bar.update(len(images))
+    vectors = np.concatenate(out).astype(np.float64)
+    if not raw:
+        return vectors
+    if any(r is None for r in raws):
+        raise ValueError("this embedder has no raw channel")
+    return vectors, np.concatenate(raws).astype(np.float64)
 
 
 def run_title_fit(*, data_dir: Path, heads_file: Path, command: str, progress: bool = True) -> dict:

@@ -39,6 +39,43 @@ def scene_photos() -> list[Image.Image]:
     return [Image.fromarray(image) for image in load_sample_images().images]
 
 
+# Photos of things a fashion shop does not sell, shipped in scikit-image's wheel (skimage/data):
+# a cat, a cup of coffee, a rocket, a motorcycle, the moon, coins, a clock, bricks, grass...
+# Photos of people (the astronaut, the cameraman) are left out: a shop of clothes sells what
+# they wear.
+FOREIGN_PHOTOS = (
+    "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "horse.png", "moon.png",
+    "hubble_deep_field.jpg", "coins.png", "retina.jpg", "clock_motion.png", "page.png",
+    "ihc.png", "cell.png", "grass.png", "gravel.png", "brick.png", "logo.png", "text.png",
+    "color.png", "microaneurysms.png", "chessboard_RGB.png",
+)  # fmt: skip
+
+
+def foreign_photos(*, seed: int = 0) -> list[Image.Image]:
+    """Photos of things a fashion shop does not sell, for the relevance floor's other side:
+    each of ``FOREIGN_PHOTOS`` and scikit-learn's two sample photographs (a temple, a flower),
+    whole and as one seeded crop of 50-80% of each side, shrunk to at most 320 px and
+    recompressed like an upload. Needs scikit-image (a dev dependency)."""
+    import skimage  # noqa: PLC0415
+
+    folder = Path(skimage.__file__).parent / "data"
+    sources = [Image.open(folder / name).convert("RGB") for name in FOREIGN_PHOTOS]
+    sources += scene_photos()
+    rng = np.random.default_rng(seed)
+    out = []
+    for photo in sources:
+        w, h = photo.size
+        cw, ch = int(w * rng.uniform(0.5, 0.8)), int(h * rng.uniform(0.5, 0.8))
+        left, top = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        for image in (photo, photo.crop((left, top, left + cw, top + ch))):
+            image = image.copy()
+            image.thumbnail((320, 320))
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=85)
+            out.append(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    return out
+
+
 def _field(rng: np.random.Generator) -> Image.Image:
     """A smooth two-colour gradient with grain: a wall, a sheet, a table top."""
     w, h = FRAME
@@ -143,7 +180,20 @@ VARIANTS = {
     ),  # fmt: skip
     "wild photo, subject crop and cutout": (
         "wild",
-        {"SEARCH_SUBJECT_CROP": True, "SEARCH_SUBJECT_CUTOUT": True},
+        {
+            "SEARCH_SUBJECT_CROP": True,
+            "SEARCH_SUBJECT_CUTOUT": True,
+            "SEARCH_SUBJECT_RELEVANCE": False,
+        },
+        {},
+    ),  # fmt: skip
+    "wild photo, subject crop and cutout, subject relevance": (
+        "wild",
+        {
+            "SEARCH_SUBJECT_CROP": True,
+            "SEARCH_SUBJECT_CUTOUT": True,
+            "SEARCH_SUBJECT_RELEVANCE": True,
+        },
         {},
     ),  # fmt: skip
 }
@@ -155,7 +205,9 @@ def main(
 ) -> dict[str, dict[str, tuple[float, float, float]]]:  # fmt: skip
     """Each of ``variants`` (default ``VARIANTS``) on the same queries; prints each measure
     with its gain against the ``base`` row (the plain wild photos) and the paired standard
-    error, the share answered "no good match", and the median time per query. ``save``: a folder to write a few wild photos to, to look at."""
+    error, the share answered "no good match" (and, for the wild rows, the same share of
+    :func:`foreign_photos`, things the shop does not sell), and the median time per query.
+    ``save``: a folder to write a few wild photos to, to look at."""
     from django.test import override_settings  # noqa: PLC0415
 
     from visualsearch.lab.fusion_sweep import _gallery, photo_precision  # noqa: PLC0415
@@ -171,11 +223,16 @@ def main(
             photo.save(Path(save) / f"{pk}.jpg")
     photos = {"clean": {pk: c for pk, (c, _) in made.items()},
               "wild": {pk: w for pk, (_, w) in made.items()}}  # fmt: skip
-    runs = {}
+    foreign = dict(enumerate(foreign_photos()))
+    runs, foreign_unmatched = {}, {}
     for label, (which, overrides, kwargs) in (variants or VARIANTS).items():
         with override_settings(**overrides):
             runs[label] = photo_precision(photos[which], gallery=gallery, seller=seller,
                                     search_kwargs=kwargs)  # fmt: skip
+            if which == "wild":
+                foreign_unmatched[label] = photo_precision(
+                    foreign, gallery={}, seller=seller, search_kwargs=kwargs
+                )["no match"]
     base = runs.get(base) or next(iter(runs.values()))
     report = {}
     for label, run in runs.items():
@@ -186,6 +243,9 @@ def main(
                                    paired_standard_error(gain))  # fmt: skip
         line = ", ".join(f"{n} {m:.4f} ({g:+.4f}, SE {se:.4f})" for n, (m, g, se)
                          in report[label].items())  # fmt: skip
+        if label in foreign_unmatched:
+            line += (f", foreign photos answered no good match "
+                     f"{int(foreign_unmatched[label].sum())}/{len(foreign)}")  # fmt: skip
         print(f"{split}: {label}: {line}, no good match {run['no match'].mean():.3f}, median "
               f"{np.median(run['ms']):.0f} ms [{len(run['ms'])} queries]", flush=True)  # fmt: skip
     return report
