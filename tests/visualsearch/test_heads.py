@@ -181,9 +181,17 @@ def test_the_shipped_heads_load_and_their_labels_are_the_taxonomy():
     heads = SpaceHeads.load(shipped_files()[1])
     assert heads.heads["colour"].labels == TAXONOMY["colour"]["labels"]
     assert heads.heads["category"].labels == TAXONOMY["category"]["labels"]
-    assert set(heads.relevance) == {"vector", "hybrid", "raw"}
+    assert set(heads.relevance) == {"vector", "hybrid", "raw", "subject"}
     assert all(0 < r.floor < 1 for r in heads.relevance.values())
     assert heads.info["version"] == "offline-v9" and "space_fit" in heads.info["command"]
+    # shopper photos' floor (subject_fit): lower than the catalog shots', as their cosines are;
+    # the raw channel's fit is reported but not shipped
+    fit = heads.info["subject_relevance"]
+    assert fit["command"].startswith("python manage.py subject_fit")
+    assert fit["subject"]["shipped"] and not fit["subject_raw"]["shipped"]
+    assert heads.relevance["subject"].floor == fit["subject"]["floor"]
+    check = fit["subject"]["check_subject"], fit["subject"]["check_catalog"]
+    assert check[0]["no_match"] < check[1]["no_match"]
     # the training domain, in EfficientNet-Lite0's 1280 pooled features
     assert heads.domain is not None and heads.domain.centroids.shape == (256, 1280)
     assert 0 < heads.domain.threshold < 1
