@@ -50,24 +50,32 @@ class RawWordEmbedder(WordEmbedder):
         return vectors, np.stack(raws)
 
 
-@pytest.fixture
-def raw_space(tmp_path, monkeypatch):
+def _active_space(tmp_path, monkeypatch, *, name: str, relevance: dict):
+    """An active space of the raw word embedder whose heads hold ``relevance`` and a training
+    domain on raw axis 0."""
     embedder = RawWordEmbedder()
     monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: embedder)
-    checkpoint = tmp_path / "space" / "model.pt"
+    checkpoint = tmp_path / name / "model.pt"
     checkpoint.parent.mkdir()
     checkpoint.write_bytes(b"not used: the word embedder stands in for the model")
     SpaceHeads(
-        relevance={
-            "vector": Relevance(slope=20.0, intercept=-10.0, floor=0.5),
-            "raw": Relevance(slope=20.0, intercept=-10.0, floor=0.5),
-        },
+        relevance=relevance,
         domain=Domain(centroids=raw_axis(INSIDE)[None, :], top_k=1, threshold=0.9),
     ).save(checkpoint.with_name(HEADS_FILE))
-    space = space_register(name="rawch", architecture="x", pretrained=str(checkpoint),
+    space = space_register(name=name, architecture="x", pretrained=str(checkpoint),
                            dimension=DIM)  # fmt: skip
-    space_activate(name="rawch")
+    space_activate(name=name)
     return space
+
+
+# P(relevant) = 0.5 at score 0.5, the floor
+CATALOG = Relevance(slope=20.0, intercept=-10.0, floor=0.5)
+
+
+@pytest.fixture
+def raw_space(tmp_path, monkeypatch):
+    return _active_space(tmp_path, monkeypatch, name="rawch",
+                         relevance={"vector": CATALOG, "raw": CATALOG})  # fmt: skip
 
 
 def _add(space, vector, raw, **fields):
@@ -173,20 +181,8 @@ SUBJECT = Relevance(slope=20.0, intercept=-4.0, floor=0.5)
 
 @pytest.fixture
 def subject_space(tmp_path, monkeypatch):
-    embedder = RawWordEmbedder()
-    monkeypatch.setattr("visualsearch.spaces.embedder_for", lambda space: embedder)
-    checkpoint = tmp_path / "subject" / "model.pt"
-    checkpoint.parent.mkdir()
-    checkpoint.write_bytes(b"not used: the word embedder stands in for the model")
-    catalog = Relevance(slope=20.0, intercept=-10.0, floor=0.5)
-    SpaceHeads(
-        relevance={"vector": catalog, "raw": catalog, "subject": SUBJECT},
-        domain=Domain(centroids=raw_axis(INSIDE)[None, :], top_k=1, threshold=0.9),
-    ).save(checkpoint.with_name(HEADS_FILE))
-    space = space_register(name="subj", architecture="x", pretrained=str(checkpoint),
-                           dimension=DIM)  # fmt: skip
-    space_activate(name="subj")
-    return space
+    return _active_space(tmp_path, monkeypatch, name="subj",
+                         relevance={"vector": CATALOG, "raw": CATALOG, "subject": SUBJECT})  # fmt: skip
 
 
 @pytest.fixture
