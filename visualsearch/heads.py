@@ -386,6 +386,25 @@ class SpaceHeads:
     info: dict = field(default_factory=dict)  # version, how it was made, validation numbers
     domain: Domain | None = None  # the training domain in the raw channel (None: no channel)
 
+    def photo_scores(
+        self,
+        cosines: np.ndarray,
+        query_types: np.ndarray | None,
+        candidate_types: np.ndarray | None,
+        weight: float | None = None,
+    ) -> np.ndarray:
+        """The photo score that photo relevance ("vector", "subject") is calibrated on and
+        photo search ranks by: cosine + ``type_rerank_weight`` · P(same item type), where
+        P(same item type) = each candidate's type distribution · the query's. ``cosines``:
+        (candidates,) for one query or (queries, candidates); ``query_types``: (types,) or
+        (queries, types); ``candidate_types``: (candidates, types). Without a type head (types
+        None) the cosines. ``weight`` replaces the re-rank weight (its fit tries a grid). Pure:
+        the fit (:func:`space_heads_fit`), the subject fit and search share it."""
+        if query_types is None or candidate_types is None:
+            return cosines
+        weight = self.type_rerank_weight if weight is None else weight
+        return cosines + weight * (np.asarray(query_types) @ np.asarray(candidate_types).T)
+
     def save(self, path: Path) -> Path:
         from safetensors.numpy import save_file  # noqa: PLC0415
 
@@ -619,7 +638,6 @@ def space_heads_fit(
     labels = np.array([(v or "").strip().lower() for v in values["category"]], dtype=object)
     type_probs = heads.heads["category"].probabilities(vectors)
     cosines = vectors[val_rows] @ vectors.T
-    same = type_probs[val_rows] @ type_probs.T
     # β is chosen on a gallery of validation photos only: the fit rows are the head's own
     # training data, where its probabilities are surer than on any new photo (a leak that made
     # the re-rank look flat beyond β 0.5). A small validation split (a small catalog) keeps
@@ -628,7 +646,17 @@ def space_heads_fit(
     hidden = np.ones(len(vectors), dtype=bool) if leak_free else np.zeros(len(vectors), bool)
     hidden[val_rows] = False  # the gallery: every row not hidden
     by_beta = {
-        b: float(_p_at_10(np.where(hidden, -np.inf, cosines + b * same), labels, val_rows).mean())
+        b: float(
+            _p_at_10(
+                np.where(
+                    hidden,
+                    -np.inf,
+                    heads.photo_scores(cosines, type_probs[val_rows], type_probs, b),
+                ),
+                labels,
+                val_rows,
+            ).mean()
+        )
         for b in rerank_grid
     }
     # the smallest weight within 0.005 of the best: the re-rank trusts the head no more than
@@ -636,7 +664,7 @@ def space_heads_fit(
     best_p10 = max(by_beta.values())
     beta = min(b for b, value in by_beta.items() if value >= best_p10 - 0.005)
     heads.type_rerank_weight = float(beta)
-    scores = cosines + beta * same
+    scores = heads.photo_scores(cosines, type_probs[val_rows], type_probs)
     relevance, costs = relevance_with_floor(
         scores=scores, labels=labels, val_rows=val_rows, floor_cost=floor_cost
     )

@@ -653,15 +653,12 @@ def _photo_scores(
         query = np.atleast_2d(query_vectors[0])
         query_types = type_head.probabilities(query)[0]
         candidate_types = type_head.probabilities(matrix)
-        same_type = candidate_types @ query_types
-        photo = cosines + heads.type_rerank_weight * same_type  # what relevance is calibrated on
+        photo = heads.photo_scores(cosines, query_types, candidate_types)  # relevance reads it
         if titles is not None and type_head.title_weight > 0 and not colour:
             candidate_types = types_read(type_head, matrix, [titles.get(pid) for pid in ids])
             query_types = types_read(type_head, query, [query_title])[0]
-            same_type = candidate_types @ query_types
         known = float(query_types.max()) >= float(settings.ATTRIBUTE_MIN_CONFIDENCE)
-    ranking = cosines + heads.type_rerank_weight * same_type if type_head is not None else cosines
-    scores = ranking if known else cosines
+    scores = heads.photo_scores(cosines, query_types, candidate_types) if known else cosines
     colour_head = heads.heads.get("colour")
     if colour and colour_head is not None and colour in colour_head.labels:
         weights = heads.modifier

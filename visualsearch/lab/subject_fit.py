@@ -74,12 +74,9 @@ def subject_scores(
         if not bool(heads.domain.contains(raw.reshape(1, -1).astype(np.float32))[0]):
             return gallery_raw @ raw, "subject_raw"
     query = _unit(vector)
-    cosines = gallery @ query
     head = heads.heads.get("category")
-    if head is None:
-        return cosines, "subject"
-    same = gallery_types @ head.probabilities(query.reshape(1, -1))[0]
-    return cosines + heads.type_rerank_weight * same, "subject"
+    query_types = None if head is None else head.probabilities(query.reshape(1, -1))[0]
+    return heads.photo_scores(gallery @ query, query_types, gallery_types), "subject"
 
 
 def floor_check(
