@@ -241,3 +241,55 @@ def test_a_subject_in_the_raw_channel_keeps_the_raw_calibration(subject_space, b
     body = _answer(client, "blue", product, "raw")
     assert body["subjects"][0]["box"] is not None
     assert body["results"][0]["match"] is False and body["no_match"] is True
+
+
+# --- a subject outside the domain among products inside it is ranked in the space ------------
+@pytest.fixture
+def routed_gallery(subject_space):
+    """One product whose raw vector is the blue photo's own (outside the domain), far from blue
+    in the space; two inside the domain, near blue in the space."""
+    raw_twin = _add(subject_space, axis(*FAR_RED), raw_axis(OUTSIDE), title="Raw twin")
+    near = [_add(subject_space, axis("blue", *extra), raw_axis(INSIDE), title=f"Near {i}")
+            for i, extra in enumerate([(), ("green",)])]  # fmt: skip
+    return raw_twin, near
+
+
+def test_a_subject_outside_the_domain_among_products_inside_it_is_ranked_in_the_space(
+    routed_gallery, boxed, client, settings
+):
+    raw_twin, (nearest, second) = routed_gallery
+    settings.SEARCH_SUBJECT_NEIGHBOURS = True
+    boxed(True)
+    body = client.post("/api/search/", {"image": _photo("blue"), "k": 3}).json()
+    assert body["channel"] == "space"
+    assert _ids(body) == [nearest.pk, second.pk, raw_twin.pk]  # the space's order
+    # judged by the raw channel's floor on raw cosines: only the raw twin (cosine 1) matches,
+    # the space's near products (raw cosine 0) do not, whatever their cosine in the space
+    matches = {hit["product"]["id"]: hit["match"] for hit in body["results"]}
+    assert matches == {nearest.pk: False, second.pk: False, raw_twin.pk: True}
+    assert body["no_match"] is False
+
+
+@pytest.mark.parametrize("case", ["setting off", "searched whole"])
+def test_otherwise_a_subject_outside_the_domain_stays_in_the_raw_channel(
+    routed_gallery, boxed, client, settings, case
+):
+    raw_twin, _ = routed_gallery
+    settings.SEARCH_SUBJECT_NEIGHBOURS = case != "setting off"
+    boxed(case != "searched whole")
+    body = client.post("/api/search/", {"image": _photo("blue"), "k": 3}).json()
+    assert body["channel"] == "raw" and _ids(body)[0] == raw_twin.pk
+
+
+def test_a_subject_whose_raw_neighbours_are_outside_the_domain_stays_in_the_raw_channel(
+    subject_space, boxed, client, settings
+):
+    """A shop of kinds the weights never saw: the neighbours are outside too."""
+    settings.SEARCH_SUBJECT_NEIGHBOURS = True
+    boxed(True)
+    raw_first = _add(subject_space, axis(*FAR_RED), raw_axis(OUTSIDE), title="Raw pick")
+    space_first = _add(subject_space, axis("blue"), raw_axis(OUTSIDE, 2, 2.0), title="Space pick")
+    _add(subject_space, axis("blue", "green"), raw_axis(INSIDE), title="Inside")
+    body = client.post("/api/search/", {"image": _photo("blue"), "k": 3}).json()
+    assert body["channel"] == "raw"
+    assert _ids(body)[:2] == [raw_first.pk, space_first.pk]
