@@ -31,6 +31,8 @@ from dedupe.lab.image_evidence import evidence_carry
 from visualsearch.minilm import minilm_encode
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "minilm"
+# the shared Magellan product-matching sets (abt_buy, walmart_amazon, ...), beside the checkout
+MAGELLAN_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "er_magellan_products"
 
 
 _NUMBER_RE = re.compile(r"\d[\d.,]*")

@@ -6,9 +6,14 @@ from pathlib import Path
 import pytest
 
 from dedupe.comparison import pair_signals
-from dedupe.lab.evaluation import blocking_recall, columns_resolve, parse_price, read_pairs, run
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "er_magellan_products"
+from dedupe.lab.evaluation import MAGELLAN_DATA as DATA
+from dedupe.lab.evaluation import (
+    blocking_recall,
+    columns_resolve,
+    parse_price,
+    read_pairs,
+    run,
+)
 
 pytestmark = pytest.mark.skipif(
     not (DATA / "walmart_amazon").exists(), reason=f"benchmark data absent at {DATA}"
