@@ -11,7 +11,8 @@ Only train and valid are read. The folder written per set is: train = the set's 
 valid = a seeded half of its valid split (C, calibration and threshold), test = the other half
 (reported). The set's test split is never read.
 
-``python manage.py shell -c "from dedupe.lab.stress import main; main()"``
+``python manage.py dedupe_eval --codeless DIR [--codeless DIR ...]`` (DIR: a Magellan folder;
+``--codeless all`` for the shared sets)
 """
 
 from __future__ import annotations
@@ -84,31 +85,32 @@ def folder_write(src: Path, dst: Path, *, strip: bool, seed: int = 0) -> Path:
     return dst
 
 
-def main(*, data: Path | None = None, sets=SETS, seed: int = 0) -> dict:
-    """{(set, "codes" | "codeless"): (precision, recall, F1) on the held half of valid, and the
-    transfer to the other set's held half}; printed as a table."""
+def main(*, folders: list[Path] | None = None, seed: int = 0, log=print) -> dict:
+    """{(folder name, "codes" | "codeless"): evaluate's result, with "single"} for each Magellan
+    folder (default: the shared sets), F1 on the held half of valid and the transfer to the
+    other folders' held halves; one line each to ``log``."""
     from dedupe.lab.evaluation import MAGELLAN_DATA, evaluate  # noqa: PLC0415 (Django is set up)
 
-    data = data or MAGELLAN_DATA
+    sources = [Path(f) for f in folders or [MAGELLAN_DATA / name for name in SETS]]
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        folders = {
-            (name, kind): folder_write(
-                data / name, Path(tmp) / kind / name, strip=kind == "codeless", seed=seed
+        written = {
+            (src.name, kind): folder_write(
+                src, Path(tmp) / kind / src.name, strip=kind == "codeless", seed=seed
             )  # fmt: skip
-            for name in sets
+            for src in sources
             for kind in ("codes", "codeless")
         }
-        for (name, kind), folder in folders.items():
-            others = [f for (n, k), f in folders.items() if k == kind and n != name]
+        for (name, kind), folder in written.items():
+            others = [f for (n, k), f in written.items() if k == kind and n != name]
             res = evaluate(dataset=folder, transfer=others, log=lambda *_: None)
             res["single"] = single_signal_f1(folder)
             out[(name, kind)] = res
             transfer = ", ".join(f"{n} F1 {f:.4f}" for n, (_, _, f) in res["transfer"].items())
             single = ", ".join(f"{n} {f:.4f}" for n, f in res["single"].items())
-            print(f"{name}, {kind}: held half of valid P {res['precision']:.4f} "
-                  f"R {res['recall']:.4f} F1 {res['f1']:.4f}; transfer {transfer}; "
-                  f"one title similarity alone, F1: {single}", flush=True)  # fmt: skip
+            log(f"{name}, {kind}: held half of valid P {res['precision']:.4f} "
+                f"R {res['recall']:.4f} F1 {res['f1']:.4f}; transfer {transfer or 'none'}; "
+                f"one title similarity alone, F1: {single}")  # fmt: skip
     return out
 
 

@@ -1,5 +1,6 @@
 """Evaluation on a small real sample of the Magellan product benchmarks (skips without data)."""
 
+import io
 import shutil
 from pathlib import Path
 
@@ -51,6 +52,22 @@ def test_several_sources_train_one_model_and_each_test_split_is_reported(tmp_pat
     assert lines[-1].startswith("test precision=")
     assert res["f1"] == res["per_dataset"]["walmart_amazon"][2]
     assert res["model"].meta["trained_on"] == "walmart_amazon+abt_buy"
+
+
+def test_the_codeless_lab_reports_each_folder_with_and_without_codes(tmp_path):
+    from django.core.management import call_command  # noqa: PLC0415
+
+    folders = [_sample(tmp_path, "walmart_amazon", 120), _sample(tmp_path, "abt_buy", 120)]
+    (folders[0] / "test.csv").write_text("not read\n", encoding="utf-8")  # valid is halved
+    out = io.StringIO()
+    call_command("dedupe_eval", *[a for f in folders for a in ("--codeless", str(f))], stdout=out)
+    lines = out.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "walmart_amazon, codes", "walmart_amazon, codeless", "abt_buy, codes", "abt_buy, codeless"
+    ]  # fmt: skip
+    assert all("transfer " in line and "title_tfidf_word" in line for line in lines)
+    f1 = {line.split(":")[0]: float(line.split(" F1 ")[1].split(";")[0]) for line in lines}
+    assert f1["walmart_amazon, codes"] > f1["walmart_amazon, codeless"]
 
 
 def test_blocking_recall_finds_most_matches_on_a_slice(tmp_path):

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from dedupe.lab.demo_report import demo_queue_report
 from dedupe.lab.evaluation import run
+from dedupe.lab.stress import main as stress_main
 
 
 class Command(BaseCommand):
@@ -35,8 +36,17 @@ class Command(BaseCommand):
         parser.add_argument("--ce-minutes", type=float, default=25.0,
                             help="the cross-encoder's training budget")  # fmt: skip
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--codeless", action="append", default=[], metavar="DIR",
+                            help="the stress lab: train and score DIR (a Magellan folder; 'all' "
+                            "for the shared sets) with its model numbers and without them, on "
+                            "its train and valid splits only (dedupe/lab/stress.py)")  # fmt: skip
 
     def handle(self, *args, **opts):
+        if opts["codeless"]:
+            folders = [] if "all" in opts["codeless"] else [Path(d) for d in opts["codeless"]]
+            stress_main(folders=folders or None, seed=opts["seed"], log=self.stdout.write)
+            if not opts["dataset"] and not opts["speed"] and not opts["blocking"]:
+                return
         if opts["demo"]:
             demo_queue_report(log=self.stdout.write)
             if not opts["dataset"] and not opts["speed"] and not opts["blocking"]:
