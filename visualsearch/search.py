@@ -935,11 +935,7 @@ def products_search(
                 limit=limit,
             )
             rows += more
-    # relaxed_order may return rows slightly out of order: sort them, keep each product's best.
-    rows.sort(key=lambda row: (row[1], row[0]))
-    best: dict[int, tuple] = {}
-    for row in rows:
-        best.setdefault(row[0], row)
+    best = _best_rows(rows)
     ranked = [(pid, 1.0 - float(row[1])) for pid, row in best.items()]
     vectors = {pid: halfvec_decode(row[2]) for pid, row in best.items()} if want_vectors else {}
     # the candidates' titles, for the type re-rank (not read under a colour modifier)
@@ -1015,6 +1011,16 @@ def _outside_domain(*, heads: SpaceHeads | None, query_raw: np.ndarray | None) -
     return raw.shape[0] == heads.domain.dim and not bool(heads.domain.contains(raw)[0])
 
 
+def _best_rows(rows: list[tuple]) -> dict[int, tuple]:
+    """{product id: its nearest row} from nearest-vector rows (product id, distance, ...),
+    nearest product first. relaxed_order may return rows slightly out of order, and a product
+    has a row per image: the rows are sorted by (distance, id), each product keeps its first."""
+    best: dict[int, tuple] = {}
+    for row in sorted(rows, key=lambda row: (row[1], row[0])):
+        best.setdefault(row[0], row)
+    return best
+
+
 # A subject outside the domain is ranked in the fitted space when at least this share of its
 # nearest products in the raw channel (NEIGHBOURS_SEEN of them) lie inside it: a majority.
 NEIGHBOURS_SEEN = 10
@@ -1024,14 +1030,10 @@ NEIGHBOURS_INSIDE = 0.5
 def _neighbours_inside(*, heads: SpaceHeads, rows: list[tuple]) -> bool:
     """Whether most of the nearest products in raw-channel rows (product id, distance, raw
     vector text) lie inside the space's training domain (SEARCH_SUBJECT_NEIGHBOURS)."""
-    best: dict[int, tuple] = {}
-    for row in sorted(rows, key=lambda row: (row[1], row[0])):
-        best.setdefault(row[0], row)
-        if len(best) == NEIGHBOURS_SEEN:
-            break
-    if not best:
+    nearest = list(_best_rows(rows).values())[:NEIGHBOURS_SEEN]
+    if not nearest:
         return False
-    raws = np.stack([halfvec_decode(row[2]) for row in best.values()]).astype(np.float32)
+    raws = np.stack([halfvec_decode(row[2]) for row in nearest]).astype(np.float32)
     return float(heads.domain.contains(raws).mean()) >= NEIGHBOURS_INSIDE
 
 
@@ -1068,10 +1070,7 @@ def _raw_search(
     relevance by the heads' "raw" calibration (a photo searched by its subject too: a floor
     fitted on such photos in this channel let photos of things the shop does not sell through,
     lab/subject_fit.py)."""
-    rows.sort(key=lambda row: (row[1], row[0]))
-    best: dict[int, tuple] = {}
-    for row in rows:
-        best.setdefault(row[0], row)
+    best = _best_rows(rows)
     ranked = [(pid, 1.0 - float(row[1])) for pid, row in best.items()]
     vectors = {pid: halfvec_decode(row[2]) for pid, row in best.items()} if diversity > 0 else {}
     if min_score is not None:

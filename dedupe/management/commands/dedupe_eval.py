@@ -45,12 +45,12 @@ class Command(BaseCommand):
         if opts["codeless"]:
             folders = [] if "all" in opts["codeless"] else [Path(d) for d in opts["codeless"]]
             stress_main(folders=folders or None, seed=opts["seed"], log=self.stdout.write)
-            if not opts["dataset"] and not opts["speed"] and not opts["blocking"]:
-                return
         if opts["demo"]:
             demo_queue_report(log=self.stdout.write)
-            if not opts["dataset"] and not opts["speed"] and not opts["blocking"]:
-                return
+        if (opts["codeless"] or opts["demo"]) and not (
+            opts["dataset"] or opts["speed"] or opts["blocking"]
+        ):
+            return  # only those reports were asked for
         run(
             dataset=opts["dataset"],
             also=opts["also"],
