@@ -154,11 +154,22 @@ def pack_state(*, a: str | None, b: str | None) -> VariantState:
     return _set_state(pack_counts(a), pack_counts(b))
 
 
+def is_measurement(word: str) -> bool:
+    """One number with its unit and nothing else: "18mm", "2.7in", "500 ml"."""
+    return _QUANTITY_RE.fullmatch(word.lower()) is not None
+
+
+def code_like(norm: str) -> bool:
+    """A normalised token (letters and digits only) that reads as a model number: at least 4
+    characters with a digit and a letter in it ("wh1000xm4", "dscw150r")."""
+    return len(norm) >= 4 and any(c.isdigit() for c in norm) and any(c.isalpha() for c in norm)
+
+
 def _codes(text: str | None) -> set[str]:
     out = set()
     for tok in _CODE_RE.findall((text or "").lower()):
         norm = re.sub(r"[^a-z0-9]", "", tok)
-        if len(norm) >= 4 and any(c.isdigit() for c in norm) and any(c.isalpha() for c in norm):
+        if code_like(norm):
             out.add(norm)
     return out
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dedupe.variants import _QUANTITY_RE
+from dedupe.variants import code_like, is_measurement
 
 SETS = ("abt_buy", "walmart_amazon")
 _TOKEN_RE = re.compile(r"\S+")
@@ -36,12 +36,10 @@ def is_code(token: str) -> bool:
     dropped, with a digit and a letter in it ("dscw150r", "41u5254", "e92bp-6r"), or 5 digits or
     more ("880306"); a measurement with its unit ("18-250mm", "2.7in") is not one."""
     word = token.lower().strip(".,;:()[]'\"")
-    if _QUANTITY_RE.fullmatch(word):
+    if is_measurement(word):
         return False
     norm = re.sub(r"[^a-z0-9]", "", word)
-    digits = any(c.isdigit() for c in norm)
-    letters = any(c.isalpha() for c in norm)
-    return (len(norm) >= 4 and digits and letters) or (len(norm) >= 5 and norm.isdigit())
+    return code_like(norm) or (len(norm) >= 5 and norm.isdigit())
 
 
 def codeless(text: str | None) -> str:

@@ -61,6 +61,20 @@ def test_model_numbers_one_character_apart_are_a_conflict_and_equal_ones_agree()
     assert variants.model_number_state(a="Sony WH-1000XM4", b="Bose QC45") == "missing"
 
 
+@given(st.integers(1, 5000), st.sampled_from(["mm", "ml", "gb", "in", "kg"]))
+def test_a_number_with_its_unit_is_a_measurement_not_a_code(n, unit):
+    assert variants.is_measurement(f"{n}{unit}")
+    assert variants.is_measurement(f"{n} {unit.upper()}")
+    assert not variants.is_measurement(f"{n}{unit}x2")
+
+
+def test_code_like_needs_four_characters_a_digit_and_a_letter():
+    assert variants.code_like("wh1000xm4")
+    assert not variants.code_like("a12")
+    assert not variants.code_like("123456")
+    assert not variants.code_like("linen")
+
+
 @given(a=st.text(max_size=40), b=st.text(max_size=40))
 def test_every_variant_state_is_symmetric_and_one_of_three(a, b):
     for fn in STATE_FUNCS:
