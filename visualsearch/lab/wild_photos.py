@@ -257,6 +257,11 @@ def main(
         if label in foreign_unmatched:
             line += (f", foreign photos answered no good match "
                      f"{int(foreign_unmatched[label].sum())}/{len(foreign)}")  # fmt: skip
-        print(f"{split}: {label}: {line}, no good match {run['no match'].mean():.3f}, median "
+        unmatched = run["no match"].astype(float)
+        change = unmatched - base["no match"].astype(float)
+        report[label]["no match"] = (float(unmatched.mean()), float(change.mean()),
+                                     paired_standard_error(change))  # fmt: skip
+        print(f"{split}: {label}: {line}, no good match {unmatched.mean():.3f} "
+              f"({change.mean():+.3f}, SE {paired_standard_error(change):.3f}), median "
               f"{np.median(run['ms']):.0f} ms [{len(run['ms'])} queries]", flush=True)  # fmt: skip
     return report
