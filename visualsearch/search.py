@@ -853,12 +853,7 @@ def products_search(
     A photo outside the space's training domain (``query_raw``, its raw-channel vector, scores
     under the domain threshold in the heads) is a kind the fitted space never saw: it is ranked
     by the image tower's own features instead (:func:`_raw_search`), unless a colour modifier
-    asks for the space's heads. With ``subject`` and ``SEARCH_SUBJECT_NEIGHBOURS`` such a photo
-    whose nearest products in the raw channel mostly lie inside the domain
-    (:func:`_neighbours_inside`: a poor photo of a kind the shop sells and the space knows) is
-    ranked in the space instead, and its results are judged by the raw channel's floor on their
-    raw cosines (:func:`_raw_cosines`), so a photo of a thing the shop does not sell is still
-    told "no good match".
+    asks for the space's heads.
 
     With ``expand`` (and no colour modifier) the ranking is that of the expanded query
     (:func:`_expanded`, pseudo-relevance feedback); relevance and the match flags stay those of
@@ -883,22 +878,18 @@ def products_search(
         exclude_attributes=dict(exclude_attributes or {}),
     )
     limit = _candidate_limit(k=k)
-    judged_raw = None  # the raw vector whose floor judges results ranked in the space
     if _outside_domain(heads=heads, query_raw=query_raw) and not colour:
-        route = subject and bool(settings.SEARCH_SUBJECT_NEIGHBOURS)
         raw_rows, raw_exact = _nearest(
             table=IMAGES,
             space=space,
             query_vectors=[_normalise(np.asarray(query_raw, dtype=np.float32).reshape(-1))],
             filters=filters,
-            with_vectors=diversity > 0 or route,
+            with_vectors=diversity > 0,
             limit=limit,
             column="raw_vector",
             dim=heads.domain.dim,
         )
-        if route and _neighbours_inside(heads=heads, rows=raw_rows):
-            judged_raw = query_raw
-        elif raw_rows:
+        if raw_rows:
             return _raw_search(
                 space=space, heads=heads, rows=raw_rows, exact=raw_exact, k=k, page=page,
                 diversity=diversity, min_score=min_score, started=started,
@@ -968,18 +959,11 @@ def products_search(
         space=space, ranked=ranked, vectors=vectors, k=k, page=page, diversity=diversity
     )
     # Relevance: how well a result matches the photo (the modifier only re-orders).
-    if judged_raw is not None:
-        extra["relevance"] = _relevance(
-            heads=heads,
-            mode="raw",
-            scored=_raw_cosines(space=space, query_raw=judged_raw, ids=[p for p, _ in chosen]),
-        )
-    else:
-        extra["relevance"] = _relevance(
-            heads=heads,
-            mode=_photo_relevance_mode(heads=heads, subject=subject),
-            scored={pid: photo_scores[pid] for pid, _ in chosen},
-        )
+    extra["relevance"] = _relevance(
+        heads=heads,
+        mode=_photo_relevance_mode(heads=heads, subject=subject),
+        scored={pid: photo_scores[pid] for pid, _ in chosen},
+    )
     return _result(
         chosen=chosen,
         space=space,
@@ -1018,38 +1002,6 @@ def _best_rows(rows: list[tuple]) -> dict[int, tuple]:
     best: dict[int, tuple] = {}
     for row in sorted(rows, key=lambda row: (row[1], row[0])):
         best.setdefault(row[0], row)
-    return best
-
-
-# A subject outside the domain is ranked in the fitted space when at least this share of its
-# nearest products in the raw channel (NEIGHBOURS_SEEN of them) lie inside it: a majority.
-NEIGHBOURS_SEEN = 10
-NEIGHBOURS_INSIDE = 0.5
-
-
-def _neighbours_inside(*, heads: SpaceHeads, rows: list[tuple]) -> bool:
-    """Whether most of the nearest products in raw-channel rows (product id, distance, raw
-    vector text) lie inside the space's training domain (SEARCH_SUBJECT_NEIGHBOURS)."""
-    nearest = list(_best_rows(rows).values())[:NEIGHBOURS_SEEN]
-    if not nearest:
-        return False
-    raws = np.stack([halfvec_decode(row[2]) for row in nearest]).astype(np.float32)
-    return float(heads.domain.contains(raws).mean()) >= NEIGHBOURS_INSIDE
-
-
-def _raw_cosines(
-    *, space: EmbeddingSpace, query_raw: np.ndarray, ids: list[int]
-) -> dict[int, float]:
-    """{product id: its best image's raw-channel cosine to ``query_raw``} for ``ids`` (those
-    with a raw vector)."""
-    query = _normalise(np.asarray(query_raw, dtype=np.float32).reshape(-1))
-    best: dict[int, float] = {}
-    stored = ImageEmbedding.objects.filter(
-        space=space, product_id__in=ids, raw_vector__isnull=False
-    ).values_list("product_id", "raw_vector")
-    for pid, raw in stored:
-        cosine = float(_normalise(halfvec_decode(raw)) @ query)
-        best[pid] = max(cosine, best.get(pid, -1.0))
     return best
 
 

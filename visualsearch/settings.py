@@ -329,14 +329,6 @@ SEARCH_SUBJECT_CUTOUT = env_bool("SEARCH_SUBJECT_CUTOUT", True)
 # told one in ten of them "no good match" (docs/benchmarks.md, "Shopper photos: a floor of
 # their own"). A subject outside the training domain keeps the raw channel's floor.
 SEARCH_SUBJECT_RELEVANCE = env_bool("SEARCH_SUBJECT_RELEVANCE", True)
-# A shopper photo's subject outside the training domain whose nearest products in the raw
-# channel are mostly inside it (a fashion item in a poor photo, searched in a fashion shop) is
-# ranked in the fitted space, and its results are judged by the raw channel's floor on their
-# raw cosines, so photos of things the shop does not sell stay "no good match". A subject
-# whose raw neighbours are outside the domain too (a shop of kinds the weights never saw) is
-# ranked in the raw channel as before. Off: +0.012 P@10 on validation shopper photos, under two
-# standard errors, and more "no good match" (docs/benchmarks.md).
-SEARCH_SUBJECT_NEIGHBOURS = env_bool("SEARCH_SUBJECT_NEIGHBOURS", False)
 
 # ----------------------------------------------------------------------------- dedupe
 DEDUPE_NEIGHBOURS = env_int("DEDUPE_NEIGHBOURS", 10, minimum=1)

@@ -193,17 +193,6 @@ VARIANTS = {
             "SEARCH_SUBJECT_CROP": True,
             "SEARCH_SUBJECT_CUTOUT": True,
             "SEARCH_SUBJECT_RELEVANCE": True,
-            "SEARCH_SUBJECT_NEIGHBOURS": False,
-        },
-        {},
-    ),  # fmt: skip
-    "wild photo, subject crop and cutout, subject relevance, neighbours route": (
-        "wild",
-        {
-            "SEARCH_SUBJECT_CROP": True,
-            "SEARCH_SUBJECT_CUTOUT": True,
-            "SEARCH_SUBJECT_RELEVANCE": True,
-            "SEARCH_SUBJECT_NEIGHBOURS": True,
         },
         {},
     ),  # fmt: skip
