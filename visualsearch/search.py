@@ -879,21 +879,12 @@ def products_search(
     )
     limit = _candidate_limit(k=k)
     if _outside_domain(heads=heads, query_raw=query_raw) and not colour:
-        raw_rows, raw_exact = _nearest(
-            table=IMAGES,
-            space=space,
-            query_vectors=[_normalise(np.asarray(query_raw, dtype=np.float32).reshape(-1))],
-            filters=filters,
-            with_vectors=diversity > 0,
-            limit=limit,
-            column="raw_vector",
-            dim=heads.domain.dim,
-        )
-        if raw_rows:
-            return _raw_search(
-                space=space, heads=heads, rows=raw_rows, exact=raw_exact, k=k, page=page,
-                diversity=diversity, min_score=min_score, started=started,
-            )  # fmt: skip
+        found = _raw_search(
+            space=space, heads=heads, query_raw=query_raw, filters=filters, k=k, page=page,
+            diversity=diversity, min_score=min_score, started=started,
+        )  # fmt: skip
+        if found is not None:
+            return found
     want_vectors = diversity > 0 or heads is not None or expand
     rows, exact = _nearest(
         table=IMAGES,
@@ -1009,19 +1000,31 @@ def _raw_search(
     *,
     space: EmbeddingSpace,
     heads: SpaceHeads,
-    rows: list[tuple],
-    exact: bool,
+    query_raw: np.ndarray,
+    filters: Filters,
     k: int,
     page: int,
     diversity: float,
     min_score: float | None,
     started: float,
-) -> SearchResult:
-    """:func:`products_search` in the raw channel, from its nearest-vector ``rows``: products
-    by the cosine of their images' raw vectors (the image tower's own features) to the query's,
-    relevance by the heads' "raw" calibration (a photo searched by its subject too: a floor
-    fitted on such photos in this channel let photos of things the shop does not sell through,
-    lab/subject_fit.py)."""
+) -> SearchResult | None:
+    """:func:`products_search` in the raw channel: products by the cosine of their images' raw
+    vectors (the image tower's own features) to ``query_raw``, relevance by the heads' "raw"
+    calibration (a photo searched by its subject too: a floor fitted on such photos in this
+    channel let photos of things the shop does not sell through, lab/subject_fit.py). None when
+    no image has a raw vector (vectors written before the channel)."""
+    rows, exact = _nearest(
+        table=IMAGES,
+        space=space,
+        query_vectors=[_normalise(np.asarray(query_raw, dtype=np.float32).reshape(-1))],
+        filters=filters,
+        with_vectors=diversity > 0,
+        limit=_candidate_limit(k=k),
+        column="raw_vector",
+        dim=heads.domain.dim,
+    )
+    if not rows:
+        return None
     best = _best_rows(rows)
     ranked = [(pid, 1.0 - float(row[1])) for pid, row in best.items()]
     vectors = {pid: halfvec_decode(row[2]) for pid, row in best.items()} if diversity > 0 else {}

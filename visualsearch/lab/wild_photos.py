@@ -248,9 +248,9 @@ def main(
                      f"{int(foreign_unmatched[label].sum())}/{len(foreign)}")  # fmt: skip
         unmatched = run["no match"].astype(float)
         change = unmatched - base["no match"].astype(float)
-        report[label]["no match"] = (float(unmatched.mean()), float(change.mean()),
-                                     paired_standard_error(change))  # fmt: skip
+        error = paired_standard_error(change)
+        report[label]["no match"] = (float(unmatched.mean()), float(change.mean()), error)
         print(f"{split}: {label}: {line}, no good match {unmatched.mean():.3f} "
-              f"({change.mean():+.3f}, SE {paired_standard_error(change):.3f}), median "
+              f"({change.mean():+.3f}, SE {error:.3f}), median "
               f"{np.median(run['ms']):.0f} ms [{len(run['ms'])} queries]", flush=True)  # fmt: skip
     return report
