@@ -6,6 +6,7 @@ from django.contrib.postgres.search import SearchQuery
 from django.db.models import Prefetch, Q, QuerySet
 from django.urls import reverse
 
+from catalog.keywords import query_spellings
 from catalog.models import Category, ImportJob, Product, ProductImage, ProductStatus
 
 
@@ -106,10 +107,18 @@ def products_filter(
     if max_price is not None:
         qs = qs.filter(price__lte=max_price)
     if q.strip():
-        qs = qs.filter(
-            search_document=SearchQuery(q.strip(), config="english", search_type="websearch")
-        )
+        qs = qs.filter(search_document=keyword_query(q.strip()))
     return products_with_gallery(qs).order_by("-created_at", "-id")
+
+
+def keyword_query(text: str) -> SearchQuery:
+    """The full-text query for a shopper's ``text``: its websearch query OR-ed with those of its
+    other compound spellings (:func:`catalog.keywords.query_spellings`)."""
+    spellings = query_spellings(text)
+    query = SearchQuery(spellings[0], config="english", search_type="websearch")
+    for spelling in spellings[1:]:
+        query |= SearchQuery(spelling, config="english", search_type="websearch")
+    return query
 
 
 def product_is_visible(*, product: Product, user) -> bool:

@@ -23,6 +23,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
+from catalog.keywords import query_spellings
 from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
 from visualsearch import spaces
@@ -431,15 +432,25 @@ def _keyword_candidates(
 ) -> list[tuple]:
     """(product id, ts_rank_cd) of full-text matches on Product.search_document (GIN index)."""
     conditions, params = _filter_sql(space, filters)
+    tsquery, spellings = _tsquery(text)
     sql = (
         f"SELECT p.id, ts_rank_cd(p.search_document, q) AS rank "
-        f"FROM {Product._meta.db_table} p, websearch_to_tsquery('english', %s) q "
+        f"FROM {Product._meta.db_table} p, (SELECT {tsquery} AS q) query "
         f"WHERE p.search_document @@ q AND {' AND '.join(conditions)} "
         f"ORDER BY rank DESC, p.id LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [text, *params, int(limit)])
+        cursor.execute(sql, [*spellings, *params, int(limit)])
         return cursor.fetchall()
+
+
+def _tsquery(text: str) -> tuple[str, list[str]]:
+    """(SQL of the full-text query for ``text``, its parameters): the websearch query of the
+    text OR-ed with those of its other compound spellings
+    (:func:`catalog.keywords.query_spellings`)."""
+    spellings = query_spellings(text)
+    parts = " || ".join(["websearch_to_tsquery('english', %s)"] * len(spellings))
+    return f"({parts})", spellings
 
 
 def _signals_exact(
@@ -467,10 +478,11 @@ def _signals_exact(
             [literal, space.pk, ids],
         )
         titles = {pid: 1.0 - float(d) for pid, d in cursor.fetchall()}
+        tsquery, spellings = _tsquery(text)
         cursor.execute(
-            f"SELECT p.id, ts_rank_cd(p.search_document, websearch_to_tsquery('english', %s)), "
+            f"SELECT p.id, ts_rank_cd(p.search_document, {tsquery}), "
             f"p.title FROM {Product._meta.db_table} p WHERE p.id = ANY(%s)",
-            [text, ids],
+            [*spellings, ids],
         )
         rows = cursor.fetchall()
     keywords = {pid: float(rank) for pid, rank, _ in rows}

@@ -297,6 +297,9 @@ FUSION_IMAGE_WEIGHT = env_float("FUSION_IMAGE_WEIGHT", 0.5, low=0.0)
 FUSION_TITLE_WEIGHT = env_float("FUSION_TITLE_WEIGHT", 0.3, low=0.0)
 FUSION_KEYWORD_WEIGHT = env_float("FUSION_KEYWORD_WEIGHT", 0.6, low=0.0)
 FUSION_KEYWORD_K = env_float("FUSION_KEYWORD_K", 1.0, low=1e-6)
+# Full-text search also tries each query word's other compound spellings ("tshirts" finds
+# "T-Shirt", "hand bag" finds "Handbag"; catalog.keywords); false matches words as typed only.
+SEARCH_KEYWORD_SPELLINGS = env_bool("SEARCH_KEYWORD_SPELLINGS", True)
 # Hybrid text search's facet term: this weight times P(the colour the query names) · P(the item
 # type it names) of each candidate, from the space's heads reading its photo and its title
 # (visualsearch.search.facet_term); a ranking term only. 0.1 was chosen on validation

@@ -134,3 +134,18 @@ def test_fusion_weights_come_from_settings(api, word_space, settings):
     keyword = add(word_space, axis("green"), title="Red scarf")
     body = api.post("/api/search/", {"text": "red scarf"}, format="json").json()
     assert body["results"][0]["product"]["id"] == keyword.pk
+
+
+def test_the_keyword_part_matches_a_compound_spelt_another_way(word_space, word_embedder, settings):
+    """ "grey tshirts" ranks a "T-Shirt" title by its full-text rank as it ranks a "Tshirt"
+    one; with SEARCH_KEYWORD_SPELLINGS off, the hyphenated title has no keyword part."""
+    hyphen = add(word_space, axis("green"), title="Grey round neck T-Shirt")
+    joined = add(word_space, axis("green"), title="Grey round neck Tshirt")
+    query = word_embedder.encode_texts(["grey tshirts"])[0]
+    result = products_search_hybrid(space=word_space, text="grey tshirts", query_vector=query)
+    assert result.parts[hyphen.pk]["keyword_rank"] > 0
+    assert result.parts[joined.pk]["keyword_rank"] > 0
+    settings.SEARCH_KEYWORD_SPELLINGS = False
+    result = products_search_hybrid(space=word_space, text="grey tshirts", query_vector=query)
+    assert result.parts.get(hyphen.pk, {}).get("keyword_rank", 0.0) == 0.0
+    assert result.parts[joined.pk]["keyword_rank"] > 0

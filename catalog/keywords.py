@@ -1,0 +1,72 @@
+"""The spellings of a shopper's words that full-text search tries besides the words as typed.
+
+PostgreSQL's parser reads "T-Shirt" as the compound ``t-shirt`` (with its parts ``t`` and
+``shirt``), so a query for "tshirts" finds no listing that spells it with a hyphen, and a query
+for "t-shirt" none that spells it "Tshirt". The same holds for every compound a catalog spells
+one way and a shopper another ("sweat-shirt", "flip-flops", "wi-fi"). A query therefore also
+tries each of its words with the hyphen dropped, each word of four letters or more with a
+hyphen put in (a spelling matches only where the catalog holds that compound), and each two
+neighbouring words written as one ("hand bag" and "handbag"). The variants are OR-ed with the
+query, so a listing that matches the words as typed matches exactly as before.
+
+A query that uses websearch syntax (quotes, "or", a leading "-" for "without") is left as
+typed: a re-spelt negated word would no longer exclude anything.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+
+# A word of letters, or letters joined by hyphens ("t-shirt", "wi-fi"); digits are left out, so
+# codes such as "DIR-412" keep their spelling.
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_SYNTAX = re.compile(r'"|(?:^|\s)-|\bor\b', re.IGNORECASE)
+
+# Only words this long are split, and only where at least this many letters follow the hyphen
+# ("t-shirt", "e-book", "flip-flop"): a compound's second part is a word of its own.
+MIN_SPLIT_LETTERS = 4
+MIN_SECOND_PART = 3
+# The most variants a query carries besides itself (a long query's later words go unsplit).
+MAX_VARIANTS = 32
+
+
+def keyword_variants(text: str) -> list[str]:
+    """``text`` first, then each spelling of it with one compound written another way, without
+    repeats and at most ``MAX_VARIANTS`` of them. Pure; the caller ORs their ``websearch``
+    queries."""
+    if _SYNTAX.search(text):
+        return [text]
+    # whole tokens only: "DIR" of "DIR-412" and "men" of "men's" are not words to respell
+    words = [token for token in re.finditer(r"\S+", text) if _WORD.fullmatch(token.group())]
+    joins: list[str] = []
+    splits: list[str] = []
+
+    def respelt(start: int, end: int, spelling: str) -> str:
+        return text[:start] + spelling + text[end:]
+
+    for match in words:
+        word = match.group()
+        if "-" in word:
+            joins.append(respelt(match.start(), match.end(), word.replace("-", "")))
+        elif len(word) >= MIN_SPLIT_LETTERS:
+            splits.extend(
+                respelt(match.start(), match.end(), f"{word[:i]}-{word[i:]}")
+                for i in range(1, len(word) - MIN_SECOND_PART + 1)
+            )
+    for left, right in zip(words, words[1:], strict=False):
+        between = text[left.end() : right.start()]
+        if between.isspace() and "-" not in left.group() + right.group():
+            joins.append(respelt(left.start(), right.end(), left.group() + right.group()))
+    variants = [text]
+    for variant in joins + splits:
+        if variant not in variants and len(variants) <= MAX_VARIANTS:
+            variants.append(variant)
+    return variants
+
+
+def query_spellings(text: str) -> list[str]:
+    """The spellings full-text search ORs for ``text``: :func:`keyword_variants`, or ``text``
+    alone when ``SEARCH_KEYWORD_SPELLINGS`` is off."""
+    return keyword_variants(text) if settings.SEARCH_KEYWORD_SPELLINGS else [text]

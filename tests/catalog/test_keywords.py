@@ -1,0 +1,68 @@
+"""Compound spellings in full-text search (catalog.keywords): "tshirts" finds "T-Shirt",
+"t-shirt" finds "Tshirt", "hand bag" finds "Handbag"; a query in websearch syntax stays as typed."""
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from catalog.keywords import MAX_VARIANTS, keyword_variants, query_spellings
+from catalog.selectors import products_filter
+from tests.factories import ProductFactory
+
+
+def squashed(text: str) -> str:
+    return re.sub(r"[\s-]", "", text)
+
+
+def test_a_word_is_also_tried_with_a_hyphen_and_a_compound_without_one():
+    assert "grey t-shirts" in keyword_variants("grey tshirts")
+    assert "navy blue tshirt" in keyword_variants("navy blue t-shirt")
+    assert "handbag" in keyword_variants("hand bag")
+
+
+def test_the_query_as_typed_comes_first_and_short_or_coded_words_are_not_split():
+    variants = keyword_variants("red DIR-412 cap")
+    assert variants[0] == "red DIR-412 cap"
+    # "red" and "cap" are too short to split, "DIR-412" is a code (digits), not a compound
+    assert variants == ["red DIR-412 cap"]
+
+
+@pytest.mark.parametrize("text", ['"t shirt"', "dress -stripes", "tshirt or shirt"])
+def test_websearch_syntax_is_left_as_typed(text):
+    assert keyword_variants(text) == [text]
+
+
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
+
+
+@given(st.lists(words, min_size=1, max_size=8))
+def test_variants_only_move_hyphens_and_spaces(parts):
+    text = " ".join(parts)
+    variants = keyword_variants(text)
+    assert variants[0] == text
+    assert len(variants) == len(set(variants)) <= MAX_VARIANTS + 1
+    for variant in variants:
+        assert squashed(variant) == squashed(text)
+
+
+def test_the_setting_turns_the_variants_off(settings):
+    settings.SEARCH_KEYWORD_SPELLINGS = False
+    assert query_spellings("grey tshirts") == ["grey tshirts"]
+    settings.SEARCH_KEYWORD_SPELLINGS = True
+    assert len(query_spellings("grey tshirts")) > 1
+
+
+@pytest.mark.django_db
+def test_the_product_list_finds_a_compound_however_it_is_spelt(settings):
+    hyphen = ProductFactory(title="Puma Men Grey Round Neck T-Shirt")
+    joined = ProductFactory(title="Nike Men Grey Tshirt")
+    shirt = ProductFactory(title="Arrow Men Grey Formal Shirt")
+    found = set(products_filter(q="grey tshirts").values_list("pk", flat=True))
+    assert found == {hyphen.pk, joined.pk}
+    found = set(products_filter(q="grey t-shirt").values_list("pk", flat=True))
+    assert found == {hyphen.pk, joined.pk}
+    assert shirt.pk not in found
+    settings.SEARCH_KEYWORD_SPELLINGS = False
+    assert set(products_filter(q="grey tshirts").values_list("pk", flat=True)) == {joined.pk}
