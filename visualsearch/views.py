@@ -77,8 +77,11 @@ def _query_data(request):
         if not uploads and not data.get("forget_photo"):
             uploads = _kept_photos(data)
         data.setlist("image", uploads)
-    elif any(request.GET.get(name) for name in QUERY_FIELDS):
+    elif any(request.GET.get(name) for name in (*QUERY_FIELDS, "q")):
         data = request.GET.copy()
+        # "?q=" is how links and browsers' search shortcuts write a query: it is the text
+        if data.get("q") and not data.get("text"):
+            data["text"] = data["q"]
     else:
         return None
     # A facet button picks one attribute value ("pick_colour=red"); a page button sets "page".

@@ -70,6 +70,16 @@ def test_an_error_is_shown_next_to_the_field_at_fault(client, active):
     assert 'class="error"' in price_field
 
 
+def test_a_link_with_q_searches_its_text(client, active):
+    add(active, axis("red", "scarf"), title="Red scarf")
+    add(active, axis("blue"), title="Blue lamp")
+    page = client.get("/", {"q": "red scarf"}).content.decode()
+    assert 'value="red scarf"' in page  # the text box shows the query
+    assert "Latest products" not in page and "hybrid text search" in page
+    results = page.split('<section id="results">')[1]
+    assert "Red scarf" in results
+
+
 def test_a_search_without_matches_says_so(client, active):
     response = client.post("/", {"text": "scarf", "brand": "Nobody"})
     assert response.status_code == 200
