@@ -613,7 +613,7 @@ class Evaluation:
         n = len(pairs)
         self.report.add('text "<colour> <type>": nDCG@10 through the API', t_api, "", n)
         self.report.add("text: nDCG@10 of BM25 over the same gallery titles", t_bm25, "", n)
-        self.report.add("text: API / BM25", f"×{ratio:.2f}" if ratio else None, ">= ×1.75", n)
+        self.report.add("text: API / BM25", f"×{ratio:.3f}" if ratio else None, ">= ×1.75", n)
         self.report.numbers.update(text_ndcg=t_api, bm25_ndcg=t_bm25, text_ratio=ratio)
         return [f"{c} {t}" for c, t in pairs]
 
