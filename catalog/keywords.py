@@ -7,7 +7,7 @@ one way and a shopper another ("sweat-shirt", "flip-flops", "wi-fi"). A query th
 tries each of its words with the hyphen dropped, each word of four letters or more with a
 hyphen put in (a spelling matches only where the catalog holds that compound), and each two
 neighbouring words written as one ("hand bag" and "handbag"). The variants are OR-ed with the
-query, so a listing that matches the words as typed matches exactly as before.
+query, so a listing that matches the words as typed still matches.
 
 A query that uses websearch syntax (quotes, "or", a leading "-" for "without") is left as
 typed: a re-spelt negated word would no longer exclude anything.
