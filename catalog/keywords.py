@@ -32,6 +32,17 @@ MIN_SECOND_PART = 3
 MAX_VARIANTS = 32
 
 
+def word_spellings(word: str) -> list[str]:
+    """The other spellings of one word: a hyphenated word joined ("t-shirt" → "tshirt"); a
+    word of ``MIN_SPLIT_LETTERS`` or more split wherever ``MIN_SECOND_PART`` letters or more
+    follow ("tshirt" → "t-shirt", "ts-hirt", "tsh-irt"); none for a shorter word. Pure."""
+    if "-" in word:
+        return [word.replace("-", "")]
+    if len(word) < MIN_SPLIT_LETTERS:
+        return []
+    return [f"{word[:i]}-{word[i:]}" for i in range(1, len(word) - MIN_SECOND_PART + 1)]
+
+
 def keyword_variants(text: str) -> list[str]:
     """``text`` first, then each spelling of it with one compound written another way, without
     repeats and at most ``MAX_VARIANTS`` of them. Pure; the caller ORs their ``websearch``
@@ -47,14 +58,8 @@ def keyword_variants(text: str) -> list[str]:
         return text[:start] + spelling + text[end:]
 
     for match in words:
-        word = match.group()
-        if "-" in word:
-            joins.append(respelt(match.start(), match.end(), word.replace("-", "")))
-        elif len(word) >= MIN_SPLIT_LETTERS:
-            splits.extend(
-                respelt(match.start(), match.end(), f"{word[:i]}-{word[i:]}")
-                for i in range(1, len(word) - MIN_SECOND_PART + 1)
-            )
+        spellings = [respelt(match.start(), match.end(), s) for s in word_spellings(match.group())]
+        (joins if "-" in match.group() else splits).extend(spellings)
     for left, right in zip(words, words[1:], strict=False):
         between = text[left.end() : right.start()]
         if between.isspace() and "-" not in left.group() + right.group():

@@ -3,6 +3,7 @@ notes a seller's dashboard shows."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from catalog.keywords import word_spellings
 from catalog.models import Product, ProductImage, ProductStatus, Seller
 from dedupe import scoring
 from dedupe.comparison import PairSignals
@@ -94,14 +96,27 @@ def file_hash_neighbours(*, product: Product, sha256s: Sequence[str] | None = No
     return set(qs.values_list("product_id", flat=True)[:50])
 
 
+# A title word for the full-text look-up: letters and digits, or such runs joined by hyphens
+# ("T-Shirt", "DIR-412"); nothing else reaches the raw tsquery.
+_TITLE_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+
+
 def text_neighbours(*, product: Product, k: int) -> list[int]:
     """Other active products whose title shares words with this one (full-text GIN index);
     the cheap title look-up for products that have no vectors yet."""
 
-    words = [w for w in product.title.replace("|", " ").replace("&", " ").split() if w.isalnum()]
+    words = _TITLE_WORD.findall(product.title)[:20]
     if not words:
         return []
-    query = SearchQuery(" | ".join(words[:20]), search_type="raw", config="english")
+    # each word also in its other compound spellings (catalog.keywords): "T-Shirt" finds
+    # "Tshirt" and the reverse, "DIR-412" finds "DIR412"; a word with digits is never split
+    spellings = [
+        spelling
+        for word in words
+        if "-" in word or word.isalpha()
+        for spelling in word_spellings(word)
+    ]
+    query = SearchQuery(" | ".join(words + spellings), search_type="raw", config="english")
     qs = Product.objects.filter(status=ProductStatus.ACTIVE, search_document=query)
     if product.pk is not None:
         qs = qs.exclude(pk=product.pk)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catalog.keywords import MAX_VARIANTS, keyword_variants, query_spellings
+from catalog.keywords import MAX_VARIANTS, keyword_variants, query_spellings, word_spellings
 from catalog.selectors import products_filter
 from tests.factories import ProductFactory
 
@@ -66,3 +66,9 @@ def test_the_product_list_finds_a_compound_however_it_is_spelt(settings):
     assert shirt.pk not in found
     settings.SEARCH_KEYWORD_SPELLINGS = False
     assert set(products_filter(q="grey tshirts").values_list("pk", flat=True)) == {joined.pk}
+
+
+def test_a_word_s_own_spellings():
+    assert word_spellings("t-shirt") == ["tshirt"]
+    assert word_spellings("tshirt") == ["t-shirt", "ts-hirt", "tsh-irt"]
+    assert word_spellings("cap") == []

@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 
 from catalog.models import ProductStatus
+from dedupe.selectors import text_neighbours
 from dedupe.services import _neighbour_ids, product_duplicates_check
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory
 from visualsearch.services import titles_embed
@@ -29,6 +30,20 @@ def test_a_draft_that_copies_an_active_listing_is_flagged_with_a_link():
     assert notes[0]["other_url"] == existing.get_absolute_url()
     assert notes[0]["status"] == "possible"
     assert notes[0]["probability"] >= settings.DEDUPE_REVIEW_THRESHOLD
+
+
+def test_the_title_look_up_finds_a_compound_spelt_the_other_way():
+    """A draft titled "T-Shirt" finds the listing that writes "Tshirt" first, ahead of newer
+    listings that share only the other words (and so the reverse)."""
+    tshirt = ProductFactory(title="Roadster Men Navy Tshirt")
+    ProductFactory(title="Roadster Men Navy Jeans")
+    ProductFactory(title="Roadster Men Navy Shorts")
+    draft = ProductFactory(title="Roadster Men Navy T-Shirt", status=ProductStatus.DRAFT)
+    assert text_neighbours(product=draft, k=1) == [tshirt.pk]
+    hyphen = ProductFactory(title="Roadster Women Olive T-Shirt")
+    ProductFactory(title="Roadster Women Olive Skirt")
+    draft = ProductFactory(title="Roadster Women Olive Tshirt", status=ProductStatus.DRAFT)
+    assert text_neighbours(product=draft, k=1) == [hyphen.pk]
 
 
 def test_an_identical_photo_is_found_even_with_a_different_title():
