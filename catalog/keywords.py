@@ -33,12 +33,13 @@ MAX_VARIANTS = 32
 
 
 def word_spellings(word: str) -> list[str]:
-    """The other spellings of one word: a hyphenated word joined ("t-shirt" → "tshirt"); a
-    word of ``MIN_SPLIT_LETTERS`` or more split wherever ``MIN_SECOND_PART`` letters or more
-    follow ("tshirt" → "t-shirt", "ts-hirt", "tsh-irt"); none for a shorter word. Pure."""
+    """The other spellings of one word: a hyphenated word joined ("t-shirt" → "tshirt",
+    "DIR-412" → "DIR412"); a word of letters only, ``MIN_SPLIT_LETTERS`` or more, split wherever
+    ``MIN_SECOND_PART`` letters or more follow ("tshirt" → "t-shirt", "ts-hirt", "tsh-irt");
+    none for a shorter word or one with digits (a code, not a compound). Pure."""
     if "-" in word:
         return [word.replace("-", "")]
-    if len(word) < MIN_SPLIT_LETTERS:
+    if len(word) < MIN_SPLIT_LETTERS or not word.isalpha():
         return []
     return [f"{word[:i]}-{word[i:]}" for i in range(1, len(word) - MIN_SECOND_PART + 1)]
 

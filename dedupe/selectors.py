@@ -109,13 +109,8 @@ def text_neighbours(*, product: Product, k: int) -> list[int]:
     if not words:
         return []
     # each word also in its other compound spellings (catalog.keywords): "T-Shirt" finds
-    # "Tshirt" and the reverse, "DIR-412" finds "DIR412"; a word with digits is never split
-    spellings = [
-        spelling
-        for word in words
-        if "-" in word or word.isalpha()
-        for spelling in word_spellings(word)
-    ]
+    # "Tshirt" and the reverse, "DIR-412" finds "DIR412"
+    spellings = [spelling for word in words for spelling in word_spellings(word)]
     query = SearchQuery(" | ".join(words + spellings), search_type="raw", config="english")
     qs = Product.objects.filter(status=ProductStatus.ACTIVE, search_document=query)
     if product.pk is not None:

@@ -428,11 +428,12 @@ def _nearest(
 
 
 def _keyword_candidates(
-    *, space: EmbeddingSpace, text: str, filters: Filters, limit: int
+    *, space: EmbeddingSpace, keyword: tuple[str, list[str]], filters: Filters, limit: int
 ) -> list[tuple]:
-    """(product id, ts_rank_cd) of full-text matches on Product.search_document (GIN index)."""
+    """(product id, ts_rank_cd) of full-text matches on Product.search_document (GIN index);
+    ``keyword`` is :func:`_tsquery`'s (SQL, parameters)."""
     conditions, params = _filter_sql(space, filters)
-    tsquery, spellings = _tsquery(text)
+    tsquery, spellings = keyword
     sql = (
         f"SELECT p.id, ts_rank_cd(p.search_document, q) AS rank "
         f"FROM {Product._meta.db_table} p, (SELECT {tsquery} AS q) query "
@@ -454,11 +455,15 @@ def _tsquery(text: str) -> tuple[str, list[str]]:
 
 
 def _signals_exact(
-    *, space: EmbeddingSpace, query_vector: np.ndarray, text: str, product_ids: list[int]
+    *,
+    space: EmbeddingSpace,
+    query_vector: np.ndarray,
+    keyword: tuple[str, list[str]],
+    product_ids: list[int],
 ) -> tuple[dict[int, tuple[float, str]], dict[int, float], dict[int, float], dict[int, str]]:
     """For the union of candidates, every signal computed exactly: the best image (cosine, vector
-    text), the title cosine and the full-text rank (0 where the document does not match); and
-    the products' titles."""
+    text), the title cosine and the full-text rank of ``keyword`` (:func:`_tsquery`'s SQL and
+    parameters; 0 where the document does not match); and the products' titles."""
     dim = int(space.dimension)
     literal = vector_literal(query_vector)
     ids = [int(i) for i in product_ids]
@@ -478,7 +483,7 @@ def _signals_exact(
             [literal, space.pk, ids],
         )
         titles = {pid: 1.0 - float(d) for pid, d in cursor.fetchall()}
-        tsquery, spellings = _tsquery(text)
+        tsquery, spellings = keyword
         cursor.execute(
             f"SELECT p.id, ts_rank_cd(p.search_document, {tsquery}), "
             f"p.title FROM {Product._meta.db_table} p WHERE p.id = ANY(%s)",
@@ -1103,10 +1108,13 @@ def products_search_hybrid(
     title_rows, _ = _nearest(
         table=TITLES, space=space, query_vectors=[query_vector], filters=filters, limit=limit
     )
-    keyword_rows = _keyword_candidates(space=space, text=text, filters=filters, limit=limit)
+    keyword_query = _tsquery(text)  # built once: the candidates and the exact rank read it
+    keyword_rows = _keyword_candidates(
+        space=space, keyword=keyword_query, filters=filters, limit=limit
+    )
     union = sorted({row[0] for row in image_rows + title_rows + keyword_rows})
     images, titles, keywords, product_titles = _signals_exact(
-        space=space, query_vector=query_vector, text=text, product_ids=union
+        space=space, query_vector=query_vector, keyword=keyword_query, product_ids=union
     )
     image_sim = np.array([images.get(pid, (0.0, ""))[0] for pid in union])
     title_sim = np.array([titles.get(pid, 0.0) for pid in union])

@@ -24,11 +24,7 @@ def demo_queue_report(*, log=print) -> dict:
     # Only the demo's own listings count: a catalog imported beside the demo (a benchmark
     # gallery, a seller's feed) adds pairs that the demo's ground truth knows nothing of.
     listed = {item.external_id for item in plan}
-    ext = {
-        pk: external
-        for pk, external in Product.objects.values_list("pk", "external_id")
-        if external in listed
-    }
+    ext = dict(Product.objects.filter(external_id__in=listed).values_list("pk", "external_id"))
     threshold = float(settings.DEDUPE_REVIEW_THRESHOLD)
     rows = DuplicateCandidate.objects.filter(probability__gte=threshold).values_list(
         "product_a_id", "product_b_id", "probability", "status", "signals"
