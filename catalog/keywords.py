@@ -3,11 +3,13 @@
 PostgreSQL's parser reads "T-Shirt" as the compound ``t-shirt`` (with its parts ``t`` and
 ``shirt``), so a query for "tshirts" finds no listing that spells it with a hyphen, and a query
 for "t-shirt" none that spells it "Tshirt". The same holds for every compound a catalog spells
-one way and a shopper another ("sweat-shirt", "flip-flops", "wi-fi"). A query therefore also
-tries each of its words with the hyphen dropped, each word of four letters or more with a
-hyphen put in (a spelling matches only where the catalog holds that compound), and each two
-neighbouring words written as one ("hand bag" and "handbag"). The variants are OR-ed with the
-query, so a listing that matches the words as typed still matches.
+one way and a shopper another ("sweat-shirt", "flip-flops", "wi-fi"), and for model numbers:
+a shopper types "dir412" for a listing's "DIR-412". A query therefore also tries each of its
+words with the hyphen dropped, each word of four letters or more with a hyphen put in, each
+code of letters and digits with a hyphen put in ("dir412" → "dir-412"; a spelling matches
+only where the catalog holds that compound), and each two neighbouring words
+written as one ("hand bag" and "handbag", "iphone 12" and "iphone12"). The variants are OR-ed
+with the query, so a listing that matches the words as typed still matches.
 
 A query that uses websearch syntax (quotes, "or", a leading "-" for "without") is left as
 typed: a re-spelt negated word would no longer exclude anything.
@@ -19,9 +21,8 @@ import re
 
 from django.conf import settings
 
-# A word of letters, or letters joined by hyphens ("t-shirt", "wi-fi"); digits are left out, so
-# codes such as "DIR-412" keep their spelling.
-_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+# A word of letters or digits, or such words joined by hyphens ("t-shirt", "wi-fi", "DIR-412").
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 _SYNTAX = re.compile(r'"|(?:^|\s)-|\bor\b', re.IGNORECASE)
 
 # Only words this long are split, and only where at least this many letters follow the hyphen
@@ -35,13 +36,19 @@ MAX_VARIANTS = 32
 def word_spellings(word: str) -> list[str]:
     """The other spellings of one word: a hyphenated word joined ("t-shirt" → "tshirt",
     "DIR-412" → "DIR412"); a word of letters only, ``MIN_SPLIT_LETTERS`` or more, split wherever
-    ``MIN_SECOND_PART`` letters or more follow ("tshirt" → "t-shirt", "ts-hirt", "tsh-irt");
-    none for a shorter word or one with digits (a code, not a compound). Pure."""
+    ``MIN_SECOND_PART`` letters or more follow ("tshirt" → "t-shirt", "ts-hirt", "tsh-irt"); a
+    code of letters and digits split at each place ("DIR412" → "D-IR412", …, "DIR-412", …;
+    catalogs put a code's hyphen anywhere: "KX-TGA670B", "U022-010"); none for a shorter word
+    or a number. Pure."""
     if "-" in word:
         return [word.replace("-", "")]
-    if len(word) < MIN_SPLIT_LETTERS or not word.isalpha():
+    if word.isalpha():
+        if len(word) < MIN_SPLIT_LETTERS:
+            return []
+        return [f"{word[:i]}-{word[i:]}" for i in range(1, len(word) - MIN_SECOND_PART + 1)]
+    if word.isdigit():
         return []
-    return [f"{word[:i]}-{word[i:]}" for i in range(1, len(word) - MIN_SECOND_PART + 1)]
+    return [f"{word[:i]}-{word[i:]}" for i in range(1, len(word))]
 
 
 def keyword_variants(text: str) -> list[str]:
@@ -50,7 +57,7 @@ def keyword_variants(text: str) -> list[str]:
     queries."""
     if _SYNTAX.search(text):
         return [text]
-    # whole tokens only: "DIR" of "DIR-412" and "men" of "men's" are not words to respell
+    # whole tokens only: "men" of "men's" is not a word to respell
     words = [token for token in re.finditer(r"\S+", text) if _WORD.fullmatch(token.group())]
     joins: list[str] = []
     splits: list[str] = []

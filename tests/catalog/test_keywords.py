@@ -22,11 +22,18 @@ def test_a_word_is_also_tried_with_a_hyphen_and_a_compound_without_one():
     assert "handbag" in keyword_variants("hand bag")
 
 
-def test_the_query_as_typed_comes_first_and_short_or_coded_words_are_not_split():
+def test_the_query_as_typed_comes_first_and_short_words_are_not_split():
     variants = keyword_variants("red DIR-412 cap")
-    assert variants[0] == "red DIR-412 cap"
-    # "red" and "cap" are too short to split, "DIR-412" is a code (digits), not a compound
-    assert variants == ["red DIR-412 cap"]
+    # "red" and "cap" are too short to split; the code is also tried without its hyphen
+    assert variants == ["red DIR-412 cap", "red DIR412 cap"]
+
+
+def test_a_code_is_also_tried_with_a_hyphen_put_in():
+    assert "D-Link DIR-412" in keyword_variants("D-Link DIR412")
+    assert "sony wh-1000xm4" in keyword_variants("sony wh1000xm4")
+    assert "iphone12" in keyword_variants("iphone 12")
+    # a number alone has no letters to meet: it is joined to its neighbour, never split
+    assert keyword_variants("cap 42") == ["cap 42", "cap42"]
 
 
 @pytest.mark.parametrize("text", ['"t shirt"', "dress -stripes", "tshirt or shirt"])
@@ -34,7 +41,7 @@ def test_websearch_syntax_is_left_as_typed(text):
     assert keyword_variants(text) == [text]
 
 
-words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
 
 
 @given(st.lists(words, min_size=1, max_size=8))
@@ -72,3 +79,16 @@ def test_a_word_s_own_spellings():
     assert word_spellings("t-shirt") == ["tshirt"]
     assert word_spellings("tshirt") == ["t-shirt", "ts-hirt", "tsh-irt"]
     assert word_spellings("cap") == []
+    assert word_spellings("DIR412") == ["D-IR412", "DI-R412", "DIR-412", "DIR4-12", "DIR41-2"]
+    assert "kx-tga670b" in word_spellings("kxtga670b")
+    assert word_spellings("412") == []
+
+
+@pytest.mark.django_db
+def test_the_product_list_finds_a_model_number_with_or_without_its_hyphen():
+    hyphen = ProductFactory(title="D-Link DIR-412 Wireless Router")
+    joined = ProductFactory(title="D-Link DIR412 Router")
+    other = ProductFactory(title="D-Link DIR-413 Router")
+    for q in ("dir412", "DIR-412", "dir412 router"):
+        assert set(products_filter(q=q).values_list("pk", flat=True)) == {hyphen.pk, joined.pk}, q
+    assert other.pk not in set(products_filter(q="dir412").values_list("pk", flat=True))

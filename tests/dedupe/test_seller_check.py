@@ -46,6 +46,13 @@ def test_the_title_look_up_finds_a_compound_spelt_the_other_way():
     assert text_neighbours(product=draft, k=1) == [hyphen.pk]
 
 
+def test_the_title_look_up_finds_a_model_number_written_with_or_without_its_hyphen():
+    hyphen = ProductFactory(title="D-Link DIR-412 Wireless Router")
+    ProductFactory(title="D-Link Wireless Router")  # newer, and shares every other word
+    draft = ProductFactory(title="D-Link DIR412 Wireless Router", status=ProductStatus.DRAFT)
+    assert text_neighbours(product=draft, k=1) == [hyphen.pk]
+
+
 def test_an_identical_photo_is_found_even_with_a_different_title():
     existing = ProductFactory(title="Vintage lamp")
     ProductImageFactory(product=existing, sha256="ab" * 32)

@@ -149,3 +149,19 @@ def test_the_keyword_part_matches_a_compound_spelt_another_way(word_space, word_
     result = products_search_hybrid(space=word_space, text="grey tshirts", query_vector=query)
     assert result.parts.get(hyphen.pk, {}).get("keyword_rank", 0.0) == 0.0
     assert result.parts[joined.pk]["keyword_rank"] > 0
+
+
+def test_the_keyword_part_matches_a_model_number_typed_without_its_hyphen(
+    word_space, word_embedder
+):
+    """A shopper's "dir412" finds the listing titled "DIR-412" by full-text rank, and "DIR-412"
+    finds "DIR412"; another code ("DIR-413") has no keyword part."""
+    hyphen = add(word_space, axis("green"), title="D-Link DIR-412 router")
+    joined = add(word_space, axis("green"), title="D-Link DIR412 router")
+    other = add(word_space, axis("green"), title="D-Link DIR-413 router")
+    for text in ("dir412", "DIR-412"):
+        query = word_embedder.encode_texts([text])[0]
+        result = products_search_hybrid(space=word_space, text=text, query_vector=query)
+        assert result.parts[hyphen.pk]["keyword_rank"] > 0, text
+        assert result.parts[joined.pk]["keyword_rank"] > 0, text
+        assert result.parts.get(other.pk, {}).get("keyword_rank", 0.0) == 0.0, text
