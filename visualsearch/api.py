@@ -56,6 +56,7 @@ def _render(result: SearchResult, request) -> dict:
         "k": result.k,
         "has_next": result.has_next,
         "no_match": result.no_match,
+        "corrected_text": result.corrected_text,
         "subjects": [
             {
                 "box": list(subject.box) if subject.box else None,

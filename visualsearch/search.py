@@ -12,6 +12,7 @@ rows instead (:class:`NearestQuery`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -26,6 +27,7 @@ from django.db import connection, transaction
 from catalog.keywords import query_spellings
 from catalog.models import Product, ProductStatus
 from catalog.selectors import category_with_descendants, products_with_gallery
+from catalog.spelling import query_corrected
 from visualsearch import spaces
 from visualsearch.attributes import (
     labels_named,
@@ -81,6 +83,8 @@ class SearchResult:
     # (spaces without calibration: empty, and every result counts as a match).
     relevance: dict[int, float] = field(default_factory=dict)
     matches: dict[int, bool] = field(default_factory=dict)
+    # The text searched instead of the typed one, when spelling correction changed it ("" if not)
+    corrected_text: str = ""
     # Photo queries: what of each photo was searched (visualsearch.subject), in upload order.
     subjects: list[Subject] = field(default_factory=list)
 
@@ -1235,6 +1239,9 @@ class SearchQuery:
     diversity: float = 0.0
     min_score: float | None = None
     expand: bool = False  # photo queries: pseudo-relevance feedback (EXPAND_TOP, EXPAND_WEIGHT)
+    # the text's words the catalog does not use are replaced by the nearest catalog words
+    # (catalog.spelling, SEARCH_SPELLING); false searches them as typed
+    correct: bool = True
 
 
 def search(query: SearchQuery) -> SearchResult:
@@ -1246,6 +1253,15 @@ def search(query: SearchQuery) -> SearchResult:
     space = space_active()
     if space is None:
         raise NoActiveSpace("Search is unavailable: no embedding space is active.")
+    corrected = query_corrected(query.text) if query.correct else None
+    if corrected:
+        query = dataclasses.replace(query, text=corrected)
+    result = _search(query, space=space)
+    result.corrected_text = corrected or ""
+    return result
+
+
+def _search(query: SearchQuery, *, space: EmbeddingSpace) -> SearchResult:
     heads = space_heads(space)
     common = {
         "category": query.category or None,

@@ -63,6 +63,13 @@ class SearchInputSerializer(serializers.Serializer):
         help_text="Photo queries: also search a centre crop and the four corner crops (60% of "
         "each side); each product keeps its best similarity over the whole photo and the crops.",
     )
+    correct = api_fields.BooleanField(
+        required=False,
+        default=True,
+        help_text="Replace text words no listing uses by the nearest catalog word within "
+        "Elasticsearch's AUTO edit distance ('jeasn' → 'jeans'); `corrected_text` says what was "
+        "searched. False searches the words as typed.",
+    )
     expand = api_fields.BooleanField(
         required=False,
         default=False,
@@ -120,6 +127,7 @@ class SearchInputSerializer(serializers.Serializer):
             image_weight=data["image_weight"],
             crops=data.get("crops", False),
             expand=data.get("expand", False),
+            correct=data.get("correct", True),
             category=data["category"] or None,
             min_price=data["min_price"],
             max_price=data["max_price"],
@@ -257,6 +265,11 @@ class SearchOutSerializer(serializers.Serializer):
     page = serializers.IntegerField()
     k = serializers.IntegerField(help_text="results per page")
     has_next = serializers.BooleanField()
+    corrected_text = serializers.CharField(
+        allow_blank=True,
+        help_text="the text searched instead of the typed one when spelling correction changed "
+        "it (empty if not); send `correct: false` to search the words as typed",
+    )
     no_match = serializers.BooleanField(
         help_text="there are results but none on this page reaches the relevance floor: "
         "the shop has no good match for the query"

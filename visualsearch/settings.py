@@ -300,6 +300,12 @@ FUSION_KEYWORD_K = env_float("FUSION_KEYWORD_K", 1.0, low=1e-6)
 # Full-text search also tries each query word's other compound spellings ("tshirts" finds
 # "T-Shirt", "hand bag" finds "Handbag"; catalog.keywords); false matches words as typed only.
 SEARCH_KEYWORD_SPELLINGS = env_bool("SEARCH_KEYWORD_SPELLINGS", True)
+# A query word no listing's title or category uses is replaced by the nearest catalog word
+# within Elasticsearch's AUTO edit distance ("jeasn" → "jeans"; catalog.spelling), and the answer
+# says what was searched; false searches the words as typed. The catalog's words are re-read
+# from the database at most this often (seconds).
+SEARCH_SPELLING = env_bool("SEARCH_SPELLING", True)
+SEARCH_SPELLING_LEXICON_SECONDS = env_float("SEARCH_SPELLING_LEXICON_SECONDS", 300.0, low=0.0)
 # Hybrid text search's facet term: this weight times P(the colour the query names) · P(the item
 # type it names) of each candidate, from the space's heads reading its photo and its title
 # (visualsearch.search.facet_term); a ranking term only. 0.1 was chosen on validation

@@ -165,3 +165,23 @@ def test_the_keyword_part_matches_a_model_number_typed_without_its_hyphen(
         assert result.parts[hyphen.pk]["keyword_rank"] > 0, text
         assert result.parts[joined.pk]["keyword_rank"] > 0, text
         assert result.parts.get(other.pk, {}).get("keyword_rank", 0.0) == 0.0, text
+
+
+def test_a_typo_is_searched_as_the_catalog_word_and_the_api_says_so(api, word_space, settings):
+    """ "red scraf" is searched as "red scarf" (catalog.spelling) and the answer names it;
+    ``correct: false`` searches the words as typed."""
+    from catalog.spelling import lexicon_clear  # noqa: PLC0415
+
+    settings.FUSION_IMAGE_WEIGHT = 0.0
+    settings.FUSION_TITLE_WEIGHT = 0.0
+    settings.FUSION_KEYWORD_WEIGHT = 1.0
+    add(word_space, axis("red"), title="Plain thing")
+    scarf = add(word_space, axis("green"), title="Red scarf")
+    lexicon_clear()
+    body = api.post("/api/search/", {"text": "red scraf"}, format="json").json()
+    assert body["corrected_text"] == "red scarf"
+    assert body["results"][0]["product"]["id"] == scarf.pk
+    typed = api.post("/api/search/", {"text": "red scraf", "correct": False}, format="json").json()
+    assert typed["corrected_text"] == ""
+    body = api.post("/api/search/", {"text": "red scarf"}, format="json").json()
+    assert body["corrected_text"] == ""

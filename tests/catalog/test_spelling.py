@@ -1,0 +1,49 @@
+"""Spelling correction against the catalog's words (catalog.spelling): a typo is searched as the
+nearest catalog word; English words, catalog words and codes stay as typed."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from catalog.spelling import Lexicon, corrected, lexicon_build, lexicon_clear, max_edits
+from tests.factories import ProductFactory
+
+LEXICON = Lexicon({"jeans": 40, "black": 90, "backpacks": 12, "shirts": 30, "tshirts": 20})
+
+
+def test_a_typo_becomes_the_nearest_catalog_word():
+    assert corrected("black jeasn", LEXICON) == "black jeans"
+    assert corrected("Black backpcks", LEXICON) == "Black backpacks"
+
+
+def test_ties_prefer_the_same_first_letter_then_more_listings():
+    # "thirts" is one edit from both "shirts" (more listings) and "tshirts"
+    assert corrected("thirts", LEXICON) == "tshirts"
+
+
+def test_catalog_words_english_words_codes_and_syntax_stay_as_typed():
+    lexicon = Lexicon({"green": 5, "rose": 2}, known=frozenset({"garden", "hose"}))
+    assert corrected("green rose", lexicon) is None
+    assert corrected("garden hose", lexicon) is None
+    assert corrected("DIR-412 jeasn", LEXICON) == "DIR-412 jeans"
+    assert corrected('"jeasn"', LEXICON) is None
+    assert corrected("zzzzqqqq", LEXICON) is None  # nothing within two edits
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12))
+def test_edits_follow_elasticsearch_auto(word):
+    assert max_edits(word) == (0 if len(word) <= 2 else 1 if len(word) <= 5 else 2)
+    fixed = LEXICON.nearest(word)
+    assert fixed is None or fixed in LEXICON.counts
+    if len(word) <= 2 or word in LEXICON.counts:
+        assert fixed is None
+
+
+@pytest.mark.django_db
+def test_the_lexicon_reads_active_titles_only():
+    ProductFactory(title="Roadster Men Navy Jeans")
+    ProductFactory(title="Hidden Kurta", status="hidden")
+    lexicon_clear()
+    counts = lexicon_build().counts
+    assert counts["jeans"] == 1
+    assert "kurta" not in counts
