@@ -23,7 +23,7 @@ from django.conf import settings
 
 # A word of letters or digits, or such words joined by hyphens ("t-shirt", "wi-fi", "DIR-412").
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
-_SYNTAX = re.compile(r'"|(?:^|\s)-|\bor\b', re.IGNORECASE)
+WEBSEARCH_SYNTAX = re.compile(r'"|(?:^|\s)-|\bor\b', re.IGNORECASE)
 
 # Only words this long are split, and only where at least this many letters follow the hyphen
 # ("t-shirt", "e-book", "flip-flop"): a compound's second part is a word of its own.
@@ -55,7 +55,7 @@ def keyword_variants(text: str) -> list[str]:
     """``text`` first, then each spelling of it with one compound written another way, without
     repeats and at most ``MAX_VARIANTS`` of them. Pure; the caller ORs their ``websearch``
     queries."""
-    if _SYNTAX.search(text):
+    if WEBSEARCH_SYNTAX.search(text):
         return [text]
     # whole tokens only: "men" of "men's" is not a word to respell
     words = [token for token in re.finditer(r"\S+", text) if _WORD.fullmatch(token.group())]

@@ -32,10 +32,10 @@ from django.db import connection
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
+from catalog.keywords import WEBSEARCH_SYNTAX
 from catalog.models import Category, Product, ProductStatus
 
 _WORD = re.compile(r"[^\W\d_]+")
-_SYNTAX = re.compile(r'"|(?:^|\s)-|\bor\b', re.IGNORECASE)
 
 
 def max_edits(word: str) -> int:
@@ -78,7 +78,7 @@ class Lexicon:
 def corrected(text: str, lexicon: Lexicon) -> str | None:
     """``text`` with each word the catalog does not use replaced by its nearest catalog word, or
     None when nothing changes. Pure."""
-    if not text or _SYNTAX.search(text):
+    if not text or WEBSEARCH_SYNTAX.search(text):
         return None
     pieces, last, changed = [], 0, False
     for match in _WORD.finditer(text):
