@@ -22,8 +22,9 @@ from django.db import connection
 from django.test import override_settings
 
 from catalog.keywords import query_spellings
-from dedupe.lab.evaluation import MAGELLAN_DATA as DATA
 
+# the shared benchmarks (visualsearch does not import dedupe, which sits above it)
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "er_magellan_products"
 SETS = ("walmart_amazon", "abt_buy")
 _CODE = re.compile(r"(?<![\w-])(?=[\w-]*[^\W\d_])(?=[\w-]*\d)[^\W_]+(?:-[^\W_]+)*(?![\w-])")
 _FIRST_CUT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
