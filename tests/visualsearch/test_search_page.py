@@ -112,3 +112,20 @@ def test_an_oversized_upload_is_refused_on_its_field_before_it_is_read(
     assert list(errors) == ["image"]
     assert "the limit is 2 KB" in errors["image"][0]
     assert read == []
+
+
+def test_a_typo_is_searched_as_the_catalog_word_and_the_page_offers_the_words_as_typed(
+    client, active
+):
+    from catalog.spelling import lexicon_clear  # noqa: PLC0415
+
+    add(active, axis("red", "scarf"), title="Red scarf")
+    lexicon_clear()
+    page = client.post("/", {"text": "red scraf"}).content.decode()
+    assert "Showing results for <strong>red scarf</strong>" in page
+    # the offer is a button of the search form, so filters, photos and pages come along
+    assert 'form="search-form" name="correct" value="false"' in page
+    typed = client.post("/", {"text": "red scraf", "correct": "false"}).content.decode()
+    assert "Showing results for" not in typed
+    # page 2 of the search as typed stays as typed
+    assert '<input type="hidden" name="correct" value="false">' in typed
