@@ -226,10 +226,13 @@ class SearchApi:
     def search(
         self, *, kind: str, photo: Path | None = None, text: str = "", negative_text: str = "",
         k: int = K, page: int = 1, expand: bool = False, photo_bytes: bytes | None = None,
+        correct: bool = True,
     ) -> dict:  # fmt: skip
         data = {"seller": self.seller, "k": str(k), "page": str(page)}
         if expand:
             data["expand"] = "true"
+        if not correct:
+            data["correct"] = "false"
         if text:
             data["text"] = text
         if negative_text:
@@ -617,6 +620,38 @@ class Evaluation:
         self.report.numbers.update(text_ndcg=t_api, bm25_ndcg=t_bm25, text_ratio=ratio)
         return [f"{c} {t}" for c, t in pairs]
 
+    def typos(self, *, seed: int) -> None:
+        """The text queries with one seeded typo each (``typo_queries.typo``), searched with
+        spelling correction (the API's default) and as typed (``correct: false``): nDCG@10 and
+        the share answered with no match, both in this run."""
+        from visualsearch.lab.typo_queries import typo  # noqa: PLC0415
+
+        rng = np.random.default_rng(seed)
+        queries = []
+        for colour, type_ in sorted(p for p in self.by_pair if p[0]):
+            text = f"{colour} {type_}"
+            bad = typo(text, rng)
+            if bad is not None and bad.lower() != text.lower():
+                queries.append((bad, self.by_pair[(colour, type_)]))
+        ndcg: dict[bool, list[float]] = {True: [], False: []}
+        none: dict[bool, list[bool]] = {True: [], False: []}
+        with self.bar(2 * len(queries), "text queries with a typo") as bar:
+            for bad, relevant in queries:
+                for correct in (True, False):
+                    body = self.api.search(kind="text", text=bad, k=K, correct=correct)
+                    ndcg[correct].append(self._ndcg(result_ids(body), relevant))
+                    none[correct].append(answered_no_match(body))
+                    bar.update()
+        n = len(queries)
+        self.report.add("text with one typo: nDCG@10, spelling correction on (the default)",
+                        metrics.mean(ndcg[True]), "", n)  # fmt: skip
+        self.report.add("… the same queries as typed (`correct: false`)",
+                        metrics.mean(ndcg[False]), "", n)  # fmt: skip
+        self.report.add("text with one typo: answered with no match, correction on",
+                        metrics.mean(none[True]), "", n)  # fmt: skip
+        self.report.add("… as typed", metrics.mean(none[False]), "", n)
+        self.report.numbers.update(typo_ndcg=metrics.mean(ndcg[True]))
+
     def modifier(self, photo_queries: list[tuple[int, Item]]) -> None:
         """Photo + "in <colour>" (a colour the gallery has for the photo's type, not its own)
         against photo-only and text-only "<colour> <type>" on the same queries."""
@@ -822,6 +857,7 @@ def run(
     run.shopper_photos(photo_queries, seed=seed)
     run.foreign_photos()
     texts = run.text()
+    run.typos(seed=seed)
     run.modifier(photo_queries)
     run.negative(per_pattern=max(5, queries // 10))
     attributes_quality(gallery=gallery, space_name=space_name, report=run.report)

@@ -54,6 +54,15 @@ def _gallery(split: str, data: Path | None):
     return seller, gallery
 
 
+def text_pairs(gallery: dict) -> dict[tuple[str, str], set[int]]:
+    """{(baseColour, articleType): the gallery products with it}: the text queries' relevance."""
+    by_pair: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for pk, item in gallery.items():
+        if item.colour:
+            by_pair[(item.colour, item.type)].add(pk)
+    return by_pair
+
+
 def _sweep(
     *, split: str, grid, measure: Callable[[], dict[str, np.ndarray]]
 ) -> dict[str, dict[str, tuple[float, float, float]]]:
@@ -89,10 +98,7 @@ def main(
     from visualsearch.search import SearchQuery, search  # noqa: PLC0415
 
     seller, gallery = _gallery(split, data)
-    by_pair: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for pk, item in gallery.items():
-        if item.colour:
-            by_pair[(item.colour, item.type)].add(pk)
+    by_pair = text_pairs(gallery)
     pairs = sorted(by_pair)
 
     def ndcg() -> dict[str, np.ndarray]:

@@ -12,8 +12,6 @@ nDCG@10 and the share answered "no good match"; then the out-of-catalog queries 
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -47,14 +45,11 @@ def main(*, split: str = "validation", seed: int = 0) -> dict[str, tuple[float, 
     from catalog import spelling  # noqa: PLC0415
     from visualsearch.lab import metrics  # noqa: PLC0415
     from visualsearch.lab.api_eval import ooc_queries  # noqa: PLC0415
-    from visualsearch.lab.fusion_sweep import _gallery  # noqa: PLC0415
+    from visualsearch.lab.fusion_sweep import _gallery, text_pairs  # noqa: PLC0415
     from visualsearch.search import SearchQuery, search  # noqa: PLC0415
 
     seller, gallery = _gallery(split, None)
-    by_pair: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for pk, item in gallery.items():
-        if item.colour:
-            by_pair[(item.colour, item.type)].add(pk)
+    by_pair = text_pairs(gallery)
     rng = np.random.default_rng(seed)
     queries = []
     for colour, type_ in sorted(by_pair):
