@@ -47,3 +47,27 @@ def test_the_lexicon_reads_active_titles_only():
     counts = lexicon_build().counts
     assert counts["jeans"] == 1
     assert "kurta" not in counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_lexicon_is_rebuilt_in_the_background_while_the_kept_one_answers(settings):
+    import time  # noqa: PLC0415
+
+    from catalog import spelling  # noqa: PLC0415
+    from catalog.spelling import lexicon  # noqa: PLC0415
+
+    ProductFactory(title="Roadster Men Navy Jeans")
+    lexicon_clear()
+    assert "jeans" in lexicon().counts
+    settings.SEARCH_SPELLING_LEXICON_SECONDS = 0
+    ProductFactory(title="Anouk Women Kurta")
+    time.sleep(0.01)
+    assert "kurta" not in lexicon().counts  # answered from the kept lexicon, at once
+    deadline = time.monotonic() + 10
+    while "kurta" not in lexicon().counts and time.monotonic() < deadline:
+        time.sleep(0.05)
+    settings.SEARCH_SPELLING_LEXICON_SECONDS = 3600
+    assert "kurta" in lexicon().counts
+    while spelling._cache["rebuilding"] and time.monotonic() < deadline:
+        time.sleep(0.05)  # no rebuild thread outlives the test
+    lexicon_clear()
