@@ -38,6 +38,8 @@ from catalog.keywords import WEBSEARCH_SYNTAX
 from catalog.models import Category, Product, ProductStatus
 
 _WORD = re.compile(r"[^\W\d_]+")
+# a whitespace-delimited token: punctuation that only opens or closes it, and what it holds
+_TOKEN = re.compile(r"""(?<!\S)[(\[{"'«]*(?P<word>\S*?)[)\]}"'».,;:!?]*(?!\S)""")
 
 
 def max_edits(word: str) -> int:
@@ -83,13 +85,13 @@ def corrected(text: str, lexicon: Lexicon) -> str | None:
     if not text or WEBSEARCH_SYNTAX.search(text):
         return None
     pieces, last, changed = [], 0, False
-    for match in _WORD.finditer(text):
-        start, end = match.span()
-        # a letter run inside a token with digits or hyphens ("DIR-412", "t-shirt") is left alone
-        before, after = text[start - 1 : start], text[end : end + 1]
-        if (before and not before.isspace()) or (after and not after.isspace()):
+    for token in _TOKEN.finditer(text):
+        # a token with digits or hyphens ("DIR-412", "t-shirt") is left alone; punctuation that
+        # opens or closes a word ("scraf,", "(jeasn)") is not part of it
+        if not _WORD.fullmatch(token.group("word")):
             continue
-        replacement = lexicon.nearest(match.group())
+        start, end = token.span("word")
+        replacement = lexicon.nearest(token.group("word"))
         if replacement is None:
             continue
         pieces += [text[last:start], replacement]

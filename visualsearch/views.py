@@ -84,6 +84,11 @@ def _query_data(request):
             data["text"] = data["q"]
     else:
         return None
+    # "Search instead for …" asks for these words as typed: correction stays off while the text
+    # is still those words (pages, facets), and comes back once the shopper types something else.
+    as_typed = data.get("as_typed")
+    if as_typed is not None:
+        data["correct"] = "false" if as_typed.strip() == data.get("text", "").strip() else "true"
     # A facet button picks one attribute value ("pick_colour=red"); a page button sets "page".
     for param in ATTRIBUTE_PARAMS.values():
         picked = data.get(f"pick_{param}")

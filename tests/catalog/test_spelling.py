@@ -16,6 +16,13 @@ def test_a_typo_becomes_the_nearest_catalog_word():
     assert corrected("Black backpcks", LEXICON) == "Black backpacks"
 
 
+def test_punctuation_around_a_word_is_kept_and_the_word_corrected():
+    assert corrected("black jeasn, red backpcks!", LEXICON) == "black jeans, red backpacks!"
+    assert corrected("(jeasn)", LEXICON) == "(jeans)"
+    # a word joined to digits, hyphens or inner dots is a token of its own kind: left alone
+    assert corrected("jeasn-412 jeasn.x 4jeasn", LEXICON) is None
+
+
 def test_ties_prefer_the_same_first_letter_then_more_listings():
     # "thirts" is one edit from both "shirts" (more listings) and "tshirts"
     assert corrected("thirts", LEXICON) == "tshirts"

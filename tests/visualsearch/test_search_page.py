@@ -124,8 +124,14 @@ def test_a_typo_is_searched_as_the_catalog_word_and_the_page_offers_the_words_as
     page = client.post("/", {"text": "red scraf"}).content.decode()
     assert "Showing results for <strong>red scarf</strong>" in page
     # the offer is a button of the search form, so filters, photos and pages come along
-    assert 'form="search-form" name="correct" value="false"' in page
-    typed = client.post("/", {"text": "red scraf", "correct": "false"}).content.decode()
+    assert 'form="search-form" name="as_typed" value="red scraf"' in page
+    typed = client.post("/", {"text": "red scraf", "as_typed": "red scraf"}).content.decode()
     assert "Showing results for" not in typed
     # page 2 of the search as typed stays as typed
-    assert '<input type="hidden" name="correct" value="false">' in typed
+    assert '<input type="hidden" name="as_typed" value="red scraf">' in typed
+    page_2 = client.post("/", {"text": "red scraf", "as_typed": "red scraf", "page": "2"})
+    assert "Showing results for" not in page_2.content.decode()
+    # new words typed into the same form are corrected again
+    edited = client.post("/", {"text": "red scraff", "as_typed": "red scraf"}).content.decode()
+    assert "Showing results for <strong>red scarf</strong>" in edited
+    assert 'name="as_typed" value="red scraf">' not in edited
