@@ -10,10 +10,15 @@ uses is therefore replaced by the catalog word nearest to it, when one is close 
 - the nearest word wins, then one with the same first letter (typists rarely miss the first
   letter: Pollock and Zamora, 1984, found 7% of misspellings there), then the one more listings
   use, then the first in alphabetical order (the same query is always corrected the same way);
-- words the catalog uses, English words (pyspellchecker's dictionary: "garden hose" in a
-  fashion shop is a query for something the shop does not sell, not a typo of "green rose"),
-  words with digits (codes) and queries in websearch syntax (quotes, "or", "-word") are left
-  as typed.
+- words the catalog uses, words with digits (codes) and queries in websearch syntax (quotes,
+  "or", "-word") are left as typed;
+- so are English words (pyspellchecker's dictionary: "garden hose" in a fashion shop is a query
+  for something the shop does not sell, not a typo of "green rose"), unless a word of the
+  shop's own vocabulary one edit away is ``SEARCH_SPELLING_ENGLISH_RATIO`` times as common in
+  English ("blu" → "blue", "gey" → "grey"; "hose" stays: "rose" is only 4 times as common). The
+  shop's own vocabulary: words at least ``DOMAIN_LIFT`` times as common in its listings' titles
+  as in English ("blue" in a fashion shop; not "in", "do" or "man", which would otherwise take
+  "ink", "dog" and "fan").
 
 The catalog's words (the lexicon) are read from PostgreSQL, active products' titles and
 category names, and kept in the process; after ``SEARCH_SPELLING_LEXICON_SECONDS`` a thread
@@ -22,11 +27,11 @@ reads them again while searches go on with the words kept.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
@@ -42,6 +47,12 @@ _WORD = re.compile(r"[^\W\d_]+")
 _TOKEN = re.compile(r"""(?<!\S)[(\[{"'«]*(?P<word>\S*?)[)\]}"'».,;:!?]*(?!\S)""")
 
 
+# A domain word is this many times as common in the listings' titles as in English: 100 to
+# 11,000 for the colours and item types of the validation gallery, 0.1 to 6 for "in", "do",
+# "over", "man" and "power" (docs/benchmarks.md, "Spelling correction").
+DOMAIN_LIFT = 50.0
+
+
 def max_edits(word: str) -> int:
     """Elasticsearch's AUTO fuzziness: 0 edits for 1-2 letters, 1 for 3-5, 2 for more."""
     if len(word) <= 2:
@@ -49,27 +60,52 @@ def max_edits(word: str) -> int:
     return 1 if len(word) <= 5 else 2
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Lexicon:
     """The catalog's words (lower case) and how many listings use each."""
 
     counts: dict[str, int]
-    # words that are spelt right although no listing uses them (English words)
-    known: frozenset[str] = frozenset()
+    # words that are spelt right although no listing uses them (English words), with how common
+    # each is in English
+    known: dict[str, int] = dataclasses.field(default_factory=dict)
+    # an English word is a typo of a domain word one edit away at least this many times as
+    # common in English (0: English words are never corrected)
+    english_ratio: float = 0.0
+    # how many listings the counts are over
+    listings: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "words", sorted(self.counts))
+        object.__setattr__(self, "english_total", sum(self.known.values()))
+
+    def domain_word(self, word: str) -> bool:
+        """Whether ``word`` is at least ``DOMAIN_LIFT`` times as common in the listings' titles
+        (the share of listings using it) as in English. Pure."""
+        english = self.known.get(word, 0) / self.english_total if self.english_total else 0.0
+        listed = self.counts.get(word, 0) / self.listings if self.listings else 0.0
+        return listed > 0 and listed >= DOMAIN_LIFT * english
 
     def nearest(self, word: str) -> str | None:
         """The catalog word that replaces ``word``, or None (``word`` is the catalog's, or no
         catalog word is close enough). Pure."""
         word = word.lower()
         edits = max_edits(word)
-        if not edits or word in self.counts or word in self.known:
+        if not edits or word in self.counts:
             return None
+        common = 0.0
+        if word in self.known:
+            if self.english_ratio <= 0:
+                return None
+            edits, common = 1, self.english_ratio * self.known[word]
         found = process.extract(
             word, self.words, scorer=DamerauLevenshtein.distance, score_cutoff=edits, limit=None
         )
+        if common:
+            found = [
+                hit
+                for hit in found
+                if self.known.get(hit[0], 0) >= common and self.domain_word(hit[0])
+            ]
         if not found:
             return None
         best = min(
@@ -118,11 +154,11 @@ logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
-def english_words() -> frozenset[str]:
-    """pyspellchecker's English dictionary (lower case)."""
+def english_words() -> dict[str, int]:
+    """pyspellchecker's English dictionary (lower case): {word: how often it occurs}."""
     from spellchecker import SpellChecker  # noqa: PLC0415 (a 160,000-word table, read once)
 
-    return frozenset(SpellChecker(language="en").word_frequency.dictionary)
+    return dict(SpellChecker(language="en").word_frequency.dictionary)
 
 
 def lexicon_build() -> Lexicon:
@@ -134,7 +170,12 @@ def lexicon_build() -> Lexicon:
         for word in _WORD.findall(name.lower()):
             if len(word) >= 2:
                 counts.setdefault(word, 1)
-    return Lexicon(counts, known=english_words())
+    return Lexicon(
+        counts,
+        known=english_words(),
+        english_ratio=float(settings.SEARCH_SPELLING_ENGLISH_RATIO),
+        listings=Product.objects.filter(status=ProductStatus.ACTIVE).count(),
+    )
 
 
 def lexicon() -> Lexicon:

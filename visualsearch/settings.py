@@ -306,6 +306,10 @@ SEARCH_KEYWORD_SPELLINGS = env_bool("SEARCH_KEYWORD_SPELLINGS", True)
 # from the database at most this often (seconds).
 SEARCH_SPELLING = env_bool("SEARCH_SPELLING", True)
 SEARCH_SPELLING_LEXICON_SECONDS = env_float("SEARCH_SPELLING_LEXICON_SECONDS", 300.0, low=0.0)
+# A rare English word is corrected to a catalog word one edit away that is this many times as
+# common in English ("blu" → "blue"); 0 leaves every English word as typed. Chosen on validation
+# (docs/benchmarks.md, "Spelling correction").
+SEARCH_SPELLING_ENGLISH_RATIO = env_float("SEARCH_SPELLING_ENGLISH_RATIO", 50.0, low=0.0)
 # Hybrid text search's facet term: this weight times P(the colour the query names) · P(the item
 # type it names) of each candidate, from the space's heads reading its photo and its title
 # (visualsearch.search.facet_term); a ranking term only. 0.1 was chosen on validation

@@ -29,12 +29,42 @@ def test_ties_prefer_the_same_first_letter_then_more_listings():
 
 
 def test_catalog_words_english_words_codes_and_syntax_stay_as_typed():
-    lexicon = Lexicon({"green": 5, "rose": 2}, known=frozenset({"garden", "hose"}))
+    lexicon = Lexicon({"green": 5, "rose": 2}, known={"garden": 30324, "hose": 7114})
     assert corrected("green rose", lexicon) is None
     assert corrected("garden hose", lexicon) is None
     assert corrected("DIR-412 jeasn", LEXICON) == "DIR-412 jeans"
     assert corrected('"jeasn"', LEXICON) is None
     assert corrected("zzzzqqqq", LEXICON) is None  # nothing within two edits
+
+
+def test_a_rare_english_word_is_corrected_to_a_far_more_common_catalog_word_one_edit_away():
+    english = {"blu": 173, "blue": 124161, "hose": 7114, "rose": 27460, "gley": 50, "grey": 10933}
+    english["the"] = 1_600_000_000  # the rest of English: the shop's words are rare there
+    counts = {"blue": 9, "rose": 2, "grey": 4, "jeans": 40}
+    lexicon = Lexicon(counts, known=english, english_ratio=20, listings=50)
+    assert corrected("blu jeans", lexicon) == "blue jeans"  # "blue" is 718 times as common
+    assert corrected("gley jeans", lexicon) == "grey jeans"
+    assert corrected("garden hose", lexicon) is None  # "rose" only 4 times as common
+    # ratio 0: English words stay as typed
+    assert corrected("blu jeans", Lexicon(counts, known=english)) is None
+    # an English word is corrected by one edit at most (seven letters allow two otherwise)
+    two = Lexicon(
+        counts, known={**english, "jeansxy": 50, "jeans": 9000}, english_ratio=20, listings=50
+    )
+    assert corrected("jeansxy", two) is None
+    assert corrected("jeansxz", two) == "jeans"  # not English: two edits
+
+
+def test_an_english_word_is_not_taken_by_a_common_word_that_a_few_titles_use():
+    # "dog food" must not become "do food": "do" is 77 times as common as "dog" in English, but
+    # no more common in the titles (2 of 1,000) than in English (0.8%)
+    english = {"do": 12_695_125, "dog": 164_131, "food": 200_246, "blue": 124_161, "blu": 173}
+    english["the"] = 1_600_000_000 - sum(english.values())
+    counts = {"do": 2, "blue": 150, "jeans": 300}
+    lexicon = Lexicon(counts, known=english, english_ratio=20, listings=1000)
+    assert not lexicon.domain_word("do") and lexicon.domain_word("blue")
+    assert corrected("dog food", lexicon) is None
+    assert corrected("blu jeans", lexicon) == "blue jeans"
 
 
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12))

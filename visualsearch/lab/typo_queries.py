@@ -4,10 +4,11 @@ Every "<baseColour> <articleType>" query of the gallery ``search_api_eval`` impo
 seeded edit (a letter dropped, two swapped, one replaced or one inserted, never the first
 letter) in one word of four letters or more. Each query runs clean and with its typo through
 ``visualsearch.search.search`` (what ``POST /api/search/`` calls), both settings in one run:
-nDCG@10 and the share answered "no good match"; then the out-of-catalog queries of
-``search_api_eval`` with correction on::
+nDCG@10 and the share answered "no good match", each setting of a grid against the first; then
+the out-of-catalog queries of ``search_api_eval`` under each other setting::
 
     python manage.py shell -c "from visualsearch.lab.typo_queries import main; main()"
+    python manage.py shell -c "from visualsearch.lab.typo_queries import *; main(grid=ENGLISH_RATIO_GRID)"
 """
 
 from __future__ import annotations
@@ -39,7 +40,22 @@ def typo(text: str, rng: np.random.Generator) -> str | None:
     return " ".join(words)
 
 
-def main(*, split: str = "validation", seed: int = 0) -> dict[str, tuple[float, float, float]]:
+SPELLING_GRID = ({"SEARCH_SPELLING": False}, {"SEARCH_SPELLING": True})
+ENGLISH_RATIO_GRID = tuple(
+    {"SEARCH_SPELLING": True, "SEARCH_SPELLING_ENGLISH_RATIO": ratio} for ratio in (0, 10, 20, 50)
+)
+# held-out, once: English words left as typed against the shipped ratio
+ENGLISH_RATIO_SHIPPED = tuple(
+    {"SEARCH_SPELLING": True, "SEARCH_SPELLING_ENGLISH_RATIO": ratio} for ratio in (0, 50)
+)
+
+
+def main(
+    *, split: str = "validation", seed: int = 0, grid=SPELLING_GRID
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Each setting of ``grid`` against the first, same queries in the same run: {setting
+    label: {measure: (mean, gain over the first setting, paired SE)}}; the out-of-catalog
+    queries under every setting after the first."""
     from django.test import override_settings  # noqa: PLC0415
 
     from catalog import spelling  # noqa: PLC0415
@@ -57,10 +73,12 @@ def main(*, split: str = "validation", seed: int = 0) -> dict[str, tuple[float, 
         bad = typo(clean, rng)
         if bad is not None and bad.lower() != clean.lower():
             queries.append((clean, bad, by_pair[(colour, type_)]))
+    ooc = ooc_queries(seed=seed)
     runs = {}
-    for on in (False, True):
+    for overrides in grid:
+        label = ", ".join(f"{key}={value}" for key, value in overrides.items())
         rows = []
-        with override_settings(SEARCH_SPELLING=on):
+        with override_settings(**overrides):
             spelling.lexicon_clear()
             for clean, bad, relevant in queries:
                 row = []
@@ -69,19 +87,23 @@ def main(*, split: str = "validation", seed: int = 0) -> dict[str, tuple[float, 
                     hits = [product.pk in relevant for product, _ in result.results]
                     row += [metrics.ndcg_at_k(hits, n_relevant=len(relevant)), result.no_match]
                 rows.append(row)
-        runs[on] = np.array(rows, dtype=float)
+            if runs:
+                answered = sum(
+                    search(SearchQuery(text=q, seller=seller, k=10)).no_match for q in ooc
+                )
+                changed = [q for q in ooc if spelling.query_corrected(q)]
+                print(f"{split}: {label}: out-of-catalog queries answered with no match "
+                      f"{answered} of {len(ooc)}; corrected: {changed}")  # fmt: skip
+        runs[label] = np.array(rows, dtype=float)
+    spelling.lexicon_clear()
+    base = next(iter(runs.values()))
     report = {}
-    for j, name in enumerate(MEASURES):
-        gain = runs[True][:, j] - runs[False][:, j]
-        error = metrics.paired_standard_error(gain)
-        report[name] = (float(runs[False][:, j].mean()), float(runs[True][:, j].mean()), error)
-        print(f"{split}: {name}: off {runs[False][:, j].mean():.4f} on "
-              f"{runs[True][:, j].mean():.4f} (gain {gain.mean():+.4f}, paired standard error "
-              f"{error:.4f}, {len(gain)} queries)")  # fmt: skip
-    with override_settings(SEARCH_SPELLING=True):
-        ooc = ooc_queries(seed=seed)
-        answered = sum(search(SearchQuery(text=q, seller=seller, k=10)).no_match for q in ooc)
-        changed = [q for q in ooc if spelling.query_corrected(q)]
-    print(f"{split}: out-of-catalog queries answered with no match, correction on: "
-          f"{answered} of {len(ooc)}; corrected: {changed}")  # fmt: skip
+    for label, values in runs.items():
+        report[label] = {}
+        for j, name in enumerate(MEASURES):
+            gain = values[:, j] - base[:, j]
+            error = metrics.paired_standard_error(gain)
+            report[label][name] = (float(values[:, j].mean()), float(gain.mean()), error)
+            print(f"{split}: {label}: {name} {values[:, j].mean():.4f} (gain {gain.mean():+.4f}, "
+                  f"paired standard error {error:.4f}, {len(gain)} queries)")  # fmt: skip
     return report
