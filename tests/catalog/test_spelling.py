@@ -108,3 +108,14 @@ def test_a_stale_lexicon_is_rebuilt_in_the_background_while_the_kept_one_answers
     while spelling._cache["rebuilding"] and time.monotonic() < deadline:
         time.sleep(0.05)  # no rebuild thread outlives the test
     lexicon_clear()
+
+
+@given(st.text(max_size=40))
+def test_any_text_is_corrected_word_for_word_or_left_alone(text):
+    fixed = corrected(text, LEXICON)
+    if fixed is not None:
+        # only whole words change: every other character stays where it was
+        assert fixed.split() != text.split()
+        assert len(fixed.split()) == len(text.split())
+        for before, after in zip(text.split(), fixed.split(), strict=True):
+            assert before == after or after.strip("()[]{}\"'«».,;:!?").lower() in LEXICON.counts
