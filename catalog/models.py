@@ -6,8 +6,22 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
 from django.urls import reverse
+
+# PostgreSQL regexp_replace pattern: a word with two or more hyphens (kept, as \1) or any other
+# word (dropped)
+MULTI_HYPHEN_WORD = r"(\S+-\S+-\S+)|\S+"
+
+
+def multi_hyphen_joined(field: str) -> Func:
+    """SQL: the field's words with two or more hyphens, each written without them, the other
+    words dropped ("Sony MDR-XB40-EX T-Shirt" → " MDRXB40EX "). Immutable, so a generated
+    column may use it."""
+    hyphenated = Func(
+        F(field), Value(MULTI_HYPHEN_WORD), Value(r"\1"), Value("g"), function="regexp_replace"
+    )
+    return Func(hyphenated, Value("-"), Value(""), function="replace")
 
 
 class Seller(models.Model):
@@ -101,9 +115,15 @@ class Product(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_products"
     )
+    # Full-text search reads the title and brand, their words with two or more hyphens also
+    # joined, and the description: "MDR-XB40-EX" is found by "mdrxb40ex", which no query-side
+    # spelling reaches (catalog.keywords puts one hyphen in, not two; a word with one hyphen is
+    # left to those spellings, which rank it once).
     search_document = models.GeneratedField(
         expression=SearchVector("title", weight="A", config="english")
         + SearchVector("brand", weight="A", config="english")
+        + SearchVector(multi_hyphen_joined("title"), weight="A", config="english")
+        + SearchVector(multi_hyphen_joined("brand"), weight="A", config="english")
         + SearchVector("description", weight="C", config="english"),
         output_field=SearchVectorField(),
         db_persist=True,

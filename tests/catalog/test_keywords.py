@@ -92,3 +92,15 @@ def test_the_product_list_finds_a_model_number_with_or_without_its_hyphen():
     for q in ("dir412", "DIR-412", "dir412 router"):
         assert set(products_filter(q=q).values_list("pk", flat=True)) == {hyphen.pk, joined.pk}, q
     assert other.pk not in set(products_filter(q="dir412").values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_code_with_two_hyphens_is_found_typed_joined_or_hyphenated_elsewhere():
+    # no query-side spelling puts two hyphens in: the search document holds the joined form
+    listed = ProductFactory(title="Sony MDR-XB40-EX Headphones", brand="Sony")
+    other = ProductFactory(title="Sony MDR-XB50-EX Headphones", brand="Sony")
+    for q in ("mdrxb40ex", "MDR-XB40EX", "mdrxb40ex headphones", "MDR-XB40-EX"):
+        assert set(products_filter(q=q).values_list("pk", flat=True)) == {listed.pk}, q
+    # the parts still find it, as before
+    assert listed.pk in set(products_filter(q="xb40").values_list("pk", flat=True))
+    assert other.pk in set(products_filter(q="sony headphones").values_list("pk", flat=True))

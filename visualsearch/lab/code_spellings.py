@@ -22,6 +22,7 @@ from django.db import connection
 from django.test import override_settings
 
 from catalog.keywords import query_spellings
+from catalog.models import MULTI_HYPHEN_WORD
 
 # the shared benchmarks (visualsearch does not import dedupe, which sits above it)
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "er_magellan_products"
@@ -58,27 +59,50 @@ def cases(all_titles: list[str]) -> list[tuple[str, str, str]]:
     return out
 
 
-def _found(spellings: list[str], title: str) -> bool:
-    test = "to_tsvector('english', %s) @@ websearch_to_tsquery('english', %s)"
-    args = [value for spelling in spellings for value in (title, spelling)]
+# the title's part of Product.search_document: its words, and those with two or more hyphens
+# also joined (catalog.models.multi_hyphen_joined)
+_DOCUMENT = (
+    "(to_tsvector('english', %s) || to_tsvector('english', "
+    "replace(regexp_replace(%s, %s, '\\1', 'g'), '-', '')))"
+)
+
+
+def _found(spellings: list[str], title: str, *, document: bool = True) -> bool:
+    vector = _DOCUMENT if document else "to_tsvector('english', %s)"
+    test = f"{vector} @@ websearch_to_tsquery('english', %s)"
+    title_args = [title, title, MULTI_HYPHEN_WORD] if document else [title]
+    args = [value for spelling in spellings for value in (*title_args, spelling)]
     with connection.cursor() as cursor:
         cursor.execute("SELECT " + " OR ".join([test] * len(spellings)), args)
         return bool(cursor.fetchone()[0])
 
 
-def main(data: Path = DATA) -> dict[str, tuple[int, float, float]]:
+def main(data: Path = DATA) -> dict[str, tuple[int, float, float, float]]:
     all_cases = cases(titles(data))
-    total, off, on = Counter(), Counter(), Counter()
+    total, off, on, title_only = Counter(), Counter(), Counter(), Counter()
     for kind, query, title in all_cases:
+        kind = f"{kind}, 2+ hyphens" if title_hyphens(query, title) >= 2 else kind
         total[kind] += 1
         with override_settings(SEARCH_KEYWORD_SPELLINGS=False):
             off[kind] += _found(query_spellings(query), title)
         on[kind] += _found(query_spellings(query), title)
-    print("| the code in the title, as the shopper types it | cases | found, spellings off | on |")
-    print("|---|---|---|---|")
+        title_only[kind] += _found(query_spellings(query), title, document=False)
+    print("| the code in the title, as the shopper types it | cases | found, spellings off | on "
+          "| on, the title's words only (no joined codes of 2+ hyphens) |")  # fmt: skip
+    print("|---|---|---|---|---|")
     result = {}
-    for kind in (HYPHENATED, JOINED):
+    for kind in sorted(total):
         n = total[kind]
-        result[kind] = (n, off[kind] / n, on[kind] / n)
-        print(f"| {kind} | {n} | {off[kind] / n:.3f} | {on[kind] / n:.3f} |")
+        result[kind] = (n, off[kind] / n, on[kind] / n, title_only[kind] / n)
+        print(f"| {kind} | {n} | {off[kind] / n:.3f} | {on[kind] / n:.3f} "
+              f"| {title_only[kind] / n:.3f} |")  # fmt: skip
     return result
+
+
+def title_hyphens(query: str, title: str) -> int:
+    """How many hyphens the title's spelling of the code ``query`` (typed joined) has; 0 when
+    the query is not a joined code of the title."""
+    for match in _CODE.finditer(title):
+        if match.group().replace("-", "").lower() == query.lower():
+            return match.group().count("-")
+    return 0
