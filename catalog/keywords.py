@@ -11,6 +11,9 @@ only where the catalog holds that compound), and each two neighbouring words
 written as one ("hand bag" and "handbag", "iphone 12" and "iphone12"). The variants are OR-ed
 with the query, so a listing that matches the words as typed still matches.
 
+A code with two or more hyphens ("MDR-XB40-EX") is not reached this way (one hyphen is put in,
+not two): the search document holds such words joined (``catalog.models.multi_hyphen_joined``).
+
 A query that uses websearch syntax (quotes, "or", a leading "-" for "without") is left as
 typed: a re-spelt negated word would no longer exclude anything.
 """
