@@ -135,3 +135,8 @@ def test_a_typo_is_searched_as_the_catalog_word_and_the_page_offers_the_words_as
     edited = client.post("/", {"text": "red scraff", "as_typed": "red scraf"}).content.decode()
     assert "Showing results for <strong>red scarf</strong>" in edited
     assert 'name="as_typed" value="red scraf">' not in edited
+    # the words come back into the page escaped
+    hostile = '"><script>alert(1)</script>'
+    echoed = client.post("/", {"text": hostile, "as_typed": hostile}).content.decode()
+    assert "<script>alert(1)</script>" not in echoed
+    assert 'name="as_typed" value="&quot;&gt;&lt;script&gt;' in echoed
