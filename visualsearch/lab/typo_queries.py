@@ -13,6 +13,8 @@ the out-of-catalog queries of ``search_api_eval`` under each other setting::
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -106,4 +108,50 @@ def main(
             report[label][name] = (float(values[:, j].mean()), float(gain.mean()), error)
             print(f"{split}: {label}: {name} {values[:, j].mean():.4f} (gain {gain.mean():+.4f}, "
                   f"paired standard error {error:.4f}, {len(gain)} queries)")  # fmt: skip
+    return report
+
+
+def bench(*, words: int = 50_000, queries: int = 500, seed: int = 0) -> dict[str, float]:
+    """The cost of :func:`catalog.spelling.corrected`, no database: a lexicon of the shared
+    sets' titles (the fashion set's and both product-matching sets' train titles), then padded with
+    random strings to ``words`` words; ``queries`` of those titles with one seeded typo each.
+    Prints and returns the percentiles in ms::
+
+        python manage.py shell -c "from visualsearch.lab.typo_queries import bench; bench()"
+    """
+    import csv  # noqa: PLC0415
+    import random  # noqa: PLC0415
+    import time  # noqa: PLC0415
+    from collections import Counter  # noqa: PLC0415
+
+    from catalog.spelling import Lexicon, corrected, english_words  # noqa: PLC0415
+    from visualsearch.lab.code_spellings import titles  # noqa: PLC0415
+    from visualsearch.lab.evaluation import DEFAULT_DATA  # noqa: PLC0415
+
+    with open(DEFAULT_DATA / "styles.csv", newline="", encoding="utf-8", errors="replace") as f:
+        listed = {row["productDisplayName"] for row in csv.DictReader(f)}
+    listed = sorted((listed | set(titles())) - {""})
+    counts: Counter = Counter()
+    for title in listed:
+        counts.update({w for w in re.findall(r"[^\W\d_]+", title.lower()) if len(w) >= 2})
+    rng, pick = np.random.default_rng(seed), random.Random(seed)
+    sample = [typo(t, rng) for t in pick.sample(listed, min(queries, len(listed)))]
+    sample = [q for q in sample if q]
+    english = english_words()
+    padded = dict(counts)
+    while len(padded) < words:
+        padded["".join(pick.choices(LETTERS, k=pick.randint(3, 10)))] = 1
+    report = {}
+    for name, table in (("the sets' words", dict(counts)), (f"{words:,} words", padded)):
+        lexicon = Lexicon(table, known=english, english_ratio=50, listings=len(listed))
+        ms = []
+        for q in sample:
+            started = time.perf_counter()
+            corrected(q, lexicon)
+            ms.append((time.perf_counter() - started) * 1000)
+        p50, p95 = np.percentile(ms, [50, 95])
+        report[name] = (float(p50), float(p95))
+        print(f"{len(listed)} titles, lexicon of {name} ({len(table):,} words): corrected() "
+              f"p50 {p50:.1f} ms, p95 {p95:.1f} ms over {len(sample)} titles with one "
+              f"typo")  # fmt: skip
     return report
