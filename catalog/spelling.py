@@ -77,6 +77,10 @@ class Lexicon:
     def __post_init__(self):
         object.__setattr__(self, "words", sorted(self.counts))
         object.__setattr__(self, "english_total", sum(self.known.values()))
+        # the only words an English word may become: English, and the shop's own vocabulary
+        domain = [w for w in self.words if self.known.get(w, 0) > 0 and self.domain_word(w)]
+        object.__setattr__(self, "domain_words", domain)
+        object.__setattr__(self, "domain_most", max((self.known[w] for w in domain), default=0))
 
     def domain_word(self, word: str) -> bool:
         """Whether ``word`` is at least ``DOMAIN_LIFT`` times as common in the listings' titles
@@ -92,20 +96,18 @@ class Lexicon:
         edits = max_edits(word)
         if not edits or word in self.counts:
             return None
-        common = 0.0
+        words, common = self.words, 0.0
         if word in self.known:
-            if self.english_ratio <= 0:
+            common = self.english_ratio * self.known[word]
+            # no scan for a common word ("for", "with"): no domain word is common enough
+            if self.english_ratio <= 0 or common > self.domain_most:
                 return None
-            edits, common = 1, self.english_ratio * self.known[word]
+            words, edits = self.domain_words, 1
         found = process.extract(
-            word, self.words, scorer=DamerauLevenshtein.distance, score_cutoff=edits, limit=None
+            word, words, scorer=DamerauLevenshtein.distance, score_cutoff=edits, limit=None
         )
         if common:
-            found = [
-                hit
-                for hit in found
-                if self.known.get(hit[0], 0) >= common and self.domain_word(hit[0])
-            ]
+            found = [hit for hit in found if self.known[hit[0]] >= common]
         if not found:
             return None
         best = min(
