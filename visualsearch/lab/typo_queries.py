@@ -13,8 +13,6 @@ the out-of-catalog queries of ``search_api_eval`` under each other setting::
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -58,12 +56,10 @@ def main(
     """Each setting of ``grid`` against the first, same queries in the same run: {setting
     label: {measure: (mean, gain over the first setting, paired SE)}}; the out-of-catalog
     queries under every setting after the first."""
-    from django.test import override_settings  # noqa: PLC0415
-
     from catalog import spelling  # noqa: PLC0415
     from visualsearch.lab import metrics  # noqa: PLC0415
     from visualsearch.lab.api_eval import ooc_queries  # noqa: PLC0415
-    from visualsearch.lab.fusion_sweep import _gallery, text_pairs  # noqa: PLC0415
+    from visualsearch.lab.fusion_sweep import _gallery, _sweep, text_pairs  # noqa: PLC0415
     from visualsearch.search import SearchQuery, search  # noqa: PLC0415
 
     seller, gallery = _gallery(split, None)
@@ -76,38 +72,30 @@ def main(
         if bad is not None and bad.lower() != clean.lower():
             queries.append((clean, bad, by_pair[(colour, type_)]))
     ooc = ooc_queries(seed=seed)
-    runs = {}
-    for overrides in grid:
-        label = ", ".join(f"{key}={value}" for key, value in overrides.items())
+    runs_done = []
+
+    def measure() -> dict[str, np.ndarray]:
+        spelling.lexicon_clear()  # the lexicon reads the settings of this run
         rows = []
-        with override_settings(**overrides):
-            spelling.lexicon_clear()
-            for clean, bad, relevant in queries:
-                row = []
-                for text in (clean, bad):
-                    result = search(SearchQuery(text=text, seller=seller, k=10))
-                    hits = [product.pk in relevant for product, _ in result.results]
-                    row += [metrics.ndcg_at_k(hits, n_relevant=len(relevant)), result.no_match]
-                rows.append(row)
-            if runs:
-                answered = sum(
-                    search(SearchQuery(text=q, seller=seller, k=10)).no_match for q in ooc
-                )
-                changed = [q for q in ooc if spelling.query_corrected(q)]
-                print(f"{split}: {label}: out-of-catalog queries answered with no match "
-                      f"{answered} of {len(ooc)}; corrected: {changed}")  # fmt: skip
-        runs[label] = np.array(rows, dtype=float)
+        for clean, bad, relevant in queries:
+            row = []
+            for text in (clean, bad):
+                result = search(SearchQuery(text=text, seller=seller, k=10))
+                hits = [product.pk in relevant for product, _ in result.results]
+                row += [metrics.ndcg_at_k(hits, n_relevant=len(relevant)), result.no_match]
+            rows.append(row)
+        if runs_done:
+            answered = sum(search(SearchQuery(text=q, seller=seller, k=10)).no_match for q in ooc)
+            changed = [q for q in ooc if spelling.query_corrected(q)]
+            label = ", ".join(f"{key}={value}" for key, value in grid[len(runs_done)].items())
+            print(f"{split}: {label}: out-of-catalog queries answered with no match "
+                  f"{answered} of {len(ooc)}; corrected: {changed}")  # fmt: skip
+        runs_done.append(True)
+        values = np.array(rows, dtype=float)
+        return {name: values[:, j] for j, name in enumerate(MEASURES)}
+
+    report = _sweep(split=split, grid=grid, measure=measure)
     spelling.lexicon_clear()
-    base = next(iter(runs.values()))
-    report = {}
-    for label, values in runs.items():
-        report[label] = {}
-        for j, name in enumerate(MEASURES):
-            gain = values[:, j] - base[:, j]
-            error = metrics.paired_standard_error(gain)
-            report[label][name] = (float(values[:, j].mean()), float(gain.mean()), error)
-            print(f"{split}: {label}: {name} {values[:, j].mean():.4f} (gain {gain.mean():+.4f}, "
-                  f"paired standard error {error:.4f}, {len(gain)} queries)")  # fmt: skip
     return report
 
 
@@ -124,7 +112,7 @@ def bench(*, words: int = 50_000, queries: int = 500, seed: int = 0) -> dict[str
     import time  # noqa: PLC0415
     from collections import Counter  # noqa: PLC0415
 
-    from catalog.spelling import Lexicon, corrected, english_words  # noqa: PLC0415
+    from catalog.spelling import _WORD, Lexicon, corrected, english_words  # noqa: PLC0415
     from visualsearch.lab.code_spellings import titles  # noqa: PLC0415
     from visualsearch.lab.evaluation import DEFAULT_DATA  # noqa: PLC0415
 
@@ -133,7 +121,7 @@ def bench(*, words: int = 50_000, queries: int = 500, seed: int = 0) -> dict[str
     listed = sorted((listed | set(titles())) - {""})
     counts: Counter = Counter()
     for title in listed:
-        counts.update({w for w in re.findall(r"[^\W\d_]+", title.lower()) if len(w) >= 2})
+        counts.update({w for w in _WORD.findall(title.lower()) if len(w) >= 2})
     rng, pick = np.random.default_rng(seed), random.Random(seed)
     sample = [typo(t, rng) for t in pick.sample(listed, min(queries, len(listed)))]
     sample = [q for q in sample if q]
